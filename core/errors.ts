@@ -1,0 +1,59 @@
+/** Errors the kernel raises. Each names what went wrong precisely enough to act on without a stack trace. */
+
+/** A plugin used a capability it did not declare. */
+export class PermissionDenied extends Error {
+  constructor(
+    readonly plugin: string,
+    readonly permission: string,
+    detail?: string,
+  ) {
+    super(`PermissionDenied: plugin '${plugin}' has no permission ${permission}${detail ? ` (${detail})` : ""}`);
+    this.name = "PermissionDenied";
+  }
+}
+
+/** A configuration file or value is wrong: names the file, the field path and what was expected. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly expected: string,
+  ) {
+    super(`${file}: ${field ? `${field}: ` : ""}${expected}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** A plugin folder or its manifest is unusable. */
+export class PluginError extends Error {
+  constructor(
+    readonly plugin: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`plugin '${plugin}': ${message}`, options);
+    this.name = "PluginError";
+  }
+}
+
+/**
+ * An error meant for an HTTP client: status and message are safe to show.
+ * Anything else thrown in a route becomes a 500 with a generic message (the detail goes to the log only).
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export const badRequest = (message: string, field?: string) => new HttpError(400, message, field);
+export const notFound = (message: string) => new HttpError(404, message);
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,157 @@
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { HttpError, PermissionDenied, errorMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { HttpService } from "../plugin.ts";
+import { bearerMatches } from "./token.ts";
+
+export interface ServerOptions {
+  /** Service (plugin) name, used in logs, metrics and the OpenAPI title. */
+  name: string;
+  version: string;
+  host: string;
+  port: number;
+  token?: string;
+  registry: Registry;
+  log: Logger;
+  service: HttpService;
+}
+
+export interface RunningServer {
+  name: string;
+  host: string;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ErrorShape {
+  status: number;
+  message: string;
+  field?: string;
+  requestId: string;
+}
+
+const defaultErrorBody = (e: ErrorShape) => ({
+  error: { message: e.message, type: e.status >= 500 ? "server_error" : "invalid_request_error", field: e.field ?? null, request_id: e.requestId },
+});
+
+function httpMetrics(registry: Registry) {
+  const requests =
+    (registry.getSingleMetric("rock_http_requests_total") as Counter<string>) ??
+    new Counter({ name: "rock_http_requests_total", help: "HTTP requests served", labelNames: ["server", "method", "route", "status"], registers: [registry] });
+  const duration =
+    (registry.getSingleMetric("rock_http_request_duration_seconds") as Histogram<string>) ??
+    new Histogram({
+      name: "rock_http_request_duration_seconds",
+      help: "Time to produce the response head",
+      labelNames: ["server", "method", "route"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    });
+  return { requests, duration };
+}
+
+/** Turns whatever a route threw into a status, a client-safe message and the field at fault. */
+export function classify(code: unknown, error: any): { status: number; message: string; field?: string; internal: boolean } {
+  if (error instanceof HttpError) return { status: error.status, message: error.message, field: error.field, internal: false };
+  switch (code) {
+    case "VALIDATION": {
+      const first = error.all?.[0] ?? {};
+      const field = String(first.path ?? "").replace(/^\//, "").replace(/\//g, ".") || (error.type === "body" ? "body" : error.type);
+      const summary = first.summary ?? first.message ?? "invalid value";
+      return { status: 400, message: `invalid ${error.type ?? "request"}: ${field ? `${field}: ` : ""}${summary}`, field, internal: false };
+    }
+    case "PARSE":
+      return { status: 400, message: "request body could not be parsed (malformed JSON or form data)", internal: false };
+    case "NOT_FOUND":
+      return { status: 404, message: "no such route", internal: false };
+    case "INVALID_COOKIE_SIGNATURE":
+      return { status: 400, message: "invalid cookie signature", internal: false };
+  }
+  if (error instanceof PermissionDenied) return { status: 500, message: "the server is not permitted to do this (see its log)", internal: true };
+  if (typeof error?.status === "number" && error.status >= 400 && error.status < 500 && typeof error.message === "string") {
+    return { status: error.status, message: error.message, internal: false };
+  }
+  return { status: 500, message: "internal server error", internal: true };
+}
+
+/**
+ * One HTTP server for one service plugin: request ids, access log, optional bearer token, `/health`, `/metrics`,
+ * OpenAPI at `/docs` (`/openapi.json`), JSON errors without stack traces, then the service's own routes.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { name, service, log, registry, token } = options;
+  const metrics = httpMetrics(registry);
+  const errorBody = service.errorBody ?? defaultErrorBody;
+  const publicPaths = new Set(["/health", ...(service.publicPaths ?? [])]);
+  const started = new WeakMap<Request, { id: string; at: number }>();
+  const requestIdOf = (request: Request) => started.get(request)?.id ?? "unknown";
+
+  const app = new Elysia({ name: `rock-${name}` })
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/openapi.json",
+        documentation: { info: { title: service.title ?? `${name} API`, version: options.version } },
+        exclude: { paths: ["/metrics", "/health"] },
+      }),
+    )
+    .onRequest(({ request, set }) => {
+      const id = request.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
+      started.set(request, { id, at: performance.now() });
+      set.headers["x-request-id"] = id;
+      if (!token) return;
+      const path = new URL(request.url).pathname;
+      if (publicPaths.has(path)) return;
+      if (!bearerMatches(request.headers.get("authorization"), token)) {
+        set.status = 401;
+        set.headers["www-authenticate"] = "Bearer";
+        return errorBody({ status: 401, message: "missing or invalid bearer token (Authorization: Bearer <token>)", requestId: id });
+      }
+    })
+    .onError(({ code, error, request, set }) => {
+      const { status, message, field, internal } = classify(code, error);
+      const requestId = requestIdOf(request);
+      if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: errorMessage(error) });
+      set.status = status;
+      set.headers["content-type"] = "application/json";
+      return errorBody({ status, message, field, requestId });
+    })
+    .onAfterResponse(({ request, set, route }) => {
+      const begin = started.get(request);
+      const status = typeof set.status === "number" ? set.status : 200;
+      const routeLabel = route || "unmatched";
+      metrics.requests.inc({ server: name, method: request.method, route: routeLabel, status: String(status) });
+      if (begin) {
+        const seconds = (performance.now() - begin.at) / 1000;
+        metrics.duration.observe({ server: name, method: request.method, route: routeLabel }, seconds);
+        log.debug("request", { request_id: begin.id, method: request.method, path: new URL(request.url).pathname, status, ms: +(seconds * 1000).toFixed(2) });
+      }
+    })
+    .get("/health", () => ({ status: "ok", service: name }), { detail: { hide: true } })
+    .get(
+      "/metrics",
+      async ({ set }) => {
+        set.headers["content-type"] = registry.contentType;
+        return registry.metrics();
+      },
+      { detail: { hide: true } },
+    );
+
+  await service.mount(app);
+  app.listen({ hostname: options.host, port: options.port });
+  const port = app.server!.port!;
+  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  log.info("listening", { url });
+  return {
+    name,
+    host: options.host,
+    port,
+    url,
+    async stop() {
+      await app.stop(true);
+    },
+  };
+}

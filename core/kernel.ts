@@ -1,0 +1,324 @@
+import type { Database } from "bun:sqlite";
+import { Type, type TObject } from "@sinclair/typebox";
+import { mkdirSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import type { Registry } from "prom-client";
+import { applyPluginEnv, loadConfig, rejectUnknownFields, validate, type LoadedConfig } from "./config.ts";
+import { openDatabase } from "./db.ts";
+import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
+import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
+import { startServer, type RunningServer } from "./http/server.ts";
+import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
+import { PluginMetrics, createRegistry, defaultMetricsPrefix } from "./metrics.ts";
+import { ScopedDocker } from "./permissions/docker.ts";
+import { scopedEnv } from "./permissions/env.ts";
+import { checkHost, scopedFetch } from "./permissions/fetch.ts";
+import { scopedFs } from "./permissions/fs.ts";
+import { scopedRun } from "./permissions/run.ts";
+import { Permissions } from "./permissions/schema.ts";
+import type { PluginContext, PluginDefinition, PluginInstance, PluginKind } from "./plugin.ts";
+import { createStore } from "./store/index.ts";
+import type { Store } from "./store/store.ts";
+
+export const projectRoot = resolve(import.meta.dir, "..");
+
+export interface KernelOptions {
+  /** Project root: `conf/` and `plugins/` are found here (default: this checkout). */
+  root?: string;
+  /** Config file; default `ROCK_CONFIG`, then `conf/rock.yml`. */
+  configFile?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** A discovered plugin with everything the kernel derived from its config. */
+export interface PluginPlan {
+  discovered: DiscoveredPlugin;
+  definition: PluginDefinition<any, any>;
+  enabled: boolean;
+  config: Record<string, unknown>;
+  permissions: Permissions;
+  dependencies: string[];
+  listen?: { host: string; port: number; token?: string };
+}
+
+const ServiceListen = Type.Object({
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  host: Type.Optional(Type.String({ minLength: 1 })),
+  token: Type.Optional(Type.String()),
+});
+const kernelKeys = ["enabled"];
+const serviceKeys = ["port", "host", "token"];
+const secretishEnv = /KEY|TOKEN|SECRET|PASSWORD/i;
+
+function pick(section: Record<string, unknown>, keys: string[], keep: boolean) {
+  return Object.fromEntries(Object.entries(section).filter(([k]) => keys.includes(k) === keep));
+}
+
+/** Dependencies before dependents; ties keep discovery order. A cycle is a config error. */
+function orderByDependencies(plans: PluginPlan[], file: string): PluginPlan[] {
+  const byName = new Map(plans.map((p) => [p.definition.name, p]));
+  const ordered: PluginPlan[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (plan: PluginPlan, chain: string[]) => {
+    const name = plan.definition.name;
+    if (state.get(name) === "done") return;
+    if (state.get(name) === "visiting") throw new ConfigError(file, `plugins.${name}`, `dependency cycle: ${[...chain, name].join(" -> ")}`);
+    state.set(name, "visiting");
+    for (const dep of plan.dependencies) visit(byName.get(dep)!, [...chain, name]);
+    state.set(name, "done");
+    ordered.push(plan);
+  };
+  for (const plan of plans) visit(plan, []);
+  return ordered;
+}
+
+export class Kernel {
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly servers: RunningServer[] = [];
+  private readonly instances = new Map<string, PluginInstance>();
+  private readonly databases: Database[] = [];
+  private readonly shutdown = new AbortController();
+  private store?: Store;
+  private started = false;
+  private stopping?: Promise<void>;
+
+  private constructor(
+    readonly root: string,
+    readonly config: LoadedConfig,
+    readonly plugins: PluginPlan[],
+    readonly dataDir: string,
+  ) {
+    this.log = createLogger({ plugin: "kernel" });
+    this.registry = createRegistry();
+  }
+
+  /** Reads config, discovers plugins, validates every enabled plugin's config. Sets nothing up yet. */
+  static async load(options: KernelOptions = {}): Promise<Kernel> {
+    const root = options.root ?? projectRoot;
+    const env = options.env ?? process.env;
+    const config = loadConfig({ root, file: options.configFile, env });
+    configureLogging({ level: config.kernel.log.level, format: config.kernel.log.format });
+    registerSecret(config.kernel.server.token);
+    registerSecret(config.kernel.store.url ? new URL(config.kernel.store.url).password : undefined);
+
+    const dirs = [join(root, "plugins"), ...config.kernel.plugin_dirs.map((d) => (isAbsolute(d) ? d : resolve(root, d)))];
+    const discovered = await discoverPlugins(dirs, root);
+    const known = new Map(discovered.map((d) => [d.definition.name, d]));
+    applyPluginEnv(config, [...known.keys()], env);
+
+    for (const name of Object.keys(config.plugins)) {
+      if (!known.has(name)) {
+        throw new ConfigError(config.file, `plugins.${name}`, `unknown plugin '${name}' (discovered: ${[...known.keys()].sort().join(", ") || "none"})`);
+      }
+    }
+    const dataDir = resolve(root, config.kernel.data_dir);
+    const plans = discovered.map((d) => Kernel.plan(d, config, root, dataDir));
+    const enabled = new Set(plans.filter((p) => p.enabled).map((p) => p.definition.name));
+    for (const plan of plans.filter((p) => p.enabled)) {
+      for (const dep of plan.dependencies) {
+        if (!known.has(dep)) throw new ConfigError(config.file, `plugins.${plan.definition.name}`, `depends on unknown plugin '${dep}'`);
+        if (!enabled.has(dep)) throw new ConfigError(config.file, `plugins.${plan.definition.name}`, `depends on plugin '${dep}', which is not enabled`);
+      }
+    }
+    const ports = new Map<number, string>();
+    for (const plan of plans) {
+      if (!plan.enabled || !plan.listen || plan.listen.port === 0) continue;
+      const other = ports.get(plan.listen.port);
+      if (other) throw new ConfigError(config.file, `plugins.${plan.definition.name}.port`, `port ${plan.listen.port} is already used by '${other}'`);
+      ports.set(plan.listen.port, plan.definition.name);
+    }
+    const ordered = orderByDependencies(plans.filter((p) => p.enabled), config.file);
+    return new Kernel(root, config, [...ordered, ...plans.filter((p) => !p.enabled)], dataDir);
+  }
+
+  private static plan(discovered: DiscoveredPlugin, config: LoadedConfig, root: string, dataDir: string): PluginPlan {
+    const definition = discovered.definition;
+    const name = definition.name;
+    const section = { ...(config.plugins[name] ?? {}) } as Record<string, unknown>;
+    const enabled = config.plugins[name] !== undefined && section.enabled !== false;
+    const isService = definition.kind === "service";
+    const base = `plugins.${name}`;
+    const schema: TObject = definition.config ?? Type.Object({});
+    const own = pick(section, isService ? [...kernelKeys, ...serviceKeys] : kernelKeys, false);
+    if (enabled) rejectUnknownFields(schema, own, config.file, base, isService ? [...kernelKeys, ...serviceKeys] : kernelKeys);
+    let pluginConfig: Record<string, unknown>;
+    try {
+      pluginConfig = validate(schema, own, config.file, base, config.origins) as Record<string, unknown>;
+    } catch (error) {
+      if (enabled) throw error;
+      pluginConfig = own; // a disabled plugin's config is listed, not used
+    }
+    for (const [key, prop] of Object.entries(schema.properties ?? {})) {
+      if ((prop as any).secret && typeof pluginConfig[key] === "string") registerSecret(pluginConfig[key] as string);
+    }
+
+    let listen: PluginPlan["listen"];
+    if (isService) {
+      const l = validate(ServiceListen, pick(section, serviceKeys, true), config.file, base, config.origins);
+      const port = l.port ?? definition.defaultPort;
+      if (enabled && port === undefined) throw new ConfigError(config.file, `${base}.port`, "required: this service has no default port");
+      listen = { host: l.host ?? config.kernel.server.host, port: port ?? 0, token: l.token ?? config.kernel.server.token };
+      registerSecret(listen.token);
+    }
+
+    const paths = { root, data: dataDir, pluginDir: discovered.dir };
+    let permissions: Permissions = {};
+    let dependencies: string[] = [];
+    try {
+      permissions = typeof definition.permissions === "function" ? definition.permissions(pluginConfig, paths) : (definition.permissions ?? {});
+      dependencies = typeof definition.dependencies === "function" ? definition.dependencies(pluginConfig) : (definition.dependencies ?? []);
+    } catch (error) {
+      if (enabled) throw new PluginError(name, `computing permissions: ${errorMessage(error)}`);
+    }
+    if (enabled) {
+      const problem = validate(Permissions, permissions, `${discovered.file}`, "permissions", new Map());
+      permissions = problem;
+    }
+    return { discovered, definition, enabled, config: pluginConfig, permissions, dependencies, listen };
+  }
+
+  /** Sets up every enabled plugin in dependency order, runs their start hooks, then opens the services' ports. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error("kernel already started");
+    this.started = true;
+    const storeConfig = this.config.kernel.store;
+    this.store = await createStore(storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix } : { type: "memory" });
+    try {
+      for (const plan of this.enabledPlugins()) {
+        const name = plan.definition.name;
+        const ctx = this.contextFor(plan);
+        try {
+          this.instances.set(name, (await plan.definition.setup(ctx)) ?? {});
+        } catch (error) {
+          if (error instanceof PermissionDenied) throw error;
+          throw new PluginError(name, `setup failed: ${errorMessage(error)}`, { cause: error });
+        }
+      }
+      for (const plan of this.enabledPlugins()) {
+        const name = plan.definition.name;
+        try {
+          await this.instances.get(name)?.start?.();
+        } catch (error) {
+          if (error instanceof PermissionDenied) throw error;
+          throw new PluginError(name, `start failed: ${errorMessage(error)}`, { cause: error });
+        }
+      }
+      for (const plan of this.enabledPlugins()) {
+        const http = this.instances.get(plan.definition.name)?.http;
+        if (!plan.listen || !http) continue;
+        this.servers.push(
+          await startServer({
+            name: plan.definition.name,
+            version: plan.definition.version,
+            ...plan.listen,
+            registry: this.registry,
+            log: createLogger({ plugin: plan.definition.name }),
+            service: http,
+          }),
+        );
+      }
+    } catch (error) {
+      await this.stop("start-up failed");
+      throw error;
+    }
+  }
+
+  /** Closes the servers, then runs stop hooks in reverse order; everything within `server.shutdown_timeout_ms`. */
+  stop(reason = "stop"): Promise<void> {
+    this.stopping ??= this.stopAll(reason);
+    return this.stopping;
+  }
+
+  private async stopAll(reason: string) {
+    const deadline = Date.now() + this.config.kernel.server.shutdown_timeout_ms;
+    const bounded = async (what: string, work: () => unknown) => {
+      const left = Math.max(0, deadline - Date.now());
+      let timer: Timer | undefined;
+      const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), left)));
+      try {
+        const outcome = await Promise.race([Promise.resolve().then(work), timeout]);
+        if (outcome === "timeout") this.log.warn(`${what} did not finish in time`);
+      } catch (error) {
+        this.log.error(`${what} failed`, { error: errorMessage(error) });
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    this.log.info("stopping", { reason });
+    this.shutdown.abort(new Error(`kernel ${reason}`));
+    await Promise.all(this.servers.map((s) => bounded(`closing ${s.name} server`, () => s.stop())));
+    this.servers.length = 0;
+    for (const plan of [...this.enabledPlugins()].reverse()) {
+      const instance = this.instances.get(plan.definition.name);
+      if (instance?.stop) await bounded(`stopping ${plan.definition.name}`, () => instance.stop!());
+    }
+    this.instances.clear();
+    for (const db of this.databases.splice(0)) db.close();
+    await bounded("closing the store", () => this.store?.close());
+  }
+
+  enabledPlugins(): PluginPlan[] {
+    return this.plugins.filter((p) => p.enabled);
+  }
+
+  instance<T = PluginInstance>(name: string): T | undefined {
+    return this.instances.get(name) as T | undefined;
+  }
+
+  server(name: string): RunningServer | undefined {
+    return this.servers.find((s) => s.name === name);
+  }
+
+  private contextFor(plan: PluginPlan): PluginContext<any> {
+    const { definition, permissions } = plan;
+    const name = definition.name;
+    const pluginData = join(this.dataDir, "plugins", name);
+    mkdirSync(pluginData, { recursive: true });
+    const env = scopedEnv(name, permissions.env ?? []);
+    for (const [variable, value] of Object.entries(env.all())) if (secretishEnv.test(variable)) registerSecret(value);
+    const net = permissions.net ?? [];
+    let docker: ScopedDocker | undefined;
+    let db: Database | undefined;
+    const deps = new Set(plan.dependencies);
+    return {
+      name,
+      kind: definition.kind,
+      config: plan.config,
+      paths: { root: this.root, data: this.dataDir, pluginData, pluginDir: plan.discovered.dir },
+      permissions,
+      log: createLogger({ plugin: name }),
+      metrics: new PluginMetrics(this.registry, definition.metricsPrefix ?? defaultMetricsPrefix(name)),
+      signal: this.shutdown.signal,
+      fetch: scopedFetch(name, net),
+      checkHost: (url) => checkHost(name, net, url),
+      env,
+      fs: scopedFs(name, this.root, { read: permissions.read ?? [], write: [...(permissions.write ?? []), pluginData] }),
+      run: scopedRun(name, this.root, permissions.run ?? [], env.all()),
+      docker: () => {
+        if (!permissions.docker) throw new PermissionDenied(name, "docker", "declare docker: true in permissions");
+        return (docker ??= new ScopedDocker(name, { socket: this.config.kernel.docker.socket }));
+      },
+      store: permissions.store ? this.store!.namespace(`${permissions.store}:`) : deniedStore(name),
+      db: () => {
+        if (!permissions.database) throw new PermissionDenied(name, "database", "declare database: true in permissions");
+        if (!db) this.databases.push((db = openDatabase(join(this.dataDir, `${name}.sqlite`))));
+        return db;
+      },
+      use: <T>(dep: string) => {
+        if (!deps.has(dep)) throw new PermissionDenied(name, `use:${dep}`, `add '${dep}' to the plugin's dependencies`);
+        return this.instances.get(dep) as T;
+      },
+      pluginsOfKind: (kind: PluginKind) => this.enabledPlugins().filter((p) => p.definition.kind === kind).map((p) => p.definition.name),
+    };
+  }
+}
+
+/** What a plugin without a `store` permission gets: every call is refused. */
+function deniedStore(plugin: string): Store {
+  return new Proxy({} as Store, {
+    get: (_target, method) => () => {
+      throw new PermissionDenied(plugin, "store", `declare store: "<namespace>" in permissions to use ${String(method)}`);
+    },
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * The contract a `model` plugin provides: one streaming chat call.
+ * Messages and options in; text deltas, native tool-call deltas, a finish reason and usage out.
+ */
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string | null;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+}
+
+export interface ToolSpec {
+  type: "function";
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+export interface ChatOptions {
+  /** Model name as the upstream knows it; plugins fall back to their configured default. */
+  model?: string;
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  /** Native tools, only honoured by clients with `supportsTools`. */
+  tools?: ToolSpec[];
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+  /** Cancels the upstream request and ends the stream with an AbortError. */
+  signal?: AbortSignal;
+  /** Overall deadline for the call in ms (default from plugin config). */
+  timeoutMs?: number;
+  /** Vendor-specific fields passed through to the upstream body unchanged. */
+  extra?: Record<string, unknown>;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type ChatEvent =
+  | { type: "text"; text: string }
+  /** A piece of a native tool call; `index` groups pieces of the same call, as in OpenAI's stream. */
+  | { type: "tool_call"; index: number; id?: string; name?: string; arguments?: string }
+  | { type: "finish"; reason: string; usage?: Usage };
+
+export interface ModelClient {
+  /** Plugin name, e.g. "openai". */
+  readonly name: string;
+  /** True when the upstream does function calling itself (tools are sent natively). */
+  readonly supportsTools: boolean;
+  /** Streams one completion. Exactly one `finish` event ends a successful stream; failures throw ModelError. */
+  chat(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent>;
+  /** Names of the models this client serves (for `GET /v1/models`). */
+  models(): Promise<string[]>;
+}
+
+/** An upstream failure; `status` is the upstream HTTP status when there was one, `retryable` says if we retried. */
+export class ModelError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = "ModelError";
+  }
+}

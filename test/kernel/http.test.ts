@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Kernel } from "../../core/kernel.ts";
+import { tempProject, type TempProject } from "../support/project.ts";
+
+let project: TempProject;
+let kernel: Kernel;
+let open: string; // a service without a token
+let guarded: string; // the same routes behind a token
+
+const service = (name: string) => `{
+  name: "${name}",
+  kind: "service",
+  version: "1.2.3",
+  defaultPort: 0,
+  metricsPrefix: "demo_${name}_",
+  setup(ctx) {
+    const hits = ctx.metrics.counter({ name: "hits_total", help: "hits" });
+    return {
+      http: {
+        title: "Demo",
+        mount: (app) =>
+          app
+            .post("/items", ({ body }) => { hits.inc(); return { created: body.name, size: body.size }; }, {
+              body: t.Object({ name: t.String({ minLength: 1 }), size: t.Integer({ minimum: 1 }) }),
+            })
+            .get("/boom", () => { throw new Error("disk /var/secret/path exploded"); })
+            .get("/teapot", () => { throw new HttpError(418, "short and stout", "pot"); }),
+      },
+    };
+  },
+}`;
+
+beforeAll(async () => {
+  project = tempProject();
+  const imports = `import { t } from "elysia";\nimport { HttpError } from ${JSON.stringify(require.resolve("../../core/errors.ts"))};`;
+  project.plugin("plugins/services", "open", service("open"), imports);
+  project.plugin("plugins/services", "guarded", service("guarded"), imports);
+  project.config("plugins:\n  open: {}\n  guarded:\n    token: s3cret-token\n");
+  kernel = await Kernel.load({ root: project.root });
+  await kernel.start();
+  open = kernel.server("open")!.url;
+  guarded = kernel.server("guarded")!.url;
+});
+
+afterAll(async () => {
+  await kernel?.stop();
+  project?.remove();
+});
+
+const post = (base: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(base + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+describe("every server", () => {
+  test("/health answers without a token", async () => {
+    for (const base of [open, guarded]) {
+      const res = await fetch(`${base}/health`);
+      expect(res.status).toBe(200);
+      expect((await res.json()).status).toBe("ok");
+    }
+  });
+
+  test("/metrics is Prometheus text with HTTP and plugin metrics", async () => {
+    await post(open, "/items", { name: "a", size: 1 });
+    const res = await fetch(`${open}/metrics`);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toContain("# TYPE demo_open_hits_total counter");
+    expect(text).toMatch(/demo_open_hits_total 1/);
+    expect(text).toContain('rock_http_requests_total{server="open",method="POST",route="/items",status="200"}');
+    expect(text).toContain("process_cpu_seconds_total");
+  });
+
+  test("OpenAPI document generated from the route schemas", async () => {
+    const doc = await (await fetch(`${open}/openapi.json`)).json();
+    expect(doc.info).toMatchObject({ title: "Demo", version: "1.2.3" });
+    const op = doc.paths["/items"].post;
+    expect(JSON.stringify(op)).toContain('"minimum":1');
+  });
+
+  test("request ids: generated, echoed from the client, returned in errors", async () => {
+    const generated = await fetch(`${open}/health`);
+    expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const given = await fetch(`${open}/boom`, { headers: { "x-request-id": "trace-42" } });
+    expect(given.headers.get("x-request-id")).toBe("trace-42");
+    expect((await given.json()).error.request_id).toBe("trace-42");
+  });
+});
+
+describe("errors are JSON with a status and a message, never a stack trace", () => {
+  test("a thrown Error is a 500 with a generic message; details stay in the log", async () => {
+    const res = await fetch(`${open}/boom`);
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text).error.message).toBe("internal server error");
+    expect(text).not.toContain("/var/secret/path");
+    expect(text).not.toContain(" at ");
+  });
+
+  test("an HttpError keeps its status, message and field", async () => {
+    const res = await fetch(`${open}/teapot`);
+    expect(res.status).toBe(418);
+    expect((await res.json()).error).toMatchObject({ message: "short and stout", field: "pot" });
+  });
+
+  test("a body failing its schema is a 400 naming the field", async () => {
+    const res = await post(open, "/items", { name: "x", size: 0 });
+    expect(res.status).toBe(400);
+    const { error } = await res.json();
+    expect(error.field).toBe("size");
+    expect(error.message).toContain("size");
+  });
+
+  test("a missing field is a 400 naming it", async () => {
+    const res = await post(open, "/items", { size: 2 });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.field).toBe("name");
+  });
+
+  test("malformed JSON is a 400", async () => {
+    const res = await post(open, "/items", "{not json");
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.message).toContain("could not be parsed");
+  });
+
+  test("an unknown route is a 404 in the same shape", async () => {
+    const res = await fetch(`${open}/nope`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.message).toBe("no such route");
+  });
+});
+
+describe("bearer token", () => {
+  test("missing or wrong token: 401, and the route does not run", async () => {
+    const before = await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text();
+    const missing = await post(guarded, "/items", { name: "a", size: 1 });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("www-authenticate")).toBe("Bearer");
+    expect((await missing.json()).error.message).toContain("bearer token");
+    const wrong = await post(guarded, "/items", { name: "a", size: 1 }, { authorization: "Bearer s3cret-tokem" });
+    expect(wrong.status).toBe(401);
+    const after = await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text();
+    const count = (text: string) => /demo_guarded_hits_total (\d+)/.exec(text)?.[1];
+    expect(count(after)).toBe(count(before));
+  });
+
+  test("right token: the route runs; /metrics and /openapi.json are protected too", async () => {
+    const ok = await post(guarded, "/items", { name: "a", size: 1 }, { authorization: "Bearer s3cret-token" });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ created: "a", size: 1 });
+    expect((await fetch(`${guarded}/metrics`)).status).toBe(401);
+    expect((await fetch(`${guarded}/openapi.json`)).status).toBe(401);
+  });
+});
