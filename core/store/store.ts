@@ -4,6 +4,13 @@
  *
  * Values are stored as their `JSON.stringify` text; `get` returns a fresh parse, so a caller never shares
  * an object with the store. `compareAndSet` compares that text, so `expected` must be the value as read.
+ *
+ * Choices both implementations make identically:
+ * - `set(k, null)` is refused (use `delete`): a stored null would read as absent yet block `ifAbsent`.
+ * - `set` without `ttlMs` clears an existing TTL (like Redis SET); `compareAndSet` without `ttlMs` keeps it
+ *   (KEEPTTL); `increment` keeps it.
+ * - `increment` works on safe integers only (Redis float formatting differs from JSON's).
+ * - `publish` returns 1 when anyone in this process (memory) or any connection (Redis) listens, else 0.
  */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
