@@ -88,6 +88,7 @@ export class Kernel {
     readonly config: LoadedConfig,
     readonly plugins: PluginPlan[],
     readonly dataDir: string,
+    private readonly env: Record<string, string | undefined>,
   ) {
     this.log = createLogger({ plugin: "kernel" });
     this.registry = createRegistry();
@@ -129,7 +130,7 @@ export class Kernel {
       ports.set(plan.listen.port, plan.definition.name);
     }
     const ordered = orderByDependencies(plans.filter((p) => p.enabled), config.file);
-    return new Kernel(root, config, [...ordered, ...plans.filter((p) => !p.enabled)], dataDir);
+    return new Kernel(root, config, [...ordered, ...plans.filter((p) => !p.enabled)], dataDir, env);
   }
 
   private static plan(discovered: DiscoveredPlugin, config: LoadedConfig, root: string, dataDir: string): PluginPlan {
@@ -275,7 +276,7 @@ export class Kernel {
     const name = definition.name;
     const pluginData = join(this.dataDir, "plugins", name);
     mkdirSync(pluginData, { recursive: true });
-    const env = scopedEnv(name, permissions.env ?? []);
+    const env = scopedEnv(name, permissions.env ?? [], this.env);
     for (const [variable, value] of Object.entries(env.all())) if (secretishEnv.test(variable)) registerSecret(value);
     const net = permissions.net ?? [];
     let docker: ScopedDocker | undefined;

@@ -1,0 +1,121 @@
+/**
+ * One upstream call, start to finish: deadline, retried opening, HTTP error mapping, and turning whatever
+ * was thrown into the contract's errors (ModelError, or AbortError when the caller cancelled).
+ */
+import { ModelError } from "../../../core/kinds/model.ts";
+import { createDeadline, type Deadline } from "./deadline.ts";
+import type { Fetch, Log } from "./deps.ts";
+import {
+  callerAbortError,
+  connectionError,
+  httpError,
+  protocolError,
+  redact,
+  streamCutError,
+  targetOf,
+  timeoutError,
+  type ErrorContext,
+  type ErrorMessageReader,
+} from "./errors.ts";
+import { MalformedFrame } from "./json-frame.ts";
+import { ConnectionFailure, fetchWithRetry, type RetryPolicy } from "./retry.ts";
+
+export interface Upstream {
+  client: string;
+  fetch: Fetch;
+  log?: Log;
+  /** Masked out of every error and log message. */
+  secrets: readonly string[];
+  retry: RetryPolicy;
+  timeoutMs: number;
+  readErrorMessage: ErrorMessageReader;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  init: RequestInit;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Reads a 2xx body; errors it throws that are ModelErrors pass through unchanged. */
+export type BodyConsumer<T> = (body: ReadableStream<Uint8Array>, ctx: ErrorContext) => AsyncIterable<T>;
+
+export async function* streamUpstream<T>(up: Upstream, request: UpstreamRequest, consume: BodyConsumer<T>): AsyncGenerator<T> {
+  const ctx = errorContext(up, request.url);
+  const deadline = createDeadline(request.signal, request.timeoutMs ?? up.timeoutMs);
+  let streaming = false;
+  try {
+    const response = await open(up, request, deadline, ctx);
+    if (!response.body) throw protocolError(ctx, "the response has no body");
+    streaming = true;
+    yield* consume(response.body, ctx);
+  } catch (error) {
+    throw failure(error, deadline, ctx, streaming);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+export async function fetchUpstreamJson(up: Upstream, request: UpstreamRequest): Promise<unknown> {
+  const ctx = errorContext(up, request.url);
+  const deadline = createDeadline(request.signal, request.timeoutMs ?? up.timeoutMs);
+  let reading = false;
+  try {
+    const response = await open(up, request, deadline, ctx);
+    reading = true;
+    const text = await response.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw protocolError(ctx, `expected JSON, got ${text.slice(0, 200)}`);
+    }
+  } catch (error) {
+    throw failure(error, deadline, ctx, reading);
+  } finally {
+    deadline.dispose();
+  }
+}
+
+export function errorContext(up: Upstream, url: string): ErrorContext {
+  return { client: up.client, target: targetOf(url), secrets: up.secrets };
+}
+
+async function open(up: Upstream, request: UpstreamRequest, deadline: Deadline, ctx: ErrorContext): Promise<Response> {
+  const { response, attempts } = await fetchWithRetry(
+    () => up.fetch(request.url, { ...request.init, signal: deadline.signal }),
+    up.retry,
+    {
+      signal: deadline.signal,
+      remainingMs: deadline.remainingMs,
+      onRetry: (info) =>
+        up.log?.(`${up.client}: retrying ${ctx.target}`, {
+          ...info,
+          error: info.error === undefined ? undefined : redact(info.error, up.secrets),
+        }),
+    },
+  );
+  if (!response.ok) throw await httpError(ctx, response, attempts, up.readErrorMessage);
+  return response;
+}
+
+function failure(error: unknown, deadline: Deadline, ctx: ErrorContext, streaming: boolean): Error {
+  // The deadline comes first: an aborted read rejects with whatever reason the abort carried.
+  const cause = deadline.abortCause();
+  if (cause === "timeout") return timeoutError(ctx, deadline.timeoutMs);
+  if (cause === "caller") return callerAbortError(ctx);
+  if (error instanceof ModelError) return error;
+  if (error instanceof ConnectionFailure) return connectionError(ctx, describe(error.cause), error.attempts);
+  if (error instanceof MalformedFrame) return protocolError(ctx, error.message);
+  if (streaming) return streamCutError(ctx, describe(error));
+  // Not a network failure (e.g. the kernel's permission check refused the URL): the original error says it best.
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  // Bun appends advice about `verbose: true` to fetch errors; the first sentence is what matters.
+  const message = error.message.split(". For more information")[0];
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+}

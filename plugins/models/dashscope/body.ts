@@ -1,0 +1,36 @@
+/**
+ * The JSON body of a DashScope generation call. DashScope's vendor knobs (top_k, repetition_penalty,
+ * enable_search, …) live under `parameters`, so `extra` is merged there.
+ */
+import type { ChatMessage, ChatOptions } from "../../../core/kinds/model.ts";
+import { setIfDefined } from "../../lib/model-http/shape.ts";
+
+export function generationBody(
+  messages: ChatMessage[],
+  options: ChatOptions,
+  settings: { model: string; incrementalOutput: boolean },
+): Record<string, unknown> {
+  const parameters: Record<string, unknown> = {};
+  setIfDefined(parameters, "temperature", options.temperature);
+  setIfDefined(parameters, "top_p", options.top_p);
+  setIfDefined(parameters, "max_tokens", options.max_tokens);
+  if (options.stop?.length) parameters.stop = options.stop;
+  setIfDefined(parameters, "seed", options.seed);
+  Object.assign(parameters, options.extra);
+  // The stream parser depends on these two.
+  parameters.result_format = "message";
+  parameters.incremental_output = settings.incrementalOutput;
+  return {
+    model: options.model ?? settings.model,
+    input: { messages: messages.map(wireMessage) },
+    parameters,
+  };
+}
+
+function wireMessage(message: ChatMessage): Record<string, unknown> {
+  const wire: Record<string, unknown> = { role: message.role, content: message.content ?? "" };
+  setIfDefined(wire, "name", message.name);
+  if (message.tool_calls?.length) wire.tool_calls = message.tool_calls;
+  setIfDefined(wire, "tool_call_id", message.tool_call_id);
+  return wire;
+}

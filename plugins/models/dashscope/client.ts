@@ -1,0 +1,67 @@
+/** ModelClient for DashScope's native text-generation API (streamed as SSE). */
+import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import type { ClientDeps } from "../../lib/model-http/deps.ts";
+import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
+import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
+import { asObject, asString } from "../../lib/model-http/shape.ts";
+import { streamUpstream, type Upstream } from "../../lib/model-http/upstream.ts";
+import { generationBody } from "./body.ts";
+import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
+import { generationEvents } from "./events.ts";
+
+/** DashScope's error bodies are `{code, message, request_id}`. */
+const readDashScopeError: ErrorMessageReader = (body) => {
+  const object = asObject(body);
+  const message = asString(object?.message);
+  if (message === undefined) return readCommonErrorMessage(body);
+  const code = asString(object?.code);
+  const requestId = asString(object?.request_id);
+  return `${code ? `${code}: ` : ""}${message}${requestId ? ` (request_id ${requestId})` : ""}`;
+};
+
+export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps): ModelClient {
+  const name = deps.name ?? "dashscope";
+  const apiBase = (config.api_base ?? DASHSCOPE_DEFAULTS.api_base).replace(/\/+$/, "");
+  const incrementalOutput = config.incremental_output ?? DASHSCOPE_DEFAULTS.incremental_output;
+  const { timeoutMs, retry } = resolveHttpSettings(config);
+  const upstream: Upstream = {
+    client: name,
+    fetch: deps.fetch,
+    log: deps.log,
+    secrets: [config.api_key],
+    retry,
+    timeoutMs,
+    readErrorMessage: readDashScopeError,
+  };
+  const consume = generationEvents({ incrementalOutput, log: deps.log });
+
+  return {
+    name,
+    supportsTools: false,
+    chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
+      const body = generationBody(messages, options, { model: config.model, incrementalOutput });
+      return streamUpstream(
+        upstream,
+        {
+          url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`,
+          init: {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${config.api_key}`,
+              "content-type": "application/json",
+              accept: "text/event-stream",
+              "x-dashscope-sse": "enable",
+            },
+            body: JSON.stringify(body),
+          },
+          signal: options.signal,
+          timeoutMs: options.timeoutMs,
+        },
+        consume,
+      );
+    },
+    async models(): Promise<string[]> {
+      return [...new Set([config.model, ...(config.models ?? [])])];
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/** Configuration of the client for an Ollama server's /api/chat. */
+import { Type, type Static } from "@sinclair/typebox";
+import { HttpSettings } from "../../lib/model-http/settings.ts";
+
+export const OLLAMA_DEFAULTS = {
+  host: "http://localhost:11434",
+  supports_tools: true,
+} as const;
+
+export const OllamaConfig = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, default: OLLAMA_DEFAULTS.host, description: "Server origin" })),
+    api_key: Type.Optional(Type.String({ description: "Bearer token for an Ollama behind an authenticating proxy" })),
+    model: Type.String({ minLength: 1, description: "Model used when a request names none; must already be pulled" }),
+    models: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: "Models to list; when absent they are fetched from GET {host}/api/tags" }),
+    ),
+    supports_tools: Type.Optional(
+      Type.Boolean({ default: OLLAMA_DEFAULTS.supports_tools, description: "Send tools natively (needs a tool-capable model)" }),
+    ),
+    keep_alive: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: "How long Ollama keeps the model loaded" })),
+    ...HttpSettings,
+  },
+  { additionalProperties: false },
+);
+
+export type OllamaConfig = Static<typeof OllamaConfig>;

@@ -1,0 +1,53 @@
+/**
+ * Turns Ollama's /api/chat NDJSON stream into ChatEvents. Each line is
+ *   {"message":{"role":"assistant","content":"…","tool_calls":[{"function":{"name","arguments":{…}}}]},"done":false}
+ * and the last one has `done: true`, `done_reason` and the token counts. Tool calls arrive whole, one
+ * line each, so each becomes one complete tool_call event; `{"error": "…"}` lines are failures.
+ */
+import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
+import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
+import { parseNDJSON } from "../../lib/model-http/ndjson.ts";
+import { asArray, asNumber, asObject, asString, withoutUndefined, type JsonObject } from "../../lib/model-http/shape.ts";
+
+export async function* ollamaChatEvents(body: ReadableStream<Uint8Array>, ctx: ErrorContext): AsyncGenerator<ChatEvent> {
+  let toolCalls = 0;
+  for await (const raw of parseNDJSON(body)) {
+    const line = asObject(raw) ?? {};
+    const error = asString(line.error);
+    if (error !== undefined) throw upstreamError(ctx, error);
+    const message = asObject(line.message) ?? {};
+    const text = asString(message.content);
+    if (text) yield { type: "text", text };
+    for (const call of asArray(message.tool_calls)) {
+      yield toolCallEvent(asObject(call) ?? {}, toolCalls++);
+    }
+    if (line.done === true) {
+      // Ollama says "stop" after tool calls; callers expect OpenAI's "tool_calls" there.
+      const reason = toolCalls > 0 ? "tool_calls" : (asString(line.done_reason) ?? "stop");
+      const usage = usageOf(line);
+      yield { type: "finish", reason, ...(usage ? { usage } : {}) };
+      return;
+    }
+  }
+  throw streamCutError(ctx, 'the stream ended before a line with "done": true');
+}
+
+function toolCallEvent(call: JsonObject, index: number): ChatEvent {
+  const fn = asObject(call.function) ?? {};
+  const args = fn.arguments;
+  return withoutUndefined({
+    type: "tool_call" as const,
+    index,
+    id: asString(call.id),
+    name: asString(fn.name),
+    arguments: typeof args === "string" ? args : JSON.stringify(args ?? {}),
+  });
+}
+
+/** prompt_eval_count is absent when the whole prompt came from Ollama's cache. */
+function usageOf(line: JsonObject): Usage | undefined {
+  const prompt = asNumber(line.prompt_eval_count);
+  const completion = asNumber(line.eval_count);
+  if (prompt === undefined && completion === undefined) return undefined;
+  return { prompt_tokens: prompt ?? 0, completion_tokens: completion ?? 0, total_tokens: (prompt ?? 0) + (completion ?? 0) };
+}

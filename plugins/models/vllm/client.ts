@@ -1,0 +1,22 @@
+/**
+ * vLLM speaks OpenAI's chat completions, so this is the OpenAI client with vLLM's defaults: usage is always
+ * requested (vLLM streams none unless stream_options.include_usage is set), and the key is "EMPTY" when none
+ * is configured, as vLLM's own docs do.
+ */
+import type { ModelClient } from "../../../core/kinds/model.ts";
+import type { ClientDeps } from "../../lib/model-http/deps.ts";
+import { createOpenAIClient } from "../openai/client.ts";
+import { VLLM_DEFAULTS, type VllmConfig } from "./config.ts";
+
+export function createVllmClient(config: VllmConfig, deps: ClientDeps): ModelClient {
+  return createOpenAIClient(
+    {
+      ...config,
+      api_base: config.api_base ?? VLLM_DEFAULTS.api_base,
+      api_key: config.api_key || VLLM_DEFAULTS.api_key,
+      supports_tools: config.supports_tools ?? VLLM_DEFAULTS.supports_tools,
+      include_usage: true,
+    },
+    { ...deps, name: deps.name ?? "vllm" },
+  );
+}

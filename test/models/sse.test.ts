@@ -1,0 +1,94 @@
+import { describe, expect, test } from "bun:test";
+import { parseNDJSON } from "../../plugins/lib/model-http/ndjson.ts";
+import { MalformedFrame } from "../../plugins/lib/model-http/json-frame.ts";
+import { parseSSE, type SSEEvent } from "../../plugins/lib/model-http/sse.ts";
+
+/** A byte stream delivered in the given pieces (strings are UTF-8 encoded; arrays are raw bytes). */
+function bytes(pieces: (string | number[])[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(controller) {
+      for (const piece of pieces) controller.enqueue(typeof piece === "string" ? encoder.encode(piece) : new Uint8Array(piece));
+      controller.close();
+    },
+  });
+}
+
+async function events(pieces: (string | number[])[]): Promise<SSEEvent[]> {
+  const out: SSEEvent[] = [];
+  for await (const event of parseSSE(bytes(pieces))) out.push(event);
+  return out;
+}
+
+describe("parseSSE", () => {
+  test("splits events on blank lines and reads event, id and data", async () => {
+    const out = await events(["event: result\nid: 7\ndata: {\"a\":1}\n\ndata: two\n\n"]);
+    expect(out).toEqual([
+      { event: "result", id: "7", data: '{"a":1}', comments: [] },
+      { event: "message", data: "two", comments: [] },
+    ]);
+  });
+
+  test("handles CRLF and lone CR line endings, also split across chunks", async () => {
+    const out = await events(["data: a\r", "\n\r", "\ndata: b\r\rdata: c\r\n\r\n"]);
+    expect(out.map((e) => e.data)).toEqual(["a", "b", "c"]);
+  });
+
+  test("joins multi-line data with LF and strips only one leading space", async () => {
+    const out = await events(["data: line1\ndata:  line2\ndata:line3\n\n"]);
+    expect(out[0].data).toBe("line1\n line2\nline3");
+  });
+
+  test("collects comments and never dispatches a comment-only block", async () => {
+    const out = await events([": keep-alive\n\nid:1\nevent:result\n:HTTP_STATUS/200\ndata:{}\n\n"]);
+    expect(out).toEqual([{ event: "result", id: "1", data: "{}", comments: ["HTTP_STATUS/200"] }]);
+  });
+
+  test("reassembles events and multi-byte characters split at any byte", async () => {
+    const text = "data: 你好, wörld 🎉\n\n";
+    const raw = Array.from(new TextEncoder().encode(text));
+    const out = await events(raw.map((b) => [b]));
+    expect(out[0].data).toBe("你好, wörld 🎉");
+  });
+
+  test("drops an incomplete event at end of stream", async () => {
+    const out = await events(["data: whole\n\ndata: half"]);
+    expect(out.map((e) => e.data)).toEqual(["whole"]);
+  });
+
+  test("an empty data field still dispatches an event with empty data", async () => {
+    const out = await events(["data:\n\n"]);
+    expect(out).toEqual([{ event: "message", data: "", comments: [] }]);
+  });
+
+  test("stopping early cancels the underlying stream", async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("data: 1\n\ndata: 2\n\n"));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    for await (const _ of parseSSE(stream)) break;
+    expect(cancelled).toBe(true);
+  });
+});
+
+describe("parseNDJSON", () => {
+  test("yields one value per line, skipping blanks, across chunk boundaries", async () => {
+    const out: unknown[] = [];
+    for await (const value of parseNDJSON(bytes(['{"a":', '1}\n\n{"b":2}\r\n', '{"c":3}']))) out.push(value);
+    expect(out).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
+  });
+
+  test("a line that is not JSON is a MalformedFrame naming the line", async () => {
+    const run = async () => {
+      for await (const _ of parseNDJSON(bytes(['{"a":1}\n', "oops\n"]))) {
+      }
+    };
+    expect(run()).rejects.toBeInstanceOf(MalformedFrame);
+    expect(run()).rejects.toThrow("oops");
+  });
+});

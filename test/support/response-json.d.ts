@@ -1,0 +1,7 @@
+// Tests read JSON bodies whose shapes they assert right away; `unknown` would only add casts.
+interface Body {
+  json(): Promise<any>;
+}
+interface Response {
+  json(): Promise<any>;
+}
