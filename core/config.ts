@@ -176,9 +176,16 @@ export function loadConfig(options: { root: string; file?: string; env?: Record<
   return { file, kernel, plugins: kernel.plugins as Record<string, Record<string, unknown>>, origins };
 }
 
-/** Applies ROCK_<NAME>_PORT/_HOST/_TOKEN/_ENABLED to the plugin sections, for the plugins that exist. */
-export function applyPluginEnv(config: LoadedConfig, names: string[], env: Record<string, string | undefined> = process.env) {
-  for (const name of names) {
+/**
+ * Applies ROCK_<NAME>_PORT/_HOST/_TOKEN/_ENABLED to the plugin sections of the plugins that exist, and each
+ * plugin's own `configEnv` variables to the sections that are present.
+ */
+export function applyPluginEnv(
+  config: LoadedConfig,
+  plugins: { name: string; configEnv?: Record<string, string> }[],
+  env: Record<string, string | undefined> = process.env,
+) {
+  for (const { name, configEnv } of plugins) {
     for (const field of pluginFields) {
       const variable = envVarForPlugin(name, field);
       const value = env[variable];
@@ -186,6 +193,12 @@ export function applyPluginEnv(config: LoadedConfig, names: string[], env: Recor
       const key = field.toLowerCase();
       const section = (config.plugins[name] ??= {});
       section[key] = field === "ENABLED" ? parseBoolean(value) : value;
+      config.origins.set(`plugins.${name}.${key}`, variable);
+    }
+    for (const [variable, key] of Object.entries(configEnv ?? {})) {
+      const value = env[variable];
+      if (value === undefined || value === "" || !config.plugins[name]) continue;
+      config.plugins[name][key] = value;
       config.origins.set(`plugins.${name}.${key}`, variable);
     }
   }

@@ -106,7 +106,7 @@ export class Kernel {
     const dirs = [join(root, "plugins"), ...config.kernel.plugin_dirs.map((d) => (isAbsolute(d) ? d : resolve(root, d)))];
     const discovered = await discoverPlugins(dirs, root);
     const known = new Map(discovered.map((d) => [d.definition.name, d]));
-    applyPluginEnv(config, [...known.keys()], env);
+    applyPluginEnv(config, discovered.map((d) => ({ name: d.definition.name, configEnv: d.definition.configEnv })), env);
 
     for (const name of Object.keys(config.plugins)) {
       if (!known.has(name)) {

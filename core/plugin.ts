@@ -95,6 +95,8 @@ export interface PluginDefinition<S extends TObject = TObject, I extends PluginI
   permissions?: Permissions | ((config: Static<S>, paths: Omit<KernelPaths, "pluginData">) => Permissions);
   /** Plugins that must be set up first; their instances are reachable through `ctx.use`. */
   dependencies?: string[] | ((config: Static<S>) => string[]);
+  /** Environment variables that set config fields, e.g. `{ MODEL_SERVER: "model_server" }` (the file's value loses). */
+  configEnv?: Record<string, string>;
   /** Prefix for this plugin's metric names (default `rock_<name>_`). */
   metricsPrefix?: string;
   setup(ctx: PluginContext<Static<S>>): I | Promise<I>;

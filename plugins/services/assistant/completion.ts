@@ -1,0 +1,126 @@
+/**
+ * One chat completion, whichever way the backend does tools: natively (tools sent upstream) or through the
+ * prompt (tools rendered into the system message, the `Action:` text parsed back). Both yield the same events.
+ */
+import { HttpError } from "../../../core/errors.ts";
+import type { ChatEvent, ChatMessage, ChatOptions, ModelClient, ToolCall, Usage } from "../../../core/kinds/model.ts";
+import { messageText } from "../../lib/function-calling/history.ts";
+import {
+  newToolCallId,
+  normaliseTools,
+  renderPrompt,
+  ReplyStreamParser,
+  ToolDefinitionError,
+  toToolSpec,
+  type RequestMessage,
+} from "../../lib/function-calling/index.ts";
+import type { ChatCompletionRequest } from "./request.ts";
+
+export type CompletionEvent = Extract<ChatEvent, { type: "text" | "tool_call" }>;
+
+export interface Finish {
+  reason: string;
+  usage?: Usage;
+}
+
+export interface PreparedCompletion {
+  /** Streams content and tool-call deltas; returns the finish reason and usage. */
+  events(signal: AbortSignal): AsyncGenerator<CompletionEvent, Finish>;
+}
+
+function asHttpError(error: unknown): never {
+  if (error instanceof ToolDefinitionError) throw new HttpError(400, error.message, error.field);
+  throw error;
+}
+
+function baseOptions(body: ChatCompletionRequest): ChatOptions {
+  const stop = body.stop == null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
+  return {
+    model: body.model,
+    temperature: body.temperature ?? undefined,
+    top_p: body.top_p ?? undefined,
+    max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    seed: body.seed ?? undefined,
+    stop,
+  };
+}
+
+/** Validates tools and tool_choice (400 naming the field) and decides the path, before any byte is sent. */
+export function prepareCompletion(body: ChatCompletionRequest, client: ModelClient, useNativeTools: boolean): PreparedCompletion {
+  const messages = body.messages as unknown as RequestMessage[];
+  let tools;
+  try {
+    tools = normaliseTools(body.tools);
+  } catch (error) {
+    asHttpError(error);
+  }
+  const options = baseOptions(body);
+  const parallel = body.parallel_tool_calls ?? true;
+
+  if (tools.length > 0 && client.supportsTools && useNativeTools) {
+    const native: ChatMessage[] = messages.map((m) => ({
+      role: m.role === "developer" ? "system" : (m.role as ChatMessage["role"]),
+      content: m.content === null || m.content === undefined ? null : messageText(m.content),
+      ...(m.name ? { name: m.name } : {}),
+      ...(m.tool_calls ? { tool_calls: m.tool_calls as ToolCall[] } : {}),
+      ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
+    }));
+    const choice = body.tool_choice ?? undefined;
+    return {
+      async *events(signal) {
+        let sawCall = false;
+        let finish: Finish = { reason: "stop" };
+        for await (const event of client.chat(native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal })) {
+          if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
+          else if (event.type === "tool_call") {
+            if (!parallel && event.index > 0) continue;
+            sawCall = true;
+            yield event.id === undefined && event.name !== undefined ? { ...event, id: newToolCallId() } : event;
+          } else yield event;
+        }
+        return sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish;
+      },
+    };
+  }
+
+  let prompt;
+  try {
+    prompt = renderPrompt({ messages, tools, tool_choice: body.tool_choice, parallel_tool_calls: body.parallel_tool_calls });
+  } catch (error) {
+    asHttpError(error);
+  }
+  const stop = [...prompt.stop, ...(options.stop ?? [])];
+  return {
+    async *events(signal) {
+      const parser = prompt.toolNames.length ? new ReplyStreamParser(prompt) : undefined;
+      let finish: Finish = { reason: "stop" };
+      for await (const event of client.chat(prompt.messages, { ...options, stop, signal })) {
+        if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
+        else if (event.type === "text") {
+          if (parser) yield* parser.feed(event.text);
+          else yield event;
+        }
+      }
+      if (!parser) return finish;
+      const end = parser.finish();
+      yield* end.events;
+      return { ...finish, reason: end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop" };
+    },
+  };
+}
+
+/** Folds streamed tool-call pieces into complete calls, by index. */
+export class ToolCallCollector {
+  private readonly calls: ToolCall[] = [];
+
+  add(event: Extract<CompletionEvent, { type: "tool_call" }>) {
+    const call = (this.calls[event.index] ??= { id: event.id ?? newToolCallId(), type: "function", function: { name: "", arguments: "" } });
+    if (event.id) call.id = event.id;
+    if (event.name) call.function.name += event.name;
+    if (event.arguments) call.function.arguments += event.arguments;
+  }
+
+  result(): ToolCall[] {
+    return this.calls.filter(Boolean);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The assistant service (port 31512): OpenAI-compatible `/v1/chat/completions` with function calling for models
+ * that lack it, and `/v1/models`. The backend is a model plugin chosen by config (`model_server`, env
+ * `MODEL_SERVER`; per-model routes), never by the client's bearer token as in the original.
+ */
+import { Type } from "@sinclair/typebox";
+import { HttpError } from "../../../core/errors.ts";
+import type { ModelClient } from "../../../core/kinds/model.ts";
+import { definePlugin } from "../../../core/plugin.ts";
+import { BackendRouter, backendName } from "./backends.ts";
+import { prepareCompletion, ToolCallCollector } from "./completion.ts";
+import { openAIErrorBody, upstreamFailure } from "./errors.ts";
+import { ChatCompletionRequest } from "./request.ts";
+import { sseResponse } from "./sse.ts";
+
+const Config = Type.Object({
+  model_server: Type.String({ default: "echo", minLength: 1, description: "Default backend: a model plugin name (env MODEL_SERVER)" }),
+  models: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+    default: {},
+    description: "Model name (or prefix*) → model plugin",
+  }),
+  any_model: Type.Boolean({ default: true, description: "Send unrouted model names to the default backend; false = 404 unless it lists them" }),
+  native_tools: Type.Boolean({ default: true, description: "Use a backend's own function calling when it has it" }),
+  keepalive_ms: Type.Integer({ default: 5000, minimum: 10, description: "Keep-alive comment interval while awaiting the first token" }),
+});
+
+export default definePlugin({
+  name: "assistant",
+  kind: "service",
+  version: "0.1.0",
+  description: "OpenAI-compatible chat completions with function calling (ModelScope assistant server)",
+  defaultPort: 31512,
+  config: Config,
+  configEnv: { MODEL_SERVER: "model_server" },
+  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName)])],
+  metricsPrefix: "rock_assistant_",
+  setup(ctx) {
+    const clients = new Map<string, ModelClient>();
+    for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
+      const client = ctx.use<{ client?: ModelClient }>(name).client;
+      if (!client) throw new Error(`plugin '${name}' is not a model plugin`);
+      clients.set(name, client);
+    }
+    const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
+    const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
+
+    return {
+      http: {
+        title: "Assistant (OpenAI-compatible chat completions)",
+        errorBody: openAIErrorBody,
+        mount: (app) =>
+          app
+            .get("/v1/models", async () => ({
+              object: "list",
+              data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
+            }))
+            .post(
+              "/v1/chat/completions",
+              async ({ body, request, set }) => {
+                const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
+                const { name, client } = await router.resolve(body.model);
+                const prepared = prepareCompletion(body, client, ctx.config.native_tools);
+                const abort = new AbortController();
+                request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+                const id = `chatcmpl_${crypto.randomUUID()}`;
+                const created = Math.floor(Date.now() / 1000);
+                const events = prepared.events(abort.signal);
+
+                if (body.stream) {
+                  const first = events.next();
+                  // An upstream that fails fast (refused, 4xx) still gets a proper HTTP error instead of a stream.
+                  const early = await Promise.race([first.then(() => "ok", (e) => e), Bun.sleep(Math.min(ctx.config.keepalive_ms, 1000)).then(() => "wait")]);
+                  if (early !== "ok" && early !== "wait") {
+                    completions.inc({ backend: name, stream: "true", outcome: "error" });
+                    throw upstreamFailure(name, early);
+                  }
+                  completions.inc({ backend: name, stream: "true", outcome: "ok" });
+                  return sseResponse({
+                    header: { id, created, model: body.model },
+                    events,
+                    first,
+                    keepaliveMs: ctx.config.keepalive_ms,
+                    includeUsage: body.stream_options?.include_usage === true,
+                    requestId,
+                    onCancel: () => abort.abort(),
+                    onError: (error) => {
+                      const failure = error instanceof HttpError ? error : upstreamFailure(name, error);
+                      ctx.log.warn("stream failed", { request_id: requestId, error: failure.message });
+                      return { message: failure.message, type: "server_error" };
+                    },
+                  });
+                }
+
+                let content = "";
+                const calls = new ToolCallCollector();
+                let step;
+                try {
+                  while (!(step = await events.next()).done) {
+                    if (step.value.type === "text") content += step.value.text;
+                    else calls.add(step.value);
+                  }
+                } catch (error) {
+                  completions.inc({ backend: name, stream: "false", outcome: "error" });
+                  throw error instanceof HttpError ? error : upstreamFailure(name, error);
+                }
+                completions.inc({ backend: name, stream: "false", outcome: "ok" });
+                const toolCalls = calls.result();
+                const usage = step.value.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
+                return {
+                  request_id: requestId,
+                  message: "",
+                  output: null,
+                  id,
+                  object: "chat.completion",
+                  created,
+                  model: body.model,
+                  system_fingerprint: id,
+                  choices: [
+                    {
+                      index: 0,
+                      message: { role: "assistant", content: toolCalls.length && !content ? null : content, tool_calls: toolCalls.length ? toolCalls : null },
+                      logprobs: null,
+                      finish_reason: step.value.reason,
+                    },
+                  ],
+                  usage,
+                };
+              },
+              { body: ChatCompletionRequest },
+            ),
+      },
+    };
+  },
+});

@@ -1,0 +1,36 @@
+/** The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, as the original did. */
+import { t, type Static } from "elysia";
+
+const ContentPart = t.Object({ type: t.String() }, { additionalProperties: true });
+
+const Message = t.Object(
+  {
+    role: t.Union([t.Literal("system"), t.Literal("developer"), t.Literal("user"), t.Literal("assistant"), t.Literal("tool")]),
+    content: t.Optional(t.Union([t.String(), t.Null(), t.Array(ContentPart)])),
+    name: t.Optional(t.String()),
+    tool_calls: t.Optional(t.Nullable(t.Array(t.Any()))),
+    tool_call_id: t.Optional(t.String()),
+  },
+  { additionalProperties: true },
+);
+
+export const ChatCompletionRequest = t.Object(
+  {
+    model: t.String({ minLength: 1, description: "Model name; routes to a backend by the service config" }),
+    messages: t.Array(Message, { minItems: 1 }),
+    tools: t.Optional(t.Nullable(t.Array(t.Any(), { description: "OpenAI tools; parameters as JSON Schema or the list form" }))),
+    tool_choice: t.Optional(t.Nullable(t.Any())),
+    parallel_tool_calls: t.Optional(t.Nullable(t.Boolean())),
+    stream: t.Optional(t.Nullable(t.Boolean())),
+    stream_options: t.Optional(t.Nullable(t.Object({ include_usage: t.Optional(t.Boolean()) }, { additionalProperties: true }))),
+    temperature: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 2 }))),
+    top_p: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 1 }))),
+    max_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1 }))),
+    max_completion_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1 }))),
+    stop: t.Optional(t.Nullable(t.Union([t.String(), t.Array(t.String(), { maxItems: 16 })]))),
+    seed: t.Optional(t.Nullable(t.Integer())),
+    user: t.Optional(t.String()),
+  },
+  { additionalProperties: true },
+);
+export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
