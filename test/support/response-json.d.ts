@@ -5,3 +5,6 @@ interface Body {
 interface Response {
   json(): Promise<any>;
 }
+interface Request {
+  json(): Promise<any>;
+}
