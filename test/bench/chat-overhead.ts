@@ -1,0 +1,61 @@
+/**
+ * Overhead of the assistant's /v1/chat/completions over calling the same upstream directly.
+ * Three processes, as in production: this client, the upstream (a loopback OpenAI-compatible server that answers
+ * instantly) and `bun run rock` with the openai plugin pointed at it. Both paths are measured in this run.
+ *
+ *   bun test/bench/chat-overhead.ts [requests-per-cell]
+ */
+import { join } from "node:path";
+import { freePort, repoRoot, tempProject } from "../support/project.ts";
+import { ms, percentile, sample, spawnAndReadLine, waitFor } from "./support/measure.ts";
+
+const count = Number(process.argv[2] ?? 2000);
+const { child: upstream, line: upstreamPort } = await spawnAndReadLine([process.execPath, join(import.meta.dir, "support/instant-upstream.ts")]);
+
+const project = tempProject();
+const port = freePort();
+const config = project.config(
+  `log:\n  level: warn\nplugins:\n  openai:\n    api_base: http://127.0.0.1:${upstreamPort}/v1\n    model: bench\n    supports_tools: false\n  assistant:\n    port: ${port}\n    model_server: openai\n`,
+);
+const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config }, stdout: "ignore", stderr: "inherit" });
+await waitFor(`http://127.0.0.1:${port}/health`);
+
+const ours = `http://127.0.0.1:${port}/v1/chat/completions`;
+const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
+const body = (stream: boolean) => JSON.stringify({ model: "bench", stream, messages: [{ role: "user", content: "hi" }] });
+
+/** Milliseconds to the whole body (non-stream) or to the first content byte (stream). */
+async function once(url: string, stream: boolean): Promise<number> {
+  const began = performance.now();
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: body(stream) });
+  if (!stream) {
+    await res.arrayBuffer();
+    return performance.now() - began;
+  }
+  const decoder = new TextDecoder();
+  let seen = "";
+  let ttft = 0;
+  for await (const piece of res.body!) {
+    seen += decoder.decode(piece, { stream: true });
+    if (!ttft && seen.includes('"content"')) ttft = performance.now() - began;
+  }
+  return ttft;
+}
+
+console.log(`chat completions, ${count} requests per cell, loopback, times in ms`);
+console.log("mode         conc | direct p50    p99 |   ours p50    p99 | added p50    p99");
+for (const stream of [false, true]) {
+  for (const concurrency of [1, 16]) {
+    await sample(200, concurrency, () => once(direct, stream));
+    await sample(200, concurrency, () => once(ours, stream));
+    const d = await sample(count, concurrency, () => once(direct, stream));
+    const o = await sample(count, concurrency, () => once(ours, stream));
+    const mode = stream ? "stream TTFT" : "non-stream ";
+    const row = [percentile(d, 50), percentile(d, 99), percentile(o, 50), percentile(o, 99)].map(ms);
+    console.log(`${mode} ${String(concurrency).padStart(5)} | ${row[0]} ${row[1]} | ${row[2]} ${row[3]} | ${ms(percentile(o, 50) - percentile(d, 50))} ${ms(percentile(o, 99) - percentile(d, 99))}`);
+  }
+}
+rock.kill("SIGTERM");
+upstream.kill();
+await rock.exited;
+project.remove();
