@@ -1,0 +1,53 @@
+/**
+ * The contract a `deployment` plugin provides: start a sandbox whose rocklet answers on a URL, and take it down.
+ * Operators (and through them the admin service) drive deployments; they never touch Docker or processes directly.
+ */
+export interface SandboxSpec {
+  sandbox_id: string;
+  image: string;
+  /** CPU cores (fractions allowed). */
+  cpus: number;
+  /** Memory limit in bytes. */
+  memoryBytes: number;
+  /** Maximum number of processes in the sandbox. */
+  pidsLimit: number;
+  /** Extra environment for the sandbox's processes. */
+  env: Record<string, string>;
+  /** Token the rocklet requires on every call (Authorization: Bearer). */
+  rockletToken: string;
+  /** Pull policy for images (docker only). */
+  pull: "never" | "missing" | "always";
+  /** Free-form labels recorded with the sandbox (user, experiment, namespace, …). */
+  labels: Record<string, string>;
+}
+
+export interface SandboxHandle {
+  sandbox_id: string;
+  /** Base URL of the sandbox's rocklet, e.g. http://127.0.0.1:49153 */
+  rockletUrl: string;
+  host_ip: string;
+  host_name: string;
+  /** Sandbox port → host port. */
+  port_mapping: Record<string, number>;
+  /** Container id or process id, as the deployment knows it. */
+  instance_id: string;
+  /**
+   * Token to present to this rocklet when it is not `spec.rockletToken`: a remote rocklet was started by someone else
+   * with its own token. Absent means the spec's token.
+   */
+  rockletToken?: string;
+}
+
+export type InstanceState = "running" | "stopped" | "missing";
+
+export interface Deployment {
+  readonly name: string;
+  /** Creates and starts the sandbox; resolves once its rocklet process is started (not necessarily answering). */
+  start(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle>;
+  /** What the runtime says about the sandbox's instance. */
+  state(sandbox_id: string): Promise<InstanceState>;
+  /** Stops the sandbox and releases everything it held (container, process group, work dir). Idempotent. */
+  stop(sandbox_id: string): Promise<void>;
+  /** Every sandbox instance this deployment holds, live or not (for the reconciler). */
+  list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+}

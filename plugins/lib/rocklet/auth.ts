@@ -1,0 +1,62 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync, unlinkSync } from "node:fs";
+
+/** Environment variable holding the per-sandbox token; it is removed from the environment commands inherit. */
+export const TOKEN_ENV = "ROCKLET_TOKEN";
+export const TOKEN_HEADER = "x-rocklet-token";
+
+export type TokenSource = { token: string; from: string } | { token: null; from: "none" };
+
+/**
+ * Finds the token: `--token-file` wins over `ROCKLET_TOKEN`. The file is deleted after reading, so that commands
+ * running in the sandbox cannot read it later; a read-only mount (e.g. a Kubernetes secret) keeps it, with a warning.
+ */
+export function loadToken(tokenFile: string | null, warn: (message: string) => void): TokenSource {
+  if (tokenFile) {
+    const token = readFileSync(tokenFile, "utf8").trim();
+    if (!token) throw new Error(`token file ${tokenFile} is empty`);
+    try {
+      unlinkSync(tokenFile);
+    } catch (error) {
+      warn(`could not delete token file ${tokenFile} after reading it: ${(error as Error).message}`);
+    }
+    return { token, from: "--token-file" };
+  }
+  const fromEnv = process.env[TOKEN_ENV]?.trim();
+  if (fromEnv) return { token: fromEnv, from: TOKEN_ENV };
+  return { token: null, from: "none" };
+}
+
+/** Checks `Authorization: Bearer <token>` or `X-Rocklet-Token: <token>` in constant time. */
+export class TokenCheck {
+  private readonly digest: Buffer;
+
+  constructor(token: string) {
+    this.digest = sha256(token);
+  }
+
+  accepts(headers: Headers): boolean {
+    const presented = bearer(headers.get("authorization")) ?? headers.get(TOKEN_HEADER);
+    if (presented === null) return false;
+    // Comparing fixed-length digests keeps the comparison constant-time whatever the presented length.
+    return timingSafeEqual(sha256(presented.trim()), this.digest);
+  }
+}
+
+function bearer(value: string | null): string | null {
+  const match = value ? /^Bearer\s+(.+)$/i.exec(value.trim()) : null;
+  return match ? match[1] : null;
+}
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/** The environment handed to commands: the rocklet's own, without the token. */
+export function environmentWithoutSecrets(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && key !== TOKEN_ENV) env[key] = value;
+  }
+  return env;
+}

@@ -1,0 +1,120 @@
+import { DEFAULT_OPTIONS } from "./server.ts";
+
+export const ROCKLET_VERSION = "0.1.0";
+
+export interface CliOptions {
+  host: string;
+  port: number;
+  tokenFile: string | null;
+  insecure: boolean;
+  maxUploadBytes: number;
+  maxUnzipBytes: number;
+  requestTimeoutSeconds: number;
+  idleTimeoutSeconds: number;
+  maxOutputBytes: number;
+  help: boolean;
+  version: boolean;
+}
+
+export const USAGE = `rocklet: the in-sandbox agent (ROCK-compatible HTTP API)
+
+Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-file PATH | env ROCKLET_TOKEN] [options]
+
+  --host HOST               address to bind (default 0.0.0.0)
+  --port PORT               port to listen on (default 8000; 0 picks a free port)
+  --token-file PATH         read the access token from PATH, then delete the file
+                            (otherwise the token comes from the ROCKLET_TOKEN environment variable)
+  --insecure                run without a token: anyone reaching the port can run commands
+  --max-upload-bytes SIZE   largest accepted upload, e.g. 1g, 500m (default 1g); larger ones get HTTP 413
+  --max-unzip-bytes SIZE    largest total size an uploaded zip may expand to (default 8g)
+  --request-timeout SECS    deadline of routes without their own timeout (default 600)
+  --idle-timeout SECS       idle timeout of keep-alive connections (default 120)
+  --max-output-bytes SIZE   output kept per command; the middle of longer output is dropped (default 64m)
+  -v, --version             print the version
+  -h, --help                print this help
+
+Clients authenticate with 'Authorization: Bearer <token>' or 'X-Rocklet-Token: <token>'
+on every route except GET / and GET /is_alive.`;
+
+export class UsageError extends Error {}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** Sizes like `1g`, `500m`, `1.5k`, `1GiB` or plain bytes. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (!match) throw new UsageError(`invalid size: ${text}`);
+  return Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]);
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  const options: CliOptions = {
+    host: DEFAULT_OPTIONS.hostname,
+    port: DEFAULT_OPTIONS.port,
+    tokenFile: null,
+    insecure: false,
+    maxUploadBytes: DEFAULT_OPTIONS.maxUploadBytes,
+    maxUnzipBytes: DEFAULT_OPTIONS.maxUnzipBytes,
+    requestTimeoutSeconds: DEFAULT_OPTIONS.requestTimeoutSeconds,
+    idleTimeoutSeconds: DEFAULT_OPTIONS.idleTimeoutSeconds,
+    maxOutputBytes: DEFAULT_OPTIONS.maxOutputBytes,
+    help: false,
+    version: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].startsWith("--") && argv[i].includes("=") ? argv[i].split(/=(.*)/s) : [argv[i]];
+    const value = () => {
+      const next = inline ?? argv[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case "--host":
+        options.host = value();
+        break;
+      case "--port":
+        options.port = integer(flag, value(), 0, 65535);
+        break;
+      case "--token-file":
+        options.tokenFile = value();
+        break;
+      case "--insecure":
+        options.insecure = true;
+        break;
+      case "--max-upload-bytes":
+        options.maxUploadBytes = parseSize(value());
+        break;
+      case "--max-unzip-bytes":
+        options.maxUnzipBytes = parseSize(value());
+        break;
+      case "--request-timeout":
+        options.requestTimeoutSeconds = integer(flag, value(), 1, 1e9);
+        break;
+      case "--idle-timeout":
+        options.idleTimeoutSeconds = integer(flag, value(), 0, 255);
+        break;
+      case "--max-output-bytes":
+        options.maxOutputBytes = parseSize(value());
+        break;
+      case "-h":
+      case "--help":
+        options.help = true;
+        break;
+      case "-v":
+      case "--version":
+        options.version = true;
+        break;
+      default:
+        throw new UsageError(`unknown argument: ${argv[i]}`);
+    }
+  }
+  return options;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const number = Number(text);
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw new UsageError(`${flag} expects an integer between ${min} and ${max}, got ${text}`);
+  }
+  return number;
+}

@@ -1,0 +1,53 @@
+/** Starts an in-process rocklet on a free port and talks to it over real HTTP. */
+import { DEFAULT_OPTIONS, type RockletOptions, startRocklet } from "../../plugins/lib/rocklet/server.ts";
+
+export interface TestRocklet {
+  url: string;
+  token: string;
+  post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export function startTestRocklet(overrides: Partial<RockletOptions> = {}): TestRocklet {
+  const token = `test-token-${crypto.randomUUID()}`;
+  const server = startRocklet({
+    ...DEFAULT_OPTIONS,
+    hostname: "127.0.0.1",
+    port: 0,
+    token,
+    bashPath: Bun.which("bash") ?? "/bin/bash",
+    logError: () => undefined,
+    ...overrides,
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const auth = { authorization: `Bearer ${token}` };
+  const call = async (method: string, path: string, body: unknown, headers: Record<string, string> = auth) => {
+    const response = await fetch(url + path, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+  return {
+    url,
+    token,
+    post: (path, body, headers) => call("POST", path, body, headers),
+    get: (path, headers) => call("GET", path, undefined, headers),
+    stop: () => server.stop(),
+  };
+}
+
+export function percentile(samples: number[], fraction: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
+}
+
+export async function freePort(): Promise<number> {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
