@@ -1,0 +1,23 @@
+import type Docker from "dockerode";
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, big-endian length) into text. */
+function demultiplex(raw: Buffer): string {
+  let out = "";
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const length = raw.readUInt32BE(offset + 4);
+    out += raw.subarray(offset + 8, offset + 8 + length).toString("utf8");
+    offset += 8 + length;
+  }
+  return out;
+}
+
+/** The last lines a container wrote, for error messages; empty when they cannot be read. */
+export async function logTail(container: Docker.Container, lines = 20): Promise<string> {
+  try {
+    const raw = (await container.logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+    return demultiplex(Buffer.from(raw)).trim();
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,160 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
+import type { Logger } from "../../../core/log.ts";
+import type { ScopedFs } from "../../../core/permissions/fs.ts";
+import type { ScopedRun } from "../../../core/permissions/run.ts";
+import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
+import { freeLoopbackPort } from "./free-port.ts";
+import { descendantsOf, processTable, readProcess, sendSignal, stillRunning, type ProcReader } from "./process-table.ts";
+import { BUN_FLAGS, rockletLaunch, type Runner } from "./rocklet-launch.ts";
+import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
+
+export interface LocalDeploymentOptions {
+  name: string;
+  /** Parent of the sandboxes' work dirs. */
+  sandboxesDir: string;
+  runner: Runner;
+  rockletBinary: string;
+  rockletSource: string;
+  supervisor: string;
+  /** How long processes get between SIGTERM and SIGKILL. */
+  graceMs: number;
+}
+
+export interface LocalDeploymentCapabilities {
+  fs: ScopedFs;
+  run: ScopedRun;
+  proc: ProcReader;
+  records: SandboxRecords;
+  log: Logger;
+}
+
+/** Sandboxes as local process groups: a supervisor (child subreaper) running the rocklet in the sandbox's work dir. */
+export class LocalDeployment implements Deployment {
+  readonly name: string;
+
+  constructor(
+    private readonly options: LocalDeploymentOptions,
+    private readonly caps: LocalDeploymentCapabilities,
+  ) {
+    this.name = options.name;
+  }
+
+  async start(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle> {
+    assertSandboxId(spec.sandbox_id);
+    const { fs, run, records } = this.caps;
+    const existing = records.get(spec.sandbox_id);
+    if (existing) {
+      const state = this.isRunning(existing) ? "running" : "stopped";
+      throw new Error(`sandbox '${spec.sandbox_id}' already exists (${state}); stop it before starting it again`);
+    }
+    signal?.throwIfAborted();
+
+    const workDir = join(this.options.sandboxesDir, spec.sandbox_id);
+    const port = freeLoopbackPort();
+    const launch = rockletLaunch(
+      this.options.runner,
+      { binary: this.options.rockletBinary, binaryExists: await this.binaryExists(), source: this.options.rockletSource },
+      port,
+    );
+    await fs.mkdir(workDir);
+    let pid: number | undefined;
+    try {
+      const supervisor = run.spawn(
+        [process.execPath, ...BUN_FLAGS, this.options.supervisor, "--log", records.logFile(spec.sandbox_id), "--grace-ms", String(this.options.graceMs), "--", ...launch.command],
+        {
+          cwd: workDir,
+          // HOME is the work dir so that tools writing ~/.cache or ~/.config stay inside the sandbox.
+          env: { ...spec.env, HOME: workDir, ROCKLET_TOKEN: spec.rockletToken },
+          detached: true,
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "ignore",
+        },
+      );
+      supervisor.unref();
+      pid = supervisor.pid;
+      const entry = readProcess(pid, this.caps.proc);
+      if (!entry) throw new Error(`the sandbox's supervisor (pid ${pid}) exited at once; see ${records.logFile(spec.sandbox_id)}`);
+      await records.put({
+        sandbox_id: spec.sandbox_id,
+        pid,
+        startTicks: entry.startTicks,
+        port,
+        workDir,
+        image: spec.image,
+        runner: launch.runner,
+        labels: spec.labels,
+        created_at: new Date().toISOString(),
+      });
+    } catch (error) {
+      if (pid !== undefined) sendSignal(-pid, "SIGKILL");
+      await records.remove(spec.sandbox_id).catch(() => undefined);
+      await fs.remove(workDir).catch(() => undefined);
+      throw new Error(`starting local sandbox '${spec.sandbox_id}' failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return {
+      sandbox_id: spec.sandbox_id,
+      rockletUrl: `http://127.0.0.1:${port}`,
+      host_ip: "127.0.0.1",
+      host_name: hostname(),
+      // No translation: the rocklet listens on the host port itself.
+      port_mapping: { [String(port)]: port },
+      instance_id: String(pid),
+    };
+  }
+
+  async state(sandboxId: string): Promise<InstanceState> {
+    const record = this.caps.records.get(sandboxId);
+    if (!record) return "missing";
+    return this.isRunning(record) ? "running" : "stopped";
+  }
+
+  async stop(sandboxId: string): Promise<void> {
+    const record = this.caps.records.get(sandboxId);
+    if (!record) return;
+    if (this.isRunning(record)) await this.terminate(record);
+    await this.caps.fs.remove(record.workDir);
+    await this.caps.fs.remove(this.caps.records.logFile(sandboxId));
+    await this.caps.records.remove(sandboxId);
+  }
+
+  async list(): Promise<{ sandbox_id: string; state: InstanceState }[]> {
+    return this.caps.records.all().map((r) => ({ sandbox_id: r.sandbox_id, state: this.isRunning(r) ? "running" : "stopped" }));
+  }
+
+  /** Stops every sandbox this deployment knows (kernel shutdown). */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.caps.records.all().map((r) => this.stop(r.sandbox_id)));
+  }
+
+  private isRunning(record: SandboxRecord): boolean {
+    return stillRunning(record.pid, record.startTicks, this.caps.proc);
+  }
+
+  /**
+   * SIGTERM to the group: the supervisor then ends everything below it within the grace period. Should it hang,
+   * its tree is killed from here, taken as a snapshot before the supervisor dies and its orphans scatter to init.
+   */
+  private async terminate(record: SandboxRecord): Promise<void> {
+    sendSignal(-record.pid, "SIGTERM");
+    const deadline = Date.now() + this.options.graceMs + 2000;
+    while (Date.now() < deadline) {
+      if (!this.isRunning(record)) return;
+      await Bun.sleep(20);
+    }
+    this.caps.log.warn("sandbox supervisor did not end in time; killing its processes", { sandbox_id: record.sandbox_id, pid: record.pid });
+    const tree = descendantsOf(record.pid, processTable(this.caps.proc));
+    sendSignal(-record.pid, "SIGKILL");
+    for (const p of tree) sendSignal(p.pid, "SIGKILL");
+  }
+
+  private async binaryExists(): Promise<boolean> {
+    try {
+      return (await this.caps.fs.stat(this.options.rockletBinary)).isFile();
+    } catch {
+      return false;
+    }
+  }
+}

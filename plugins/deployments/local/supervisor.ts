@@ -1,0 +1,75 @@
+/**
+ * The first process of a local sandbox: `bun supervisor.ts --log FILE --grace-ms N -- <rocklet command>`.
+ * It runs the rocklet as its child and, being a child subreaper, adopts every orphan the sandbox leaves behind.
+ * Whatever ends it (SIGTERM from the deployment, or the rocklet exiting) it first ends every process below it:
+ * SIGTERM, a grace period, then SIGSTOP + SIGKILL until none is left. Its process group is the sandbox's handle.
+ */
+import { openSync, writeSync } from "node:fs";
+import { descendantsOf, isLive, processTable, sendSignal } from "./process-table.ts";
+import { becomeSubreaper, reap } from "./subreaper.ts";
+
+interface SupervisorOptions {
+  log: string;
+  graceMs: number;
+  command: string[];
+}
+
+function parseArguments(argv: string[]): SupervisorOptions {
+  const separator = argv.indexOf("--");
+  const flags = argv.slice(0, separator);
+  const value = (flag: string) => {
+    const at = flags.indexOf(flag);
+    if (at < 0 || at + 1 >= flags.length) throw new Error(`supervisor: missing ${flag}`);
+    return flags[at + 1];
+  };
+  const command = argv.slice(separator + 1);
+  if (separator < 0 || command.length === 0) throw new Error("supervisor: usage: --log FILE --grace-ms N -- COMMAND...");
+  return { log: value("--log"), graceMs: Number(value("--grace-ms")), command };
+}
+
+const options = parseArguments(process.argv.slice(2));
+const logFd = openSync(options.log, "a");
+const note = (message: string) => writeSync(logFd, `[supervisor] ${message}\n`);
+
+if (!becomeSubreaper()) note("warning: cannot become a child subreaper; processes that leave the sandbox's process group may survive it");
+
+const rocklet = Bun.spawn(options.command, { stdin: "ignore", stdout: logFd, stderr: logFd, env: process.env });
+
+const liveBelow = () => descendantsOf(process.pid, processTable()).filter((p) => isLive(p) && p.pid !== process.pid);
+
+function reapAdopted(): void {
+  for (const entry of processTable()) {
+    if (entry.parent === process.pid && entry.state === "Z" && entry.pid !== rocklet.pid) reap(entry.pid);
+  }
+}
+const reaper = setInterval(reapAdopted, 1000);
+
+let ending = false;
+async function end(exitCode: number): Promise<void> {
+  if (ending) return;
+  ending = true;
+  clearInterval(reaper);
+  for (const p of liveBelow()) sendSignal(p.pid, "SIGTERM");
+  const deadline = Date.now() + options.graceMs;
+  while (Date.now() < deadline && liveBelow().length > 0) {
+    reapAdopted();
+    await Bun.sleep(20);
+  }
+  // Stopped first so that nothing can fork a replacement between one kill and the next.
+  for (let round = 0; round < 100; round++) {
+    const survivors = liveBelow();
+    if (survivors.length === 0) break;
+    for (const p of survivors) sendSignal(p.pid, "SIGSTOP");
+    for (const p of survivors) sendSignal(p.pid, "SIGKILL");
+    reapAdopted();
+    await Bun.sleep(10);
+  }
+  reapAdopted();
+  process.exit(exitCode);
+}
+
+for (const name of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(name, () => void end(0));
+rocklet.exited.then((code) => {
+  note(`rocklet exited (${code ?? rocklet.signalCode})`);
+  void end(code ?? 1);
+});
