@@ -68,6 +68,8 @@ export interface HttpService {
   mount(app: Elysia<any, any, any, any, any, any, any>): unknown;
   /** Shapes error bodies in the service's own envelope; the default is `{error:{message,type,field,request_id}}`. */
   errorBody?(error: { status: number; message: string; field?: string; requestId: string }): unknown;
+  /** The HTTP status to send for an error of `status` (ROCK answers validation errors with 200 and "Failed"). */
+  errorStatus?(status: number): number;
   /** Paths that need no token besides `/health` (e.g. a worker's own health route). */
   publicPaths?: string[];
   /** Title for the OpenAPI document. */

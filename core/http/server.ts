@@ -115,7 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const { status, message, field, internal } = classify(code, error);
       const requestId = requestIdOf(request);
       if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: errorMessage(error) });
-      set.status = status;
+      set.status = service.errorStatus?.(status) ?? status;
       set.headers["content-type"] = "application/json";
       return errorBody({ status, message, field, requestId });
     })

@@ -1,0 +1,29 @@
+/**
+ * The contract an `operator` plugin provides, with ROCK's verbs. An operator places sandboxes on a deployment (one
+ * local runtime, a cluster, …) and reports on them; the admin service drives operators and never a deployment directly.
+ */
+import type { InstanceState, SandboxHandle, SandboxSpec } from "./deployment.ts";
+
+/** Where a submitted sandbox's rocklet answers, and the token to present to it (already resolved). */
+export interface OperatorHandle extends SandboxHandle {
+  rockletToken: string;
+}
+
+export interface Operator {
+  readonly name: string;
+  /** Places and starts the sandbox; resolves once its rocklet is started (not necessarily answering). */
+  submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
+  /** What the runtime says about the sandbox's instance. */
+  get_status(sandbox_id: string): Promise<InstanceState>;
+  /** Stops the instance and releases what it held. Idempotent. */
+  stop(sandbox_id: string): Promise<void>;
+  /** Removes whatever is left of a stopped sandbox. Idempotent. */
+  delete(sandbox_id: string): Promise<void>;
+  /**
+   * Starts a stopped sandbox again. Takes the spec, as ROCK's `restart(config, host_ip)` does, so that an operator
+   * needs no state of its own; the rocklet token may be new.
+   */
+  restart(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
+  /** Every instance the operator's runtime holds (for the admin's reconciler). */
+  list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+}

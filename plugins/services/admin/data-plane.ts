@@ -1,0 +1,82 @@
+/**
+ * Data-plane calls (execute, sessions, files, upload) go straight to the sandbox's rocklet with its token. Each call
+ * first slides the idle timeout; a sandbox that is not live is refused with code 4000.
+ */
+import { badRequest, codes, RockFailure } from "./envelope.ts";
+import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
+import type { RockletClient } from "./rocklet-client.ts";
+import type { SandboxRecords } from "./sandbox-records.ts";
+
+export class DataPlane {
+  constructor(
+    private readonly live: LiveSandboxes,
+    private readonly records: SandboxRecords,
+    private readonly rocklet: RockletClient,
+  ) {}
+
+  /** The live sandbox, its idle timeout refreshed; refuses unknown, stopped and not yet placed sandboxes. */
+  async target(sandbox_id: string): Promise<LiveSandbox> {
+    const info = await this.live.get(sandbox_id);
+    if (!info) {
+      const record = this.records.get(sandbox_id);
+      throw badRequest(record ? `Sandbox ${sandbox_id} is ${record.state}` : `Sandbox ${sandbox_id} not found`);
+    }
+    if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);
+    await this.live.touch(sandbox_id);
+    return info;
+  }
+
+  async execute(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/execute", body);
+    // The rocklet reports a timed-out command as exit_code -1 with a reason; ROCK answered Success with it.
+    if (result?.exit_code === -1) {
+      throw new RockFailure(codes.command, result.failure_reason ?? "command failed", { exit_code: -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" });
+    }
+    return { stdout: result.stdout, stderr: result.stderr, exit_code: result.exit_code };
+  }
+
+  async createSession(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/create_session", body);
+    return { output: result.output ?? "", session_type: result.session_type ?? "bash" };
+  }
+
+  async runInSession(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/run_in_session", body);
+    if (result?.exit_code === -1) {
+      throw new RockFailure(codes.command, result.failure_reason ?? "command failed", { exit_code: -1, output: result.output ?? "" });
+    }
+    return result;
+  }
+
+  async closeSession(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/close_session", body);
+    return { session_type: result?.session_type ?? "bash" };
+  }
+
+  async readFile(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/read_file", body);
+    return { content: result.content };
+  }
+
+  async writeFile(body: { sandbox_id: string } & Record<string, unknown>) {
+    const result = await this.rocklet.postJson(await this.target(body.sandbox_id), "/write_file", body);
+    return { success: result.success === true, message: result.message ?? "" };
+  }
+
+  /** Forwarded as multipart with `unzip=false`, as ROCK's admin does. */
+  async upload(sandbox_id: string, file: File, target_path: string) {
+    const form = new FormData();
+    form.append("file", file, file.name || "upload");
+    form.append("target_path", target_path);
+    form.append("unzip", "false");
+    const result = await this.rocklet.postForm(await this.target(sandbox_id), "/upload", form);
+    return { success: result.success === true, message: result.message ?? "", file_name: result.file_name ?? file.name };
+  }
+
+  async isAlive(sandbox_id: string): Promise<{ is_alive: boolean; message: string }> {
+    const info = await this.live.get(sandbox_id);
+    if (!info?.rockletUrl) return { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
+    const alive = await this.rocklet.isAlive(info);
+    return alive ? { is_alive: true, message: info.host_name } : { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
+  }
+}

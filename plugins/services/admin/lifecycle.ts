@@ -1,0 +1,193 @@
+/**
+ * The control plane: start, stop, delete and restart sandboxes through the operator, keeping the durable record
+ * (SQLite), the hot record (store) and the instance in step. A start that fails leaves neither an instance nor a live
+ * record behind.
+ */
+import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
+import type { Operator, OperatorHandle } from "../../../core/kinds/operator.ts";
+import type { Logger } from "../../../core/log.ts";
+import { badRequest, internalFailure } from "./envelope.ts";
+import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
+import { formatMemory, parseMemory } from "./resources.ts";
+import type { RockletClient } from "./rocklet-client.ts";
+import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
+
+export interface LifecycleLimits {
+  maxCpus: number;
+  maxMemoryBytes: number;
+  pidsLimit: number;
+  defaultAutoClearMinutes: number;
+  startTimeoutMs: number;
+}
+
+export interface StartRequest {
+  image: string;
+  sandbox_id?: string | null;
+  cpus?: number;
+  memory?: string;
+  disk?: string;
+  pull?: "never" | "missing" | "always";
+  auto_clear_time_minutes?: number;
+}
+
+export interface StartHeaders {
+  user_id: string;
+  experiment_id: string;
+  namespace: string;
+}
+
+const sandboxIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export class SandboxLifecycle {
+  /** Sandboxes between submit and their first answer: the reconciler leaves them alone. */
+  readonly starting = new Set<string>();
+
+  constructor(
+    private readonly operator: Operator,
+    private readonly records: SandboxRecords,
+    private readonly live: LiveSandboxes,
+    private readonly rocklet: RockletClient,
+    private readonly limits: LifecycleLimits,
+    private readonly log: Logger,
+  ) {}
+
+  /** Validates, records and submits; resolves once the operator placed the sandbox (state pending). */
+  async submit(request: StartRequest, headers: StartHeaders): Promise<SandboxRecord> {
+    const spec = this.specFor(request, headers);
+    const id = spec.sandbox_id;
+    const now = new Date().toISOString();
+    const info: LiveSandbox = { sandbox_id: id, state: "pending", image: spec.image, ...headers, rockletUrl: "", rockletToken: "", host_ip: "", host_name: "", create_time: now };
+    if (!(await this.live.claim(info))) throw badRequest(`Sandbox ${id} already exists`);
+    this.starting.add(id);
+    try {
+      this.records.create(spec, { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G" });
+      await this.live.touch(id, request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes);
+      const handle = await this.operator.submit(spec);
+      await this.placed(spec, handle);
+      return this.records.get(id)!;
+    } catch (error) {
+      await this.abandon(id, error);
+      throw internalFailure(`failed to start sandbox ${id}: ${error instanceof Error ? error.message : error}`);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  /** Waits (bounded) until the rocklet answers, then marks the sandbox running; on timeout the start is undone. */
+  async waitUntilRunning(sandbox_id: string): Promise<SandboxRecord> {
+    this.starting.add(sandbox_id);
+    try {
+      const deadline = Date.now() + this.limits.startTimeoutMs;
+      while (Date.now() < deadline) {
+        const info = await this.live.get(sandbox_id);
+        if (!info) throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
+        if (await this.rocklet.isAlive(info)) return await this.markRunning(sandbox_id);
+        await Bun.sleep(100);
+      }
+      const timeout = `sandbox ${sandbox_id} did not become alive within ${this.limits.startTimeoutMs / 1000} s`;
+      await this.abandon(sandbox_id, timeout);
+      throw internalFailure(timeout);
+    } finally {
+      this.starting.delete(sandbox_id);
+    }
+  }
+
+  /** pending → running, when the rocklet answered. */
+  async markRunning(sandbox_id: string): Promise<SandboxRecord> {
+    const record = this.records.transition(sandbox_id, "alive") ?? this.records.get(sandbox_id)!;
+    await this.live.update(sandbox_id, { state: record.state });
+    return record;
+  }
+
+  /** Stops the instance and records it; a stopped sandbox stays stopped, an unknown id is an error. */
+  async stop(sandbox_id: string, reason = "stop"): Promise<void> {
+    const record = this.records.get(sandbox_id);
+    if (!record) {
+      // ROCK stops a dangling instance all the same.
+      await this.operator.stop(sandbox_id).catch(() => undefined);
+      throw badRequest(`Sandbox ${sandbox_id} not found`);
+    }
+    await this.operator.stop(sandbox_id);
+    await this.live.forget(sandbox_id);
+    if (this.records.transition(sandbox_id, "stop")) this.log.info("sandbox stopped", { sandbox_id, reason });
+  }
+
+  /** Marks a sandbox stopped whose instance is gone (no operator call). */
+  async markStopped(sandbox_id: string, reason: string): Promise<void> {
+    await this.live.forget(sandbox_id);
+    if (this.records.transition(sandbox_id, "stop")) this.log.info("sandbox stopped", { sandbox_id, reason });
+  }
+
+  /** Deletes a stopped sandbox; an unknown id succeeds (as in ROCK), a running one must be stopped first. */
+  async delete(sandbox_id: string): Promise<void> {
+    const record = this.records.get(sandbox_id);
+    if (!record || record.state === "deleted") return;
+    if (record.state !== "stopped") throw badRequest(`Sandbox ${sandbox_id} is ${record.state}; stop it before deleting it`);
+    await this.operator.delete(sandbox_id);
+    this.records.transition(sandbox_id, "delete");
+  }
+
+  /** stopped → pending → running, on a fresh instance with a fresh rocklet token. */
+  async restart(sandbox_id: string): Promise<SandboxRecord> {
+    const record = this.records.get(sandbox_id);
+    if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
+    if (record.state !== "stopped") throw badRequest(`Sandbox ${sandbox_id} is ${record.state}; only a stopped sandbox can be restarted`);
+    const spec = { ...record.spec, rockletToken: newToken() };
+    const meta = record.meta as unknown as StartHeaders;
+    const info: LiveSandbox = { sandbox_id, state: "pending", image: spec.image, user_id: meta.user_id, experiment_id: meta.experiment_id, namespace: meta.namespace, rockletUrl: "", rockletToken: "", host_ip: "", host_name: "", create_time: record.create_time };
+    if (!(await this.live.claim(info))) throw badRequest(`Sandbox ${sandbox_id} already exists`);
+    this.starting.add(sandbox_id);
+    try {
+      this.records.transition(sandbox_id, "restart");
+      await this.live.touch(sandbox_id, this.limits.defaultAutoClearMinutes);
+      await this.placed(spec, await this.operator.restart(spec));
+    } catch (error) {
+      await this.abandon(sandbox_id, error);
+      throw internalFailure(`failed to restart sandbox ${sandbox_id}: ${error instanceof Error ? error.message : error}`);
+    } finally {
+      this.starting.delete(sandbox_id);
+    }
+    return this.waitUntilRunning(sandbox_id);
+  }
+
+  private async placed(spec: SandboxSpec, handle: OperatorHandle) {
+    this.records.placed(spec.sandbox_id, { host_ip: handle.host_ip, host_name: handle.host_name, port_mapping: handle.port_mapping, spec });
+    await this.live.update(spec.sandbox_id, { rockletUrl: handle.rockletUrl, rockletToken: handle.rockletToken, host_ip: handle.host_ip, host_name: handle.host_name });
+  }
+
+  /** Undoes a failed start: no instance, no live record, the durable record stopped. */
+  private async abandon(sandbox_id: string, cause: unknown) {
+    this.log.warn("sandbox start failed", { sandbox_id, error: cause instanceof Error ? cause.message : String(cause) });
+    await this.operator.stop(sandbox_id).catch((e) => this.log.error("cleanup after a failed start failed", { sandbox_id, error: String(e) }));
+    await this.markStopped(sandbox_id, "start failed");
+  }
+
+  private specFor(request: StartRequest, headers: StartHeaders): SandboxSpec {
+    const image = request.image.trim();
+    if (!image) throw badRequest("image must not be blank");
+    const sandbox_id = request.sandbox_id == null ? crypto.randomUUID().replaceAll("-", "") : request.sandbox_id.trim();
+    if (!sandboxIdPattern.test(sandbox_id)) throw badRequest(`sandbox_id '${sandbox_id}' is invalid: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+    const cpus = request.cpus ?? 2;
+    if (!(cpus > 0)) throw badRequest(`cpus must be positive (got ${cpus})`);
+    if (cpus > this.limits.maxCpus) throw badRequest(`cpus ${cpus} exceeds the maximum of ${this.limits.maxCpus}`);
+    const memoryText = request.memory ?? "8g";
+    const memoryBytes = parseMemory(memoryText);
+    if (memoryBytes === null) throw badRequest(`memory '${memoryText}' is not a size such as 512m or 8g`);
+    if (memoryBytes > this.limits.maxMemoryBytes) throw badRequest(`memory ${memoryText} exceeds the maximum of ${formatMemory(this.limits.maxMemoryBytes)}`);
+    return {
+      sandbox_id,
+      image,
+      cpus,
+      memoryBytes,
+      pidsLimit: this.limits.pidsLimit,
+      env: {},
+      rockletToken: newToken(),
+      pull: request.pull ?? "missing",
+      labels: { ...headers },
+    };
+  }
+}
+
+function newToken(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+}

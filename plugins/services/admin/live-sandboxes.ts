@@ -1,0 +1,71 @@
+/**
+ * Hot state of active sandboxes in the store: `alive:{id}` (where the rocklet is and its token, never sent to
+ * clients) and `timeout:{id}` (ROCK's sliding idle timeout, `{auto_clear_time: minutes, expire_time: epoch s}`).
+ */
+import type { Store } from "../../../core/store/store.ts";
+import type { SandboxState } from "./state-machine.ts";
+
+export interface LiveSandbox {
+  sandbox_id: string;
+  state: SandboxState;
+  image: string;
+  user_id: string;
+  experiment_id: string;
+  namespace: string;
+  /** Empty until the operator placed the sandbox. */
+  rockletUrl: string;
+  rockletToken: string;
+  host_ip: string;
+  host_name: string;
+  create_time: string;
+}
+
+interface IdleTimeout {
+  auto_clear_time: number;
+  expire_time: number;
+}
+
+export class LiveSandboxes {
+  constructor(private readonly store: Store) {}
+
+  /** False when the id is already live. */
+  claim(info: LiveSandbox): Promise<boolean> {
+    return this.store.set(`alive:${info.sandbox_id}`, info, { ifAbsent: true });
+  }
+
+  get(sandbox_id: string): Promise<LiveSandbox | null> {
+    return this.store.get<LiveSandbox>(`alive:${sandbox_id}`);
+  }
+
+  async update(sandbox_id: string, change: Partial<LiveSandbox>): Promise<LiveSandbox | null> {
+    const current = await this.get(sandbox_id);
+    if (!current) return null;
+    const next = { ...current, ...change };
+    await this.store.set(`alive:${sandbox_id}`, next);
+    return next;
+  }
+
+  async all(): Promise<LiveSandbox[]> {
+    return (await this.store.scan<LiveSandbox>("alive:")).map((e) => e.value);
+  }
+
+  async forget(sandbox_id: string): Promise<void> {
+    await this.store.delete(`alive:${sandbox_id}`);
+    await this.store.delete(`timeout:${sandbox_id}`);
+  }
+
+  /** Starts or slides the idle timeout: expires `minutes` from now. */
+  async touch(sandbox_id: string, minutes?: number): Promise<void> {
+    const current = minutes ?? (await this.store.get<IdleTimeout>(`timeout:${sandbox_id}`))?.auto_clear_time;
+    if (current === undefined) return;
+    await this.store.set(`timeout:${sandbox_id}`, { auto_clear_time: current, expire_time: Date.now() / 1000 + current * 60 });
+  }
+
+  /** Epoch seconds at which the sandbox expires; null when it has no timeout record. */
+  async expiresAt(sandbox_id: string): Promise<number | null> {
+    const timeout = await this.store.get<Partial<IdleTimeout>>(`timeout:${sandbox_id}`);
+    if (!timeout) return null;
+    // As in ROCK, a timeout record without expire_time counts as expired.
+    return typeof timeout.expire_time === "number" ? timeout.expire_time : 0;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Background upkeep: the idle scanner stops sandboxes whose sliding timeout expired, and the reconciler keeps the
+ * records and the runtime in step (instances nobody owns are stopped; records whose instance vanished are stopped).
+ */
+import type { Operator } from "../../../core/kinds/operator.ts";
+import type { Logger } from "../../../core/log.ts";
+import type { SandboxLifecycle } from "./lifecycle.ts";
+import type { LiveSandboxes } from "./live-sandboxes.ts";
+import type { SandboxRecords } from "./sandbox-records.ts";
+
+export class Maintenance {
+  constructor(
+    private readonly operator: Operator,
+    private readonly lifecycle: SandboxLifecycle,
+    private readonly live: LiveSandboxes,
+    private readonly records: SandboxRecords,
+    private readonly log: Logger,
+  ) {}
+
+  async stopExpired(): Promise<string[]> {
+    const now = Date.now() / 1000;
+    const expired: string[] = [];
+    for (const info of await this.live.all()) {
+      if (this.lifecycle.starting.has(info.sandbox_id)) continue;
+      const expiresAt = await this.live.expiresAt(info.sandbox_id);
+      if (expiresAt === null || now <= expiresAt) continue;
+      expired.push(info.sandbox_id);
+      await this.lifecycle.stop(info.sandbox_id, "expired").catch((e) => this.log.warn("stopping an expired sandbox failed", { sandbox_id: info.sandbox_id, error: String(e) }));
+    }
+    return expired;
+  }
+
+  async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[] }> {
+    const stoppedInstances: string[] = [];
+    const stoppedRecords: string[] = [];
+    const liveIds = new Set((await this.live.all()).map((s) => s.sandbox_id));
+    for (const instance of await this.operator.list()) {
+      if (instance.state !== "running" || liveIds.has(instance.sandbox_id) || this.lifecycle.starting.has(instance.sandbox_id)) continue;
+      await this.operator.stop(instance.sandbox_id);
+      stoppedInstances.push(instance.sandbox_id);
+    }
+    // Records that claim to be active: their live entry may be gone (a restart of the admin) or their instance may be.
+    const active = new Set([...liveIds, ...this.records.active().map((r) => r.sandbox_id)]);
+    for (const sandbox_id of active) {
+      if (this.lifecycle.starting.has(sandbox_id)) continue;
+      const hasLive = liveIds.has(sandbox_id);
+      const state = await this.operator.get_status(sandbox_id);
+      if (hasLive && state === "running") continue;
+      if (state === "running") await this.operator.stop(sandbox_id);
+      await this.lifecycle.markStopped(sandbox_id, "reconciled");
+      stoppedRecords.push(sandbox_id);
+    }
+    if (stoppedInstances.length || stoppedRecords.length) this.log.info("reconciled", { stopped_instances: stoppedInstances, stopped_records: stoppedRecords });
+    return { stoppedInstances, stoppedRecords };
+  }
+
+  /** Runs `task` every `ms` until the returned function is called; a run never overlaps the previous one. */
+  every(ms: number, name: string, task: () => Promise<unknown>): () => void {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await task();
+      } catch (error) {
+        this.log.warn(`${name} failed`, { error: String(error) });
+      } finally {
+        running = false;
+      }
+    }, ms);
+    return () => clearInterval(timer);
+  }
+}

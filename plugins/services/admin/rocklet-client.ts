@@ -1,0 +1,62 @@
+/**
+ * Calls a sandbox's rocklet with its token and turns every rocklet failure into a `RockFailure` instead of an empty
+ * success (ROCK's §10 bugs): 511 exceptions and command timeouts are code 6000, an unreachable rocklet 5000.
+ */
+import { codes, RockFailure } from "./envelope.ts";
+
+export interface RockletTarget {
+  rockletUrl: string;
+  rockletToken: string;
+}
+
+export class RockletClient {
+  constructor(private readonly fetcher: typeof fetch) {}
+
+  async isAlive(target: RockletTarget, timeoutMs = 2000): Promise<boolean> {
+    try {
+      const res = await this.fetcher(`${target.rockletUrl}/is_alive`, { signal: AbortSignal.timeout(timeoutMs) });
+      return res.ok && (await res.json())?.is_alive === true;
+    } catch {
+      return false;
+    }
+  }
+
+  postJson<T = any>(target: RockletTarget, path: string, body: unknown): Promise<T> {
+    return this.call(target, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  postForm<T = any>(target: RockletTarget, path: string, form: FormData): Promise<T> {
+    return this.call(target, path, { method: "POST", body: form });
+  }
+
+  private async call<T>(target: RockletTarget, path: string, init: RequestInit): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetcher(target.rockletUrl + path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${target.rockletToken}` } });
+    } catch (error) {
+      throw new RockFailure(codes.internal, `Service unavailable: the sandbox's rocklet is not reachable (${error instanceof Error ? error.message : error})`);
+    }
+    const text = await res.text();
+    let body: any = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: reported below with the status.
+    }
+    if (res.status === 200) return body as T;
+    if (res.status === 511 && body?.rockletexception) {
+      throw new RockFailure(codes.command, body.rockletexception.message, { exit_code: -1 });
+    }
+    if (res.status === 422 || res.status === 400 || res.status === 413) {
+      throw new RockFailure(codes.badRequest, describeDetail(body?.detail) ?? `rocklet refused the request (HTTP ${res.status})`);
+    }
+    if (res.status === 504) throw new RockFailure(codes.command, describeDetail(body?.detail) ?? "the rocklet timed out", { exit_code: -1 });
+    throw new RockFailure(codes.internal, `rocklet answered HTTP ${res.status}${body?.detail ? `: ${describeDetail(body.detail)}` : ""}`);
+  }
+}
+
+function describeDetail(detail: unknown): string | undefined {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d: any) => `${(d.loc ?? []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  return undefined;
+}

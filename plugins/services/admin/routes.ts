@@ -1,0 +1,123 @@
+/** ROCK's admin routes under `/apis/envs/sandbox/v1`, each answering in the envelope (HTTP 200 even when Failed). */
+import type { Elysia } from "elysia";
+import type { DataPlane } from "./data-plane.ts";
+import { badRequest, failed, success } from "./envelope.ts";
+import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
+import type { LiveSandboxes } from "./live-sandboxes.ts";
+import type { RockletClient } from "./rocklet-client.ts";
+import type { SandboxRecords } from "./sandbox-records.ts";
+import * as S from "./schemas.ts";
+import { isActive } from "./state-machine.ts";
+import { startResponse, statusResponse } from "./status.ts";
+
+export const prefix = "/apis/envs/sandbox/v1";
+const MAX_PAGE_SIZE = 2000;
+
+export interface AdminParts {
+  lifecycle: SandboxLifecycle;
+  dataPlane: DataPlane;
+  records: SandboxRecords;
+  live: LiveSandboxes;
+  rocklet: RockletClient;
+}
+
+/** Runs a route body and wraps its result or its failure in the envelope. */
+async function enveloped(routeMessage: string, body: () => unknown) {
+  try {
+    return success(await body());
+  } catch (error) {
+    return failed(routeMessage, error);
+  }
+}
+
+function startHeaders(headers: Headers): StartHeaders {
+  return {
+    user_id: headers.get("x-user-id") || "default",
+    experiment_id: headers.get("x-experiment-id") || "default",
+    namespace: headers.get("x-namespace") || "default",
+  };
+}
+
+/** The fields of a live sandbox that list filters may match (never the rocklet's address or token). */
+const filterable = new Set(["sandbox_id", "state", "image", "user_id", "experiment_id", "namespace", "host_ip", "host_name"]);
+
+export function mountAdminRoutes(app: Elysia<any, any, any, any, any, any, any>, parts: AdminParts) {
+  const { lifecycle, dataPlane, records, live, rocklet } = parts;
+
+  async function status(sandbox_id: string, includeAll: boolean) {
+    let record = records.get(sandbox_id);
+    if (!record || (!includeAll && !isActive(record.state))) throw badRequest(`Sandbox ${sandbox_id} not found`);
+    let alive = false;
+    const info = isActive(record.state) ? await live.get(sandbox_id) : null;
+    if (info?.rockletUrl) {
+      alive = await rocklet.isAlive(info);
+      if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);
+      await live.touch(sandbox_id);
+    }
+    return statusResponse(record, alive, info ? await live.expiresAt(sandbox_id) : null);
+  }
+
+  return app.group(prefix, (group) =>
+    group
+      .post("/start", ({ body, request }) =>
+        enveloped("start sandbox failed", async () => {
+          const record = await lifecycle.submit(body, startHeaders(request.headers));
+          return startResponse(await lifecycle.waitUntilRunning(record.sandbox_id));
+        }), { body: S.StartRequest })
+      .post("/start_async", ({ body, request }) =>
+        enveloped("start sandbox failed", async () => {
+          const record = await lifecycle.submit(body, startHeaders(request.headers));
+          // The start finishes in the background: running when the rocklet answers, undone when it never does.
+          lifecycle.waitUntilRunning(record.sandbox_id).catch(() => undefined);
+          return startResponse(record);
+        }), { body: S.StartRequest })
+      .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly })
+      .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === "true")), { query: S.StatusQuery })
+      .post("/execute", ({ body }) => enveloped("execute command failed", () => dataPlane.execute(body)), { body: S.Command })
+      .post("/create_session", ({ body }) => enveloped("create session failed", () => dataPlane.createSession(body)), { body: S.CreateSession })
+      .post("/run_in_session", ({ body }) => enveloped("run in session failed", () => dataPlane.runInSession(body)), { body: S.BashAction })
+      .post("/close_session", ({ body }) => enveloped("close session failed", () => dataPlane.closeSession(body)), { body: S.CloseSession })
+      .post("/read_file", ({ body }) => enveloped("read file failed", () => dataPlane.readFile(body)), { body: S.ReadFile })
+      .post("/write_file", ({ body }) => enveloped("write file failed", () => dataPlane.writeFile(body)), { body: S.WriteFile })
+      .post("/upload", ({ body }) => enveloped("upload file failed", () => dataPlane.upload(body.sandbox_id, body.file, body.target_path)), { body: S.Upload })
+      .post("/stop", ({ body }) =>
+        enveloped("stop sandbox failed", async () => {
+          await lifecycle.stop(body.sandbox_id);
+          return `${body.sandbox_id} stopped`;
+        }), { body: S.IdOnly })
+      .post("/delete", ({ body }) =>
+        enveloped("delete sandbox failed", async () => {
+          await lifecycle.delete(body.sandbox_id);
+          return `${body.sandbox_id} deleted`;
+        }), { body: S.IdOnly })
+      .post("/restart", ({ body }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(body.sandbox_id))), { body: S.IdOnly })
+      .post("/sandboxes/:sandbox_id/restart", ({ params }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(String(params.sandbox_id)))))
+      .post("/sandboxes/batch", ({ body }) =>
+        enveloped("batch get sandbox status failed", async () => {
+          const statuses = [];
+          for (const id of new Set<string>(body.sandbox_ids)) {
+            const record = records.get(id);
+            if (!record || !isActive(record.state)) continue;
+            statuses.push(statusResponse(record, record.state === "running", await live.expiresAt(id)));
+          }
+          return { statuses };
+        }), { body: S.BatchStatus })
+      .get("/sandboxes", ({ query }) =>
+        enveloped("list sandboxes failed", async () => {
+          const { page: pageText, page_size: sizeText, ...filters } = query as Record<string, string>;
+          const page = pageText === undefined ? 1 : Number(pageText);
+          const pageSize = sizeText === undefined ? 500 : Number(sizeText);
+          if (!Number.isInteger(page) || page < 1) throw badRequest(`page must be a positive integer (got ${pageText})`);
+          if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw badRequest(`page_size must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${sizeText})`);
+          for (const key of Object.keys(filters)) if (!filterable.has(key)) throw badRequest(`cannot filter on '${key}' (filters: ${[...filterable].join(", ")})`);
+          const matching = (await live.all()).filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
+          const slice = matching.slice((page - 1) * pageSize, page * pageSize);
+          const items = [];
+          for (const s of slice) {
+            const record = records.get(s.sandbox_id);
+            if (record) items.push(statusResponse(record, record.state === "running", await live.expiresAt(s.sandbox_id)));
+          }
+          return { items, total: matching.length, has_more: page * pageSize < matching.length };
+        })),
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * Durable record of every sandbox (SQLite): its spec, where it ran, its state and state history. The hot copy of an
+ * active sandbox lives in the store (`live-sandboxes.ts`); this table outlives it.
+ */
+import type { Database } from "bun:sqlite";
+import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
+import { HISTORY_LIMIT, nextState, type SandboxEvent, type SandboxState, type StateTransition } from "./state-machine.ts";
+
+export interface SandboxRecord {
+  sandbox_id: string;
+  state: SandboxState;
+  spec: SandboxSpec;
+  /** Request fields echoed in status responses (memory text, disk, user/experiment/namespace, …). */
+  meta: Record<string, unknown>;
+  host_ip: string | null;
+  host_name: string | null;
+  port_mapping: Record<string, number>;
+  state_history: StateTransition[];
+  create_time: string;
+  start_time: string | null;
+  stop_time: string | null;
+  delete_time: string | null;
+}
+
+const timeColumn: Partial<Record<SandboxState, "start_time" | "stop_time" | "delete_time">> = { running: "start_time", stopped: "stop_time", deleted: "delete_time" };
+
+export class SandboxRecords {
+  constructor(private readonly db: Database) {
+    db.run(`CREATE TABLE IF NOT EXISTS sandboxes (
+      sandbox_id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL, meta TEXT NOT NULL,
+      host_ip TEXT, host_name TEXT, port_mapping TEXT NOT NULL DEFAULT '{}', state_history TEXT NOT NULL DEFAULT '[]',
+      create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT)`);
+  }
+
+  /** A new pending sandbox; replaces an earlier record of the same id (ids are reusable once stopped). */
+  create(spec: SandboxSpec, meta: Record<string, unknown>): SandboxRecord {
+    const now = new Date().toISOString();
+    this.db.run(
+      `INSERT OR REPLACE INTO sandboxes (sandbox_id, state, spec, meta, create_time, port_mapping, state_history) VALUES (?, 'pending', ?, ?, ?, '{}', '[]')`,
+      [spec.sandbox_id, JSON.stringify(spec), JSON.stringify(meta), now],
+    );
+    return this.get(spec.sandbox_id)!;
+  }
+
+  get(sandbox_id: string): SandboxRecord | null {
+    const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
+    return row ? decode(row) : null;
+  }
+
+  /** Records still pending or running (for the reconciler). */
+  active(): SandboxRecord[] {
+    return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running')`).all() as Record<string, any>[]).map(decode);
+  }
+
+  placed(sandbox_id: string, where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; spec?: SandboxSpec }) {
+    this.db.run(`UPDATE sandboxes SET host_ip = ?, host_name = ?, port_mapping = ? WHERE sandbox_id = ?`, [where.host_ip, where.host_name, JSON.stringify(where.port_mapping), sandbox_id]);
+    if (where.spec) this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(where.spec), sandbox_id]);
+  }
+
+  /**
+   * Applies `event` when the record's state allows it and returns the updated record; null when it does not (the
+   * caller decides whether that is an error or a no-op). The check and the write are one statement.
+   */
+  transition(sandbox_id: string, event: SandboxEvent): SandboxRecord | null {
+    const record = this.get(sandbox_id);
+    if (!record) return null;
+    const to = nextState(record.state, event);
+    if (!to) return null;
+    const now = new Date().toISOString();
+    const history = [...record.state_history, { from_state: record.state, to_state: to, event, timestamp: now }].slice(-HISTORY_LIMIT);
+    const column = timeColumn[to];
+    const reset = event === "restart" ? ", start_time = NULL, stop_time = NULL" : "";
+    const changed = this.db.run(
+      `UPDATE sandboxes SET state = ?, state_history = ?${column ? `, ${column} = ?` : ""}${reset} WHERE sandbox_id = ? AND state = ?`,
+      [to, JSON.stringify(history), ...(column ? [now] : []), sandbox_id, record.state],
+    ).changes;
+    return changed ? this.get(sandbox_id) : null;
+  }
+}
+
+function decode(row: Record<string, any>): SandboxRecord {
+  return {
+    ...row,
+    spec: JSON.parse(row.spec),
+    meta: JSON.parse(row.meta),
+    port_mapping: JSON.parse(row.port_mapping),
+    state_history: JSON.parse(row.state_history),
+  } as SandboxRecord;
+}

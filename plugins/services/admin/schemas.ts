@@ -1,0 +1,69 @@
+/** Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once. */
+import { t } from "elysia";
+
+/** ROCK's NonBlankStr: rejects "" and "   ". */
+export const NonBlank = t.String({ minLength: 1, pattern: "\\S" });
+const SandboxId = { sandbox_id: NonBlank };
+
+export const StartRequest = t.Object({
+  image: NonBlank,
+  sandbox_id: t.Optional(t.Nullable(NonBlank)),
+  image_os: t.Optional(t.String()),
+  // ROCK takes whole minutes; fractions are accepted too (short-lived sandboxes in tests).
+  auto_clear_time_minutes: t.Optional(t.Number({ exclusiveMinimum: 0 })),
+  pull: t.Optional(t.Union([t.Literal("never"), t.Literal("missing"), t.Literal("always")])),
+  memory: t.Optional(NonBlank),
+  cpus: t.Optional(t.Number({ exclusiveMinimum: 0 })),
+  disk: t.Optional(t.String()),
+  startup_timeout: t.Optional(t.Nullable(t.Number())),
+});
+
+export const IdOnly = t.Object(SandboxId);
+
+export const Command = t.Object({
+  ...SandboxId,
+  command: t.Union([NonBlank, t.Array(t.String(), { minItems: 1 })]),
+  timeout: t.Optional(t.Nullable(t.Number({ exclusiveMinimum: 0 }))),
+  shell: t.Optional(t.Boolean()),
+  check: t.Optional(t.Boolean()),
+  error_msg: t.Optional(t.String()),
+  env: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
+  cwd: t.Optional(t.Nullable(t.String())),
+});
+
+export const CreateSession = t.Object({
+  ...SandboxId,
+  session: t.Optional(NonBlank),
+  startup_source: t.Optional(t.Array(t.String())),
+  env_enable: t.Optional(t.Boolean()),
+  env: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
+  remote_user: t.Optional(t.Nullable(t.String())),
+  startup_timeout: t.Optional(t.Number({ exclusiveMinimum: 0 })),
+  max_read_size: t.Optional(t.Integer({ minimum: 1 })),
+  session_type: t.Optional(t.Literal("bash")),
+});
+
+export const BashAction = t.Object({
+  ...SandboxId,
+  command: t.String(),
+  session: t.Optional(NonBlank),
+  timeout: t.Optional(t.Nullable(t.Number({ exclusiveMinimum: 0 }))),
+  check: t.Optional(t.Union([t.Literal("silent"), t.Literal("raise"), t.Literal("ignore")])),
+  is_interactive_command: t.Optional(t.Boolean()),
+  is_interactive_quit: t.Optional(t.Boolean()),
+  error_msg: t.Optional(t.String()),
+  expect: t.Optional(t.Array(t.String())),
+  action_type: t.Optional(t.Literal("bash")),
+});
+
+export const CloseSession = t.Object({ ...SandboxId, session: t.Optional(NonBlank), session_type: t.Optional(t.Literal("bash")) });
+
+export const ReadFile = t.Object({ ...SandboxId, path: NonBlank, encoding: t.Optional(t.Nullable(t.String())), errors: t.Optional(t.Nullable(t.String())) });
+
+export const WriteFile = t.Object({ ...SandboxId, path: NonBlank, content: t.String() });
+
+export const Upload = t.Object({ ...SandboxId, file: t.File(), target_path: NonBlank });
+
+export const StatusQuery = t.Object({ ...SandboxId, include_all_states: t.Optional(t.String()) });
+
+export const BatchStatus = t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) });

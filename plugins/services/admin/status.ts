@@ -1,0 +1,48 @@
+/** ROCK's `SandboxStatusResponse` built from the durable record and, for an active sandbox, a probe of its rocklet. */
+import type { SandboxRecord } from "./sandbox-records.ts";
+
+const phase = (status: string) => ({ status, message: "" });
+
+export function statusResponse(record: SandboxRecord, is_alive: boolean, expireTime: number | null) {
+  const meta = record.meta as Record<string, any>;
+  const started = record.state === "running" || record.state === "stopped" || record.state === "deleted";
+  return {
+    sandbox_id: record.sandbox_id,
+    status: { image_pull: phase(started || record.host_ip ? "success" : "running"), docker_run: phase(started ? "success" : record.host_ip ? "running" : "waiting") },
+    state: record.state,
+    port_mapping: record.port_mapping,
+    host_name: record.host_name,
+    host_ip: record.host_ip,
+    is_alive,
+    image: record.spec.image,
+    user_id: meta.user_id ?? "default",
+    experiment_id: meta.experiment_id ?? "default",
+    namespace: meta.namespace ?? "default",
+    cpus: record.spec.cpus,
+    memory: meta.memory,
+    disk: meta.disk ?? null,
+    disk_limit_rootfs: meta.disk ?? null,
+    create_time: record.create_time,
+    start_time: record.start_time,
+    stop_time: record.stop_time,
+    delete_time: record.delete_time,
+    auto_stop_time: expireTime === null ? null : new Date(expireTime * 1000).toISOString(),
+    state_history: record.state_history,
+  };
+}
+
+export function startResponse(record: SandboxRecord) {
+  const meta = record.meta as Record<string, any>;
+  return {
+    code: 2000,
+    exit_code: null,
+    failure_reason: null,
+    sandbox_id: record.sandbox_id,
+    host_name: record.host_name,
+    host_ip: record.host_ip,
+    cpus: record.spec.cpus,
+    memory: meta.memory,
+    disk: meta.disk ?? null,
+    disk_limit_rootfs: meta.disk ?? null,
+  };
+}

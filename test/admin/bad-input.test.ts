@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { bootAdmin, type AdminHarness } from "./support.ts";
+
+let admin: AdminHarness;
+
+beforeAll(async () => {
+  admin = await bootAdmin("    max_cpus: 4\n    max_memory: 2g\n");
+});
+afterAll(async () => {
+  await admin?.close();
+});
+
+describe("admin: bad input is Failed with code 4000 and names the problem (HTTP 200, as ROCK)", () => {
+  test("validation errors: blank or missing image / sandbox_id", async () => {
+    for (const body of [{}, { image: "" }, { image: "   " }]) {
+      const res = await admin.post("/start", body);
+      expect(res).toMatchObject({ status: "Failed", message: "invalid parameter", result: { code: 4000 } });
+      expect(res.error).toStartWith("image");
+    }
+    for (const body of [{ command: "ls" }, { sandbox_id: " ", command: "ls" }]) {
+      const res = await admin.post("/execute", body);
+      expect(res).toMatchObject({ status: "Failed", message: "invalid parameter", result: { code: 4000 } });
+      expect(res.error).toStartWith("sandbox_id");
+    }
+    const query = await admin.get("/get_status");
+    expect(query).toMatchObject({ status: "Failed", message: "invalid parameter" });
+    expect(query.error).toContain("sandbox_id");
+  });
+
+  test("unknown sandbox, resources above the maximum, a bad memory size, an invalid id", async () => {
+    expect(await admin.post("/execute", { sandbox_id: "ghost", command: "ls" })).toMatchObject({ status: "Failed", error: "Sandbox ghost not found", result: { code: 4000 } });
+    expect(await admin.get("/get_status?sandbox_id=ghost")).toMatchObject({ status: "Failed", error: "Sandbox ghost not found", result: { code: 4000 } });
+    expect(await admin.post("/stop", { sandbox_id: "ghost" })).toMatchObject({ status: "Failed", result: { code: 4000 } });
+    expect(await admin.post("/restart", { sandbox_id: "ghost" })).toMatchObject({ status: "Failed", result: { code: 4000 } });
+    expect((await admin.post("/delete", { sandbox_id: "ghost" })).status).toBe("Success");
+    expect((await admin.get("/is_alive?sandbox_id=ghost")).result).toEqual({ is_alive: false, message: "sandbox ghost is alive failed" });
+
+    const cpus = await admin.post("/start", { image: "x", cpus: 8, memory: "1g" });
+    expect(cpus).toMatchObject({ status: "Failed", error: "cpus 8 exceeds the maximum of 4", result: { code: 4000 } });
+    const memory = await admin.post("/start", { image: "x", memory: "3g" });
+    expect(memory).toMatchObject({ status: "Failed", error: "memory 3g exceeds the maximum of 2.00g", result: { code: 4000 } });
+    expect((await admin.post("/start", { image: "x", memory: "lots" })).error).toContain("memory 'lots'");
+    expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: "../etc" })).error).toContain("sandbox_id '../etc' is invalid");
+    expect(await admin.deployment.list()).toEqual([]);
+    expect((await admin.get("/sandboxes")).result.total).toBe(0);
+  });
+
+  test("a duplicate start is refused; a running sandbox cannot be deleted", async () => {
+    const id = `dup-${process.pid}`;
+    expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).status).toBe("Success");
+    expect(await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).toMatchObject({ status: "Failed", error: `Sandbox ${id} already exists`, result: { code: 4000 } });
+    expect(await admin.post("/delete", { sandbox_id: id })).toMatchObject({ status: "Failed", result: { code: 4000 } });
+    await admin.post("/stop", { sandbox_id: id });
+  }, 30_000);
+});
