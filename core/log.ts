@@ -29,6 +29,11 @@ export function configureLogging(options: { level?: LogLevel; format?: "text" | 
   if (options.write) settings.write = options.write;
 }
 
+/** Whether lines of `level` are written now (to skip building fields nobody will see on hot paths). */
+export function logEnabled(level: LogLevel): boolean {
+  return order[level] >= order[settings.level];
+}
+
 /** Never print this value. Short values are ignored: masking "a" would garble every line. */
 export function registerSecret(value: string | undefined | null) {
   if (value && value.length >= 4) secrets.add(value);
