@@ -119,3 +119,41 @@ function describe(error: unknown): string {
   const message = error.message.split(". For more information")[0];
   return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
 }
+
+/** Listing models is a quick metadata call: it gets a shorter deadline than a generation. */
+const MODELS_TIMEOUT_MS = 15_000;
+
+/** `Authorization: Bearer` when there is a key, next to `extra`. */
+export function bearerHeaders(key: string | undefined, extra: Record<string, string> = {}): Record<string, string> {
+  return key ? { ...extra, authorization: `Bearer ${key}` } : { ...extra };
+}
+
+/** POSTs `body` as JSON and streams the reply through `consume`. */
+export function postJsonStream<T>(
+  up: Upstream,
+  request: { url: string; body: unknown; headers: Record<string, string>; accept: string; signal?: AbortSignal; timeoutMs?: number },
+  consume: BodyConsumer<T>,
+): AsyncGenerator<T> {
+  return streamUpstream(
+    up,
+    {
+      url: request.url,
+      init: { method: "POST", headers: { ...request.headers, "content-type": "application/json", accept: request.accept }, body: JSON.stringify(request.body) },
+      signal: request.signal,
+      timeoutMs: request.timeoutMs,
+    },
+    consume,
+  );
+}
+
+/** The names a listing route returns (picked out by `pick`), or `fallback` when it fails or lists none. */
+export async function listModels(up: Upstream, url: string, headers: Record<string, string>, pick: (listing: unknown) => string[], fallback: string[]): Promise<string[]> {
+  try {
+    const listing = await fetchUpstreamJson(up, { url, init: { method: "GET", headers }, timeoutMs: Math.min(up.timeoutMs, MODELS_TIMEOUT_MS) });
+    const names = pick(listing);
+    if (names.length) return names;
+  } catch (error) {
+    up.log?.(`${up.client}: listing models failed, using the configured model`, { error: String(error) });
+  }
+  return fallback;
+}

@@ -4,7 +4,7 @@ import type { ClientDeps } from "../../lib/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
 import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
 import { asObject, asString } from "../../lib/model-http/shape.ts";
-import { streamUpstream, type Upstream } from "../../lib/model-http/upstream.ts";
+import { bearerHeaders, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
 import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
 import { generationEvents } from "./events.ts";
@@ -40,20 +40,13 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
     supportsTools: false,
     chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
       const body = generationBody(messages, options, { model: config.model, incrementalOutput });
-      return streamUpstream(
+      return postJsonStream(
         upstream,
         {
           url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`,
-          init: {
-            method: "POST",
-            headers: {
-              authorization: `Bearer ${config.api_key}`,
-              "content-type": "application/json",
-              accept: "text/event-stream",
-              "x-dashscope-sse": "enable",
-            },
-            body: JSON.stringify(body),
-          },
+          body,
+          headers: bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" }),
+          accept: "text/event-stream",
           signal: options.signal,
           timeoutMs: options.timeoutMs,
         },
