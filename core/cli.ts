@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`rock: unknown command '${name}' (see bun run rock --help)`);
     return 2;
   }
-  if (args.includes("--help")) {
+  if (args[0] === "--help" || args[0] === "-h") {
     console.log(`${command.usage ?? `rock ${name}`}\n\n${command.summary}`);
     return 0;
   }

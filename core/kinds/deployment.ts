@@ -15,8 +15,8 @@ export interface SandboxSpec {
   env: Record<string, string>;
   /** Token the rocklet requires on every call (Authorization: Bearer). */
   rockletToken: string;
-  /** Pull policy for images (docker only). */
-  pull: "never" | "missing" | "always";
+  /** Pull policy for images (docker only); absent = the deployment's configured default. */
+  pull?: "never" | "missing" | "always";
   /** Free-form labels recorded with the sandbox (user, experiment, namespace, …). */
   labels: Record<string, string>;
 }

@@ -78,11 +78,12 @@ export class SandboxLifecycle {
     this.starting.add(sandbox_id);
     try {
       const deadline = Date.now() + this.limits.startTimeoutMs;
-      while (Date.now() < deadline) {
+      // A rocklet is usually up within tens of ms: poll quickly at first, then back off to 100 ms.
+      for (let pause = 5; Date.now() < deadline; pause = Math.min(100, pause * 1.5)) {
         const info = await this.live.get(sandbox_id);
         if (!info) throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
         if (await this.rocklet.isAlive(info)) return await this.markRunning(sandbox_id);
-        await Bun.sleep(100);
+        await Bun.sleep(pause);
       }
       const timeout = `sandbox ${sandbox_id} did not become alive within ${this.limits.startTimeoutMs / 1000} s`;
       await this.abandon(sandbox_id, timeout);
@@ -182,7 +183,7 @@ export class SandboxLifecycle {
       pidsLimit: this.limits.pidsLimit,
       env: {},
       rockletToken: newToken(),
-      pull: request.pull ?? "missing",
+      pull: request.pull,
       labels: { ...headers },
     };
   }
