@@ -1,0 +1,52 @@
+/** Command-line options of `rock sandbox`: parsed with node:util, bad input reported as a usage error (exit 2). */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DEFAULT_BASE_URL, type TransportOptions } from "../../../lib/sdk/index.ts";
+
+export class UsageError extends Error {}
+
+/** Options every subcommand takes: where the admin is and how to authenticate. */
+export const connectionOptions = {
+  url: { type: "string" },
+  "base-url": { type: "string" },
+  token: { type: "string" },
+  json: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+export function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...connectionOptions, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+export function transportOptions(values: { url?: string; "base-url"?: string; token?: string }): TransportOptions {
+  return {
+    baseUrl: values.url ?? values["base-url"] ?? process.env.ROCK_BASE_URL ?? DEFAULT_BASE_URL,
+    token: values.token ?? process.env.ROCK_API_TOKEN,
+  };
+}
+
+export function numberOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number (got '${text}')`);
+  return value;
+}
+
+/** `K=V` pairs of a repeated option, e.g. `--env A=1 --env B=2`. */
+export function pairs(name: string, items: string[] | undefined): Record<string, string> | undefined {
+  if (!items?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--${name} takes KEY=VALUE (got '${item}')`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export function onePositional(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected one ${what} (got ${positionals.length ? positionals.join(" ") : "none"})`);
+  return positionals[0];
+}
