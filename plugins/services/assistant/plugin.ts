@@ -8,10 +8,11 @@ import { HttpError } from "../../../core/errors.ts";
 import type { ModelClient } from "../../../core/kinds/model.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
-import { prepareCompletion, ToolCallCollector } from "./completion.ts";
+import { prepareCompletion, ToolCallCollector, type Finish } from "./completion.ts";
 import { openAIErrorBody, upstreamFailure } from "./errors.ts";
 import { ChatCompletionRequest } from "./request.ts";
 import { sseResponse } from "./sse.ts";
+import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
 
 const Config = Type.Object({
   model_server: Type.String({ default: "echo", minLength: 1, description: "Default backend: a model plugin name (env MODEL_SERVER)" }),
@@ -22,6 +23,8 @@ const Config = Type.Object({
   any_model: Type.Boolean({ default: true, description: "Send unrouted model names to the default backend; false = 404 unless it lists them" }),
   native_tools: Type.Boolean({ default: true, description: "Use a backend's own function calling when it has it" }),
   keepalive_ms: Type.Integer({ default: 5000, minimum: 10, description: "Keep-alive comment interval while awaiting the first token" }),
+  tool_manager: Type.Optional(ToolManagerSettings),
+  execute_tools: Type.Boolean({ default: false, description: "Run returned tool calls through tool_manager and ask the model once more (non-stream only)" }),
 });
 
 export default definePlugin({
@@ -34,6 +37,7 @@ export default definePlugin({
   configEnv: { MODEL_SERVER: "model_server" },
   dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName)])],
   metricsPrefix: "rock_assistant_",
+  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [] }),
   setup(ctx) {
     const clients = new Map<string, ModelClient>();
     for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
@@ -42,6 +46,8 @@ export default definePlugin({
       clients.set(name, client);
     }
     const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
+    if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
+    const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
 
     return {
@@ -92,20 +98,30 @@ export default definePlugin({
                 }
 
                 let content = "";
-                const calls = new ToolCallCollector();
-                let step;
-                try {
-                  while (!(step = await events.next()).done) {
-                    if (step.value.type === "text") content += step.value.text;
-                    else calls.add(step.value);
+                let calls = new ToolCallCollector();
+                let step!: Awaited<ReturnType<typeof events.next>>;
+                let round = events;
+                // With execute_tools, a reply of tool calls is followed by one more round with their results.
+                for (let rounds = toolExecutor ? 2 : 1; rounds > 0; rounds--) {
+                  try {
+                    while (!(step = await round.next()).done) {
+                      if (step.value.type === "text") content += step.value.text;
+                      else calls.add(step.value);
+                    }
+                  } catch (error) {
+                    completions.inc({ backend: name, stream: "false", outcome: "error" });
+                    throw error instanceof HttpError ? error : upstreamFailure(name, error);
                   }
-                } catch (error) {
-                  completions.inc({ backend: name, stream: "false", outcome: "error" });
-                  throw error instanceof HttpError ? error : upstreamFailure(name, error);
+                  if (rounds === 1 || !toolExecutor || !calls.result().length) break;
+                  const followUp = await toolExecutor.followUp(body, content, calls.result());
+                  round = prepareCompletion(followUp, client, ctx.config.native_tools).events(abort.signal);
+                  content = "";
+                  calls = new ToolCallCollector();
                 }
                 completions.inc({ backend: name, stream: "false", outcome: "ok" });
                 const toolCalls = calls.result();
-                const usage = step.value.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
+                const finish = step.value as Finish; // the loops above end only on a done step
+                const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
                 return {
                   request_id: requestId,
                   message: "",
@@ -120,7 +136,7 @@ export default definePlugin({
                       index: 0,
                       message: { role: "assistant", content: toolCalls.length && !content ? null : content, tool_calls: toolCalls.length ? toolCalls : null },
                       logprobs: null,
-                      finish_reason: step.value.reason,
+                      finish_reason: finish.reason,
                     },
                   ],
                   usage,

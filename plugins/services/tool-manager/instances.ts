@@ -1,0 +1,268 @@
+/**
+ * The life of tool instances: one container per (tool, tenant) named `<tool>_<tenant>`. A create records `pending`
+ * and returns; the container is started in the background and the record becomes `running` only when the node
+ * answers its health check, or `failed` with the reason (its container removed: nothing is left half-made).
+ * Operations on one instance are serialised; a remove or update first stops a launch in progress and waits for it.
+ */
+import type Docker from "dockerode";
+import type { Logger } from "../../../core/log.ts";
+import type { ScopedDocker } from "../../../core/permissions/docker.ts";
+import { engineMessage, hasStatus } from "../../deployments/docker/docker-errors.ts";
+import { ensureImage } from "../../deployments/docker/image-policy.ts";
+import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
+import type { NodeClient } from "./node-client.ts";
+import { nodeContainerOptions, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";
+import { exitReason } from "./node-state.ts";
+import type { PortAllocator } from "./port-allocator.ts";
+
+export interface LifecycleSettings {
+  defaultImage: string;
+  pull: "never" | "missing" | "always";
+  startTimeoutMs: number;
+  container: NodeContainerSettings;
+  /** Throws (with a build hint) when the node binary is missing. */
+  assertNodeBinary(): Promise<void>;
+}
+
+export interface CreateSpec {
+  tool_name: string;
+  tenant_id: string;
+  config: Record<string, unknown>;
+  image?: string;
+}
+
+export const nodeName = (tool: string, tenant: string) => `${tool}_${tenant}`;
+
+/** Why a launch was stopped: by an operation that takes over the instance, or by the manager shutting down. */
+class Superseded extends Error {}
+
+interface Launch {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class ToolInstances {
+  private readonly launches = new Map<string, Launch>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly docker: ScopedDocker,
+    readonly records: InstanceRecords,
+    private readonly ports: PortAllocator,
+    private readonly client: NodeClient,
+    private readonly settings: LifecycleSettings,
+    private readonly log: Logger,
+  ) {}
+
+  private exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.locks.set(name, settled);
+    void settled.then(() => this.locks.get(name) === settled && this.locks.delete(name));
+    return next;
+  }
+
+  /** Starts an instance unless one is pending or running already (then it is returned as it is, like the original). */
+  create(spec: CreateSpec): Promise<ToolInstance> {
+    const name = nodeName(spec.tool_name, spec.tenant_id);
+    return this.exclusive(name, async () => {
+      const existing = this.records.get(name);
+      if (existing && isActive(existing.status)) return existing;
+      await this.removeContainer(name);
+      return this.begin(spec, existing?.port);
+    });
+  }
+
+  /** Replaces an instance's container with one of the new config or image, on the same port when it is free. */
+  update(spec: CreateSpec): Promise<ToolInstance> {
+    const name = nodeName(spec.tool_name, spec.tenant_id);
+    return this.exclusive(name, async () => {
+      const existing = this.records.get(name);
+      await this.stopLaunch(name);
+      await this.removeContainer(name);
+      if (existing && isActive(existing.status)) this.records.update(name, { status: "exited", container_id: null });
+      return this.begin(spec, existing?.port);
+    });
+  }
+
+  /** Removes the instance's container; the record stays as `exited`. Undefined when there is no such instance. */
+  remove(name: string): Promise<ToolInstance | undefined> {
+    return this.exclusive(name, async () => {
+      if (!this.records.get(name)) return undefined;
+      await this.stopLaunch(name);
+      await this.removeContainer(name);
+      return this.records.update(name, { status: "exited", container_id: null, error: null });
+    });
+  }
+
+  /** The record, after checking that a `running` node's container still runs (a crashed node becomes `failed`). */
+  async refresh(name: string): Promise<ToolInstance | undefined> {
+    const record = this.records.get(name);
+    if (!record || record.status !== "running") return record;
+    return this.exclusive(name, async () => {
+      const current = this.records.get(name);
+      if (!current || current.status !== "running") return current;
+      const found = await this.docker.getContainer(name);
+      if (found?.info.State.Running) return current;
+      const reason = found ? await exitReason(found.container, found.info) : "the tool node's container disappeared";
+      await this.removeContainer(name);
+      this.log.warn("tool node is down", { node: name, reason });
+      return this.records.update(name, { status: "failed", error: reason, container_id: null });
+    });
+  }
+
+  /**
+   * After a call could not reach a running node: Docker may take a moment to see that the process died, so the
+   * container is looked at until it stops or `settleMs` pass.
+   */
+  async afterUnreachable(name: string, settleMs = 1000): Promise<ToolInstance | undefined> {
+    const deadline = performance.now() + settleMs;
+    for (;;) {
+      const record = await this.refresh(name);
+      if (record?.status !== "running" || performance.now() >= deadline) return record;
+      await Bun.sleep(50);
+    }
+  }
+
+  private begin(spec: CreateSpec, preferredPort?: number): ToolInstance {
+    const name = nodeName(spec.tool_name, spec.tenant_id);
+    const port = this.ports.allocate(preferredPort);
+    let record: ToolInstance;
+    try {
+      record = this.records.put({
+        name,
+        tool_name: spec.tool_name,
+        tenant_id: spec.tenant_id,
+        status: "pending",
+        image: spec.image || this.settings.defaultImage,
+        container_id: null,
+        port,
+        node_token: crypto.randomUUID().replaceAll("-", ""),
+        error: null,
+      });
+    } finally {
+      this.ports.settle(port);
+    }
+    const abort = new AbortController();
+    const nodeSpec: NodeSpec = { ...record, config: spec.config };
+    const done = this.launch(nodeSpec, abort.signal).finally(() => {
+      if (this.launches.get(name)?.abort === abort) this.launches.delete(name);
+    });
+    this.launches.set(name, { abort, done });
+    return record;
+  }
+
+  private async launch(spec: NodeSpec, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    let container: Docker.Container | undefined;
+    try {
+      await this.settings.assertNodeBinary();
+      await ensureImage(this.docker, spec.image, this.settings.pull);
+      signal.throwIfAborted();
+      try {
+        container = await this.docker.createContainer(nodeContainerOptions(spec, this.settings.container));
+      } catch (error) {
+        throw new Error(`creating the container failed: ${engineMessage(error)}`, { cause: error });
+      }
+      this.records.update(spec.name, { container_id: container.id });
+      signal.throwIfAborted();
+      try {
+        await container.start();
+      } catch (error) {
+        throw new Error(`starting the container failed: ${engineMessage(error)}`, { cause: error });
+      }
+      await this.waitReady(spec, container, signal);
+      this.records.update(spec.name, { status: "running", error: null });
+      this.log.info("tool node running", { node: spec.name, port: spec.port, ms: Math.round(performance.now() - started) });
+    } catch (error) {
+      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+      if (signal.aborted && signal.reason instanceof Superseded) return;
+      const reason = signal.aborted ? String((signal.reason as Error)?.message ?? signal.reason) : (error as Error).message;
+      this.log.warn("tool node failed to start", { node: spec.name, reason });
+      if (this.records.get(spec.name)?.status === "pending") this.records.update(spec.name, { status: "failed", error: `Failed to start container for ${spec.name}: ${reason}`, container_id: null });
+    }
+  }
+
+  /** Until the node answers /health; fails early when its container exits, and at the start deadline. */
+  private async waitReady(spec: NodeSpec, container: Docker.Container, signal: AbortSignal): Promise<void> {
+    const deadline = performance.now() + this.settings.startTimeoutMs;
+    let nextInspect = 0;
+    while (performance.now() < deadline) {
+      signal.throwIfAborted();
+      if (await this.client.healthy(spec.port, 500)) return;
+      if (performance.now() >= nextInspect) {
+        const info = await container.inspect();
+        if (!info.State.Running) throw new Error(await exitReason(container, info));
+        nextInspect = performance.now() + 200;
+      }
+      await Bun.sleep(20);
+    }
+    throw new Error(`the tool node did not answer its health check within ${this.settings.startTimeoutMs} ms`);
+  }
+
+  private async stopLaunch(name: string): Promise<void> {
+    const launch = this.launches.get(name);
+    if (!launch) return;
+    launch.abort.abort(new Superseded("superseded"));
+    await launch.done;
+  }
+
+  private async removeContainer(name: string): Promise<void> {
+    const found = await this.docker.getContainer(name);
+    if (!found) return;
+    await found.container.remove({ force: true, v: true }).catch((error) => {
+      if (!hasStatus(error, 404, 409)) throw new Error(`removing the container of ${name} failed: ${engineMessage(error)}`, { cause: error });
+    });
+  }
+
+  /**
+   * After a restart: records and containers agree again. A pending or running record whose container runs is
+   * awaited (or confirmed) through the health check; one whose container is gone or exited becomes `failed`.
+   * Containers of ours that no active record claims are removed.
+   */
+  async reconcile(): Promise<void> {
+    for (const record of this.records.all().filter((r) => isActive(r.status))) {
+      const found = await this.docker.getContainer(record.name);
+      if (!found) {
+        this.records.update(record.name, { status: "failed", error: "the tool node's container disappeared while the manager was down", container_id: null });
+      } else if (!found.info.State.Running) {
+        const reason = await exitReason(found.container, found.info);
+        await this.removeContainer(record.name);
+        this.records.update(record.name, { status: "failed", error: reason, container_id: null });
+      } else if (record.status === "running" || (await this.client.healthy(record.port))) {
+        this.records.update(record.name, { status: "running", container_id: found.info.Id });
+      } else {
+        this.adopt(record, found.container);
+      }
+    }
+    for (const container of await this.docker.listContainers()) {
+      const node = container.Labels?.[NODE_LABEL];
+      const record = node ? this.records.get(node) : undefined;
+      if (record && isActive(record.status)) continue;
+      this.log.warn("removing an orphaned tool node container", { container: container.Names?.[0] ?? container.Id });
+      await this.docker.engine.getContainer(container.Id).remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
+  /** A pending node found running at start-up: its launch continues from the health check. */
+  private adopt(record: ToolInstance, container: Docker.Container) {
+    const abort = new AbortController();
+    const spec: NodeSpec = { ...record, config: {} };
+    const done = this.waitReady(spec, container, abort.signal)
+      .then(() => void this.records.update(record.name, { status: "running", error: null }))
+      .catch(async (error) => {
+        await container.remove({ force: true, v: true }).catch(() => undefined);
+        if (!(abort.signal.reason instanceof Superseded)) this.records.update(record.name, { status: "failed", error: (error as Error).message, container_id: null });
+      })
+      .finally(() => this.launches.delete(record.name));
+    this.launches.set(record.name, { abort, done });
+  }
+
+  /** At shutdown: launches in progress end as `failed` (their containers removed); running nodes keep running. */
+  async stop(): Promise<void> {
+    const launches = [...this.launches.values()];
+    for (const launch of launches) launch.abort.abort(new Error("the tool manager stopped while the node was starting"));
+    await Promise.all(launches.map((l) => l.done));
+  }
+}
