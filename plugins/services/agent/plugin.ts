@@ -1,0 +1,157 @@
+import { Type } from "@sinclair/typebox";
+import { hostAllowed } from "../../../core/permissions/fetch.ts";
+import { definePlugin } from "../../../core/plugin.ts";
+import { Balancer } from "./balancer.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { FormProblem, asForm, field, historyIdList, refusal, text } from "./form.ts";
+import { HealthChecker } from "./health.ts";
+import { agentMetrics } from "./metrics.ts";
+import { WorkerRegistry } from "./registry.ts";
+
+const Config = Type.Object({
+  worker_hosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: ["*"],
+    description: 'Hosts workers may register from and the Agent may call ("host", "host:port", "*.domain", "*")',
+  }),
+  health_interval_ms: Type.Integer({ minimum: 50, default: 5000, description: "Pause between health-check rounds" }),
+  health_timeout_ms: Type.Integer({ minimum: 10, default: 2000 }),
+  health_failures: Type.Integer({ minimum: 1, default: 2, description: "Failed rounds in a row before a worker is dropped" }),
+  reservation_ttl_ms: Type.Integer({ minimum: 100, default: 60_000, description: "How long a worker/schedule reservation waits for its chat" }),
+  worker_timeout_ms: Type.Integer({ minimum: 100, default: 120_000, description: "Deadline for a worker's response head" }),
+  abort_timeout_ms: Type.Integer({ minimum: 100, default: 10_000 }),
+});
+
+/** Base URL (`scheme://host:port`), on which the Kernel matches unregistrations. */
+const origin = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * The Worker Framework's Agent (Kuwa kernel): workers register under a name, chats are dispatched to the least
+ * loaded worker of that name and streamed back. Routes under /v1.0 take form fields and answer plain text, as
+ * the original does; registrations live in the store.
+ */
+export default definePlugin({
+  name: "agent",
+  kind: "service",
+  version: "0.1.0",
+  description: "Worker Framework Agent: worker registration, scheduling and chat dispatch (Kuwa /v1.0 API)",
+  defaultPort: 9000,
+  config: Config,
+  permissions: (config) => ({ net: config.worker_hosts, store: "agent" }),
+  setup(ctx) {
+    const config = ctx.config;
+    const registry = new WorkerRegistry(ctx.store);
+    const balancer = new Balancer(config.reservation_ttl_ms);
+    const metrics = agentMetrics(ctx.metrics, registry);
+    const dispatcher = new Dispatcher(registry, balancer, metrics, ctx.log, {
+      fetch: ctx.fetch,
+      workerTimeoutMs: config.worker_timeout_ms,
+      abortTimeoutMs: config.abort_timeout_ms,
+    });
+    const health = new HealthChecker(registry, balancer, metrics, ctx.log, {
+      intervalMs: config.health_interval_ms,
+      timeoutMs: config.health_timeout_ms,
+      failures: config.health_failures,
+      fetch: ctx.fetch,
+    });
+
+    /** Runs a route; a FormProblem becomes a 4xx answer carrying the route's own failure word. */
+    const guarded = (word: string, route: (form: ReturnType<typeof asForm>, request: Request) => Response | Promise<Response>) =>
+      async ({ body, request }: { body?: unknown; request: Request }) => {
+        try {
+          return await route(asForm(body), request);
+        } catch (error) {
+          if (error instanceof FormProblem) return refusal(error.field === "endpoint" && error.message.includes("allowed") ? 403 : 400, word, error);
+          throw error;
+        }
+      };
+
+    const registerEndpoint = (form: ReturnType<typeof asForm>) => {
+      const raw = field(form, "endpoint", true);
+      let url: URL;
+      try {
+        url = new URL(raw);
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+      } catch {
+        throw new FormProblem("endpoint", "form field 'endpoint' must be an http(s) URL");
+      }
+      if (!hostAllowed(config.worker_hosts, url)) throw new FormProblem("endpoint", `host ${url.host} is not allowed (agent worker_hosts)`);
+      return raw.replace(/\/$/, "");
+    };
+
+    return {
+      async start() {
+        await health.round(); // reloads registrations kept in the store and checks them before serving
+        health.start();
+      },
+      async stop() {
+        await health.stop();
+        dispatcher.stop();
+        balancer.stop();
+      },
+      http: {
+        title: "Worker Framework Agent",
+        mount(app) {
+          const post = (path: string, handler: ReturnType<typeof guarded>) => app.post(`/v1.0${path}`, (context: any) => handler(context));
+          post(
+            "/worker/register",
+            guarded("Failed", async (form) => {
+              const name = field(form, "name", true);
+              const endpoint = registerEndpoint(form);
+              const slotsText = field(form, "slots") ?? "1";
+              const slots = Number(slotsText);
+              if (!/^\d+$/.test(slotsText) || slots < 1) throw new FormProblem("slots", "form field 'slots' must be a positive integer");
+              const added = await registry.add(name, endpoint, slots);
+              if (added) ctx.log.info("worker registered", { name, endpoint });
+              return text(added ? "Success" : "Failed");
+            }),
+          );
+          post(
+            "/worker/unregister",
+            guarded("Failed", async (form) => {
+              const name = field(form, "name", true);
+              const base = origin(field(form, "endpoint", true));
+              const gone = registry.workers(name).filter((w) => origin(w.endpoint) === base);
+              await registry.remove(name, (endpoint) => origin(endpoint) === base);
+              for (const worker of gone) balancer.forget(worker.endpoint);
+              if (gone.length) ctx.log.info("worker unregistered", { name, endpoint: base });
+              return text(gone.length ? "Success" : "Failed");
+            }),
+          );
+          post(
+            "/worker/schedule",
+            guarded("BUSY", (form) => {
+              const name = field(form, "name", true);
+              const historyId = field(form, "history_id", true);
+              const userId = field(form, "user_id") ?? "";
+              return text(balancer.reserve(name, historyId, userId, registry.workers(name)));
+            }),
+          );
+          app.get("/v1.0/worker/list", ({ query }: any) => {
+            // With ?name=, the endpoints of that name (our addition: workers use it to check they are known).
+            const name = typeof query?.name === "string" ? (query.name as string) : undefined;
+            return Response.json(name === undefined ? registry.names() : registry.workers(name).map((w) => w.endpoint));
+          });
+          post(
+            "/chat/completions",
+            guarded("", (form, request) => dispatcher.complete(form, request.headers)),
+          );
+          post(
+            "/chat/abort",
+            guarded("Failed", async (form) => {
+              const historyIds = historyIdList(field(form, "history_id", true));
+              const userId = field(form, "user_id", true);
+              await dispatcher.abort(historyIds, userId);
+              return text("Success");
+            }),
+          );
+        },
+      },
+    };
+  },
+});
