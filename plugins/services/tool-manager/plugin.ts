@@ -98,7 +98,10 @@ export default definePlugin({
 
     return {
       instances,
-      start: () => instances.reconcile(),
+      // Without a reachable engine the service still answers (health, tools, errors naming Docker); records are left
+      // as they are until a later start can compare them with the containers.
+      start: () =>
+        instances.reconcile().catch((error) => ctx.log.warn("Docker is unreachable: tool containers were not reconciled", { error: String(error?.message ?? error) })),
       stop: () => instances.stop(),
       http: {
         title: "Tool manager (ModelScope agent tool service)",
