@@ -3,7 +3,7 @@
  * failures with the shared backoff (model-http/retry.ts: equal jitter, Retry-After honoured). Any other status,
  * 400 above all, is returned at once: the same request would fail the same way.
  */
-import { backoffMs, isNetworkError, retryAfterMs } from "../model-http/retry.ts";
+import { abortableSleep, backoffMs, isNetworkError, retryAfterMs } from "../model-http/retry.ts";
 
 export interface ProxyRetryPolicy {
   retryableStatusCodes: number[];
@@ -44,7 +44,7 @@ export async function openWithRetry(
       if (!retriesLeft) throw new UpstreamUnreachable(attempt, error);
       const delayMs = backoffMs(attempt, policyForBackoff, Math.random);
       onRetry(attempt, delayMs, error instanceof Error ? error.message : String(error));
-      await sleep(delayMs, signal);
+      await abortableSleep(delayMs, signal);
       continue;
     }
     if (!policy.retryableStatusCodes.includes(response.status) || !retriesLeft) return { response, attempts: attempt };
@@ -53,21 +53,7 @@ export async function openWithRetry(
     const delayMs = asked ?? backoffMs(attempt, policyForBackoff, Math.random);
     await response.body?.cancel().catch(() => {});
     onRetry(attempt, delayMs, `HTTP ${response.status}`);
-    await sleep(delayMs, signal);
+    await abortableSleep(delayMs, signal);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}

@@ -5,9 +5,9 @@
  * The entry is generated: it imports each `<tools dir>/<folder>/tool.ts` and hands them to `runToolNode`.
  */
 import { join, resolve } from "node:path";
+import { compileProgram, REPO_ROOT, reportBuilt } from "../compile.ts";
 import { toolModules } from "./tool-sources.ts";
 
-const REPO_ROOT = resolve(import.meta.dir, "../../..");
 const ENTRY = "rock-tool-node:entry";
 
 export const TOOL_NODE_BINARY_DEFAULT = "dist/tool-node";
@@ -26,36 +26,22 @@ function entrySource(modules: string[]): string {
   return `import { runToolNode } from ${JSON.stringify(join(import.meta.dir, "main.ts"))};\n${imports.join("\n")}\nrunToolNode([${list}]);\n`;
 }
 
-export async function buildToolNode(options: ToolNodeBuildOptions = {}): Promise<string> {
-  const outfile = resolve(options.outfile ?? join(REPO_ROOT, TOOL_NODE_BINARY_DEFAULT));
+export function buildToolNode(options: ToolNodeBuildOptions = {}): Promise<string> {
   const modules = toolModules([join(REPO_ROOT, "plugins", "tools"), ...(options.toolDirs ?? []).map((d) => resolve(d))]);
   const source = entrySource(modules);
-  const result = await Bun.build({
-    entrypoints: [ENTRY],
-    minify: true,
-    plugins: [
-      {
-        name: "tool-node-entry",
-        setup(build) {
-          build.onResolve({ filter: /^rock-tool-node:entry$/ }, (args) => ({ path: args.path, namespace: "tool-node-entry" }));
-          build.onLoad({ filter: /.*/, namespace: "tool-node-entry" }, () => ({ contents: source, loader: "ts" }));
-        },
-      },
-    ],
-    compile: {
-      outfile,
-      ...(options.target ? { target: options.target as Bun.Build.CompileTarget } : {}),
-      autoloadDotenv: false,
-      autoloadBunfig: false,
+  const entry: Bun.BunPlugin = {
+    name: "tool-node-entry",
+    setup(build) {
+      build.onResolve({ filter: /^rock-tool-node:entry$/ }, (args) => ({ path: args.path, namespace: "tool-node-entry" }));
+      build.onLoad({ filter: /.*/, namespace: "tool-node-entry" }, () => ({ contents: source, loader: "ts" }));
     },
-  });
-  if (!result.success) throw new Error(`tool-node build failed:\n${result.logs.map((log) => String(log)).join("\n")}`);
-  return outfile;
+  };
+  return compileProgram("tool-node", ENTRY, { outfile: options.outfile ?? join(REPO_ROOT, TOOL_NODE_BINARY_DEFAULT), target: options.target }, [entry]);
 }
 
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const valuesOf = (flag: string) => args.flatMap((arg, i) => (arg === flag && args[i + 1] ? [args[i + 1]] : []));
   const outfile = await buildToolNode({ outfile: valuesOf("--outfile")[0], toolDirs: valuesOf("--tools-dir"), target: valuesOf("--target")[0] });
-  console.log(`built ${outfile} (${((await Bun.file(outfile).size) / 1024 ** 2).toFixed(1)} MiB)`);
+  await reportBuilt(outfile);
 }
