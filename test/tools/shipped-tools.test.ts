@@ -6,6 +6,7 @@ import calculator from "../../plugins/tools/calculator/tool.ts";
 import codeInterpreter from "../../plugins/tools/code-interpreter/tool.ts";
 import hmacSigner from "../../plugins/tools/hmac-signer/tool.ts";
 import renewInstance from "../../plugins/tools/renew-instance/tool.ts";
+import { bootAdmin } from "../admin/support.ts";
 
 const context = (config: Record<string, unknown> = {}) => ({ config, kwargs: {}, signal: new AbortController().signal });
 
@@ -66,32 +67,23 @@ describe("hmac_sign (a tool with its own config and a secret)", () => {
 });
 
 describe("code_interpreter", () => {
-  test("runs code in a sandbox through the admin service, starting one on first use and reusing it", async () => {
-    const calls: { path: string; body: any; auth: string | null }[] = [];
-    const admin = Bun.serve({
-      port: 0,
-      hostname: "127.0.0.1",
-      async fetch(request) {
-        const path = new URL(request.url).pathname;
-        const body = await request.json();
-        calls.push({ path, body, auth: request.headers.get("authorization") });
-        const result = path.endsWith("/start") ? { sandbox_id: "sbx-1" } : { stdout: "2\n", stderr: "", exit_code: 0 };
-        return Response.json({ status: "Success", message: null, error: null, result });
-      },
-    });
+  test("runs code in a real sandbox through a real admin service, starting one on first use and reusing it", async () => {
+    const admin = await bootAdmin("    token: admin-token-1\n");
     try {
       const tool = new PreparedTool(codeInterpreter);
-      const config = tool.config({ admin_url: `http://127.0.0.1:${admin.port}`, token: "admin-token-1", image: "python:3.11" });
-      const first = await codeInterpreter.call(tool.arguments({ code: "print(1+1)" }) as any, context(config));
-      expect(first).toEqual({ sandbox_id: "sbx-1", language: "python", exit_code: 0, stdout: "2\n", stderr: "" });
-      await codeInterpreter.call(tool.arguments({ code: "echo 2", language: "bash" }) as any, context(config));
-      expect(calls.map((c) => c.path)).toEqual(["/apis/envs/sandbox/v1/start", "/apis/envs/sandbox/v1/execute", "/apis/envs/sandbox/v1/execute"]);
-      expect(calls[0].body).toMatchObject({ image: "python:3.11" });
-      expect(calls[2].body).toEqual({ sandbox_id: "sbx-1", command: ["bash", "-c", "echo 2"], timeout: 60 });
-      expect(calls.every((c) => c.auth === "Bearer admin-token-1")).toBe(true);
+      const config = tool.config({ admin_url: admin.kernel.server("admin")!.url, token: "admin-token-1", image: "python:3.11", memory: "512m" });
+      const first: any = await codeInterpreter.call(tool.arguments({ code: "echo $((1+1)); echo oops >&2; exit 3", language: "bash" }) as any, context(config));
+      expect(first).toMatchObject({ language: "bash", exit_code: 3, stdout: "2\n", stderr: "oops\n" });
+      const second: any = await codeInterpreter.call(tool.arguments({ code: "pwd > /dev/null; echo again", language: "bash" }) as any, context(config));
+      expect(second.sandbox_id).toBe(first.sandbox_id);
+      expect(second.stdout).toBe("again\n");
+      const listed = await fetch(`${admin.base}/sandboxes`, { headers: { authorization: "Bearer admin-token-1" } }).then((r) => r.json());
+      expect(JSON.stringify(listed)).toContain(first.sandbox_id);
+      const refused = await codeInterpreter.call(tool.arguments({ code: "echo x", language: "bash" }) as any, context({ ...config, token: "wrong-token-9" })).catch((e) => e);
+      expect(String(refused.message ?? refused)).toContain("missing or invalid bearer token");
       expect(() => tool.arguments({ code: "x", language: "ruby" })).toThrow("language: must be one of");
     } finally {
-      admin.stop(true);
+      await admin.close();
     }
   });
 });
