@@ -79,7 +79,7 @@ describe("code_interpreter", () => {
       expect(second.stdout).toBe("again\n");
       const listed = await fetch(`${admin.base}/sandboxes`, { headers: { authorization: "Bearer admin-token-1" } }).then((r) => r.json());
       expect(JSON.stringify(listed)).toContain(first.sandbox_id);
-      const refused = await codeInterpreter.call(tool.arguments({ code: "echo x", language: "bash" }) as any, context({ ...config, token: "wrong-token-9" })).catch((e) => e);
+      const refused: any = await (codeInterpreter.call as any)(tool.arguments({ code: "echo x", language: "bash" }) as any, context({ ...config, token: "wrong-token-9" })).catch((e: unknown) => e);
       expect(String(refused.message ?? refused)).toContain("missing or invalid bearer token");
       expect(() => tool.arguments({ code: "x", language: "ruby" })).toThrow("language: must be one of");
     } finally {
