@@ -18,6 +18,9 @@ describe("admin: a sandbox's life through ROCK's HTTP API (local deployment)", (
     expect(JSON.stringify(started)).not.toContain("oken");
 
     expect((await admin.get(`/is_alive?sandbox_id=${id}`)).result.is_alive).toBe(true);
+    const stats = await admin.get(`/get_sandbox_statistics?sandbox_id=${id}`);
+    expect(stats.status).toBe("Success");
+    expect(Object.keys(stats.result)).toEqual(expect.arrayContaining(["cpu", "mem", "disk", "net"]));
     const status = await admin.get(`/get_status?sandbox_id=${id}`);
     expect(status.result).toMatchObject({ sandbox_id: id, state: "running", is_alive: true, user_id: "alice", image: "python:3.11" });
     expect(JSON.stringify(status)).not.toContain("rocklet");

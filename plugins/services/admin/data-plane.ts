@@ -73,6 +73,11 @@ export class DataPlane {
     return { success: result.success === true, message: result.message ?? "", file_name: result.file_name ?? file.name };
   }
 
+  /** The rocklet's cpu/mem/disk/net figures for the sandbox. */
+  async statistics(sandbox_id: string) {
+    return this.rocklet.getJson(await this.target(sandbox_id), "/get_statistics");
+  }
+
   async isAlive(sandbox_id: string): Promise<{ is_alive: boolean; message: string }> {
     const info = await this.live.get(sandbox_id);
     if (!info?.rockletUrl) return { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };

@@ -21,6 +21,10 @@ export class RockletClient {
     }
   }
 
+  getJson<T = any>(target: RockletTarget, path: string): Promise<T> {
+    return this.call(target, path, { method: "GET" });
+  }
+
   postJson<T = any>(target: RockletTarget, path: string, body: unknown): Promise<T> {
     return this.call(target, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   }

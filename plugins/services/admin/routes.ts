@@ -72,6 +72,7 @@ export function mountAdminRoutes(app: Elysia<any, any, any, any, any, any, any>,
           return startResponse(record);
         }), { body: S.StartRequest })
       .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly })
+      .get("/get_sandbox_statistics", ({ query }) => enveloped("get sandbox statistics failed", () => dataPlane.statistics(query.sandbox_id)), { query: S.IdOnly })
       .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === "true")), { query: S.StatusQuery })
       .post("/execute", ({ body }) => enveloped("execute command failed", () => dataPlane.execute(body)), { body: S.Command })
       .post("/create_session", ({ body }) => enveloped("create session failed", () => dataPlane.createSession(body)), { body: S.CreateSession })
