@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Kernel } from "../../core/kernel.ts";
+import { available } from "../support/env.ts";
 import { tempProject, type TempProject } from "../support/project.ts";
 
 let project: TempProject;
@@ -68,6 +69,15 @@ describe("every server", () => {
     expect(text).toMatch(/demo_open_hits_total 1/);
     expect(text).toContain('rock_http_requests_total{server="open",method="POST",route="/items",status="200"}');
     expect(text).toContain("process_cpu_seconds_total");
+  });
+
+  test("/metrics passes `promtool check metrics`", async () => {
+    const promtool = Bun.which("promtool") ?? undefined;
+    if (!available("promtool", promtool)) return;
+    const text = await (await fetch(`${open}/metrics`)).text();
+    const check = Bun.spawnSync([promtool!, "check", "metrics"], { stdin: new TextEncoder().encode(text) });
+    expect(check.stdout.toString() + check.stderr.toString()).toBe("");
+    expect(check.exitCode).toBe(0);
   });
 
   test("OpenAPI document generated from the route schemas", async () => {
