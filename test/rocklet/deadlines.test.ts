@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestRocklet, type TestRocklet } from "./harness.ts";
@@ -15,12 +15,14 @@ afterAll(async () => {
 
 describe("request deadlines", () => {
   test("a route without its own timeout answers 504 after the request timeout", async () => {
-    const fifo = join(mkdtempSync(join(tmpdir(), "rocklet-fifo-")), "pipe");
+    const dir = mkdtempSync(join(tmpdir(), "rocklet-fifo-"));
+    const fifo = join(dir, "pipe");
     Bun.spawnSync(["mkfifo", fifo]);
     const { status, body } = await rocklet.post("/read_file", { path: fifo });
     expect(status).toBe(504);
     expect(body).toEqual({ detail: "Request processing timed out after 1 seconds." });
     writeFileSync(fifo, "release the blocked reader");
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("commands get their own timeout plus a margin, never less", async () => {
