@@ -49,6 +49,15 @@ describe.skipIf(!available("redis", redisUrl()))("agent with two example workers
     expect(await response.text()).toBe("我用滑鼠開啟軟體");
   });
 
+  test("a multipart form (curl -F) works as well as a urlencoded one", async () => {
+    const multipart = new FormData();
+    multipart.append("name", "example");
+    multipart.append("input", history(["我用鼠标打开软件", false]));
+    const response = await fetch(`${agent.v1}chat/completions`, { method: "POST", body: multipart });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("我用滑鼠開啟軟體");
+  });
+
   test("concurrent conversations go to different workers (least busy first), then BUSY / NOMACHINE", async () => {
     const before = [await accepted(one), await accepted(two)];
     expect(await (await post(agent, "worker/schedule", { name: "example", history_id: "10", user_id: "u" })).text()).toBe("READY");

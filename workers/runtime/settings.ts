@@ -62,9 +62,12 @@ export function readSettings(env: Record<string, string | undefined>): WorkerSet
   const endpoint = text("ENDPOINT") ?? "/v1/completion";
   if (!/^\/[\w\-./]*$/.test(endpoint)) throw new SettingsError("ENDPOINT", "a path such as /v1/completion", endpoint);
   const publicAddress = text("PUBLIC_ADDRESS") ?? "localhost";
+  // The original needs the trailing slash or drops the last path segment when joining; we add it. A bare origin
+  // (http://agent:9000) can only mean the Agent's API root, so it gets the /v1.0/ prefix the Agent serves.
+  const agentUrl = new URL(agentEndpoint.endsWith("/") ? agentEndpoint : `${agentEndpoint}/`);
+  if (agentUrl.pathname === "/") agentUrl.pathname = "/v1.0/";
   return {
-    // The original needs the trailing slash or drops the last path segment when joining; we add it.
-    agentEndpoint: agentEndpoint.endsWith("/") ? agentEndpoint : `${agentEndpoint}/`,
+    agentEndpoint: agentUrl.toString(),
     name: text("LLM_NAME"),
     publicAddress,
     port: int("PORT", 0, 0, 65535),

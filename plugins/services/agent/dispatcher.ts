@@ -50,8 +50,9 @@ export class Dispatcher {
   private body(form: Form): URLSearchParams {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(form)) {
-      if (value === undefined || value === null || typeof value === "object") continue; // files are not relayed
-      params.append(key, String(value));
+      if (value === undefined || value === null || value instanceof Blob) continue; // files are not relayed
+      // A multipart form's JSON-looking fields (such as `input`) arrive parsed: relay them as the JSON text they were.
+      params.append(key, typeof value === "object" ? JSON.stringify(value) : String(value));
     }
     return params;
   }
