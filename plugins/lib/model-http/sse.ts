@@ -4,7 +4,7 @@
  * status there (DashScope's `:HTTP_STATUS/200`). An event without a terminating blank line is incomplete and
  * is dropped at end of stream, so a cut stream never yields a half event.
  */
-import { readLines } from "./lines.ts";
+import { readLineBatches } from "./lines.ts";
 
 export interface SSEEvent {
   /** `event:` field, "message" when absent. */
@@ -16,34 +16,43 @@ export interface SSEEvent {
 }
 
 export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
+  for await (const events of parseSSEBatches(body)) yield* events;
+}
+
+/** The same events, one non-empty batch per chunk read, for consumers that want one async step per chunk. */
+export async function* parseSSEBatches(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent[]> {
   let pending = emptyEvent();
   let hasData = false;
   let data: string[] = [];
-  for await (const line of readLines(body)) {
-    if (line === "") {
-      if (hasData) yield { ...pending, data: data.join("\n") };
-      pending = emptyEvent();
-      hasData = false;
-      data = [];
-      continue;
+  for await (const lines of readLineBatches(body)) {
+    const events: SSEEvent[] = [];
+    for (const line of lines) {
+      if (line === "") {
+        if (hasData) events.push({ ...pending, data: data.join("\n") });
+        pending = emptyEvent();
+        hasData = false;
+        data = [];
+        continue;
+      }
+      const { field, value } = splitField(line);
+      switch (field) {
+        case "":
+          pending.comments.push(value);
+          break;
+        case "data":
+          hasData = true;
+          data.push(value);
+          break;
+        case "event":
+          pending.event = value || "message";
+          break;
+        case "id":
+          if (!value.includes("\0")) pending.id = value;
+          break;
+        // `retry` and unknown fields are ignored: we never reconnect.
+      }
     }
-    const { field, value } = splitField(line);
-    switch (field) {
-      case "":
-        pending.comments.push(value);
-        break;
-      case "data":
-        hasData = true;
-        data.push(value);
-        break;
-      case "event":
-        pending.event = value || "message";
-        break;
-      case "id":
-        if (!value.includes("\0")) pending.id = value;
-        break;
-      // `retry` and unknown fields are ignored: we never reconnect.
-    }
+    if (events.length) yield events;
   }
 }
 

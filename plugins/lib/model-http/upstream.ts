@@ -77,8 +77,16 @@ export async function fetchUpstreamJson(up: Upstream, request: UpstreamRequest):
   }
 }
 
+/** The target is parsed out of the URL only when an error or a retry names it, not on every call. */
 export function errorContext(up: Upstream, url: string): ErrorContext {
-  return { client: up.client, target: targetOf(url), secrets: up.secrets };
+  let target: string | undefined;
+  return {
+    client: up.client,
+    secrets: up.secrets,
+    get target() {
+      return (target ??= targetOf(url));
+    },
+  };
 }
 
 async function open(up: Upstream, request: UpstreamRequest, deadline: Deadline, ctx: ErrorContext): Promise<Response> {

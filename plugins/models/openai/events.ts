@@ -7,26 +7,29 @@ import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
 import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
 import { asArray, asNumber, asObject, asString, type JsonObject, withoutUndefined } from "../../lib/model-http/shape.ts";
-import { parseSSE } from "../../lib/model-http/sse.ts";
+import { parseSSEBatches } from "../../lib/model-http/sse.ts";
 
 export async function* chatCompletionEvents(body: ReadableStream<Uint8Array>, ctx: ErrorContext): AsyncGenerator<ChatEvent> {
   let reason: string | undefined;
   let usage: Usage | undefined;
   let done = false;
-  for await (const event of parseSSE(body)) {
-    if (event.data.trim() === "[DONE]") {
-      done = true;
-      break;
+  // One async step per chunk read, not per event: an answer often arrives whole in one chunk.
+  read: for await (const events of parseSSEBatches(body)) {
+    for (const event of events) {
+      if (event.data.trim() === "[DONE]") {
+        done = true;
+        break read;
+      }
+      const chunk = asObject(parseJsonFrame(event.data)) ?? {};
+      throwIfError(chunk, ctx);
+      usage = usageOf(chunk.usage) ?? usage;
+      const choice = asArray(chunk.choices)
+        .map(asObject)
+        .find((c) => c !== undefined && (c.index ?? 0) === 0);
+      if (!choice) continue;
+      yield* deltaEvents(asObject(choice.delta) ?? {});
+      reason = asString(choice.finish_reason) ?? reason;
     }
-    const chunk = asObject(parseJsonFrame(event.data)) ?? {};
-    throwIfError(chunk, ctx);
-    usage = usageOf(chunk.usage) ?? usage;
-    const choice = asArray(chunk.choices)
-      .map(asObject)
-      .find((c) => c !== undefined && (c.index ?? 0) === 0);
-    if (!choice) continue;
-    yield* deltaEvents(asObject(choice.delta) ?? {});
-    reason = asString(choice.finish_reason) ?? reason;
   }
   if (!done && reason === undefined) throw streamCutError(ctx, "the stream ended without [DONE]");
   yield { type: "finish", reason: reason ?? "stop", ...(usage ? { usage } : {}) };

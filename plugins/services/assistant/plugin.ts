@@ -66,16 +66,23 @@ export default definePlugin({
                 const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
                 const { name, client } = await router.resolve(body.model);
                 const prepared = prepareCompletion(body, client, ctx.config.native_tools);
-                const abort = new AbortController();
-                request.signal.addEventListener("abort", () => abort.abort(), { once: true });
                 const id = `chatcmpl_${crypto.randomUUID()}`;
                 const created = Math.floor(Date.now() / 1000);
-                const events = prepared.events(abort.signal);
 
                 if (body.stream) {
+                  // A stream also ends when its reader cancels it, so it gets its own signal for both.
+                  const abort = new AbortController();
+                  request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+                  const events = prepared.events(abort.signal);
                   const first = events.next();
                   // An upstream that fails fast (refused, 4xx) still gets a proper HTTP error instead of a stream.
-                  const early = await Promise.race([first.then(() => "ok", (e) => e), Bun.sleep(Math.min(ctx.config.keepalive_ms, 1000)).then(() => "wait")]);
+                  // The wait's timer is cleared at once: a Bun.sleep here would leave one pending timer per request.
+                  let timer: Timer | undefined;
+                  const early = await Promise.race([
+                    first.then(() => "ok", (e) => e),
+                    new Promise((r) => (timer = setTimeout(() => r("wait"), Math.min(ctx.config.keepalive_ms, 1000)))),
+                  ]);
+                  clearTimeout(timer);
                   if (early !== "ok" && early !== "wait") {
                     completions.inc({ backend: name, stream: "true", outcome: "error" });
                     throw upstreamFailure(name, early);
@@ -97,6 +104,8 @@ export default definePlugin({
                   });
                 }
 
+                // A plain answer ends only when the client goes away: the request's own signal says so.
+                const events = prepared.events(request.signal);
                 let content = "";
                 let calls = new ToolCallCollector();
                 let step!: Awaited<ReturnType<typeof events.next>>;
@@ -114,7 +123,7 @@ export default definePlugin({
                   }
                   if (rounds === 1 || !toolExecutor || !calls.result().length) break;
                   const followUp = await toolExecutor.followUp(body, content, calls.result());
-                  round = prepareCompletion(followUp, client, ctx.config.native_tools).events(abort.signal);
+                  round = prepareCompletion(followUp, client, ctx.config.native_tools).events(request.signal);
                   content = "";
                   calls = new ToolCallCollector();
                 }

@@ -1,6 +1,7 @@
 /**
- * OpenAI's chat-completion chunk stream over SSE, built pull-based (the consumer's pace drives the model),
- * with a keep-alive comment while the first token is awaited and a `data: [DONE]` at the end.
+ * OpenAI's chat-completion chunk stream over SSE, with a keep-alive comment while the first token is awaited and a
+ * `data: [DONE]` at the end. A Bun "direct" stream: each frame is written and flushed straight to the response
+ * (the flush is the back-pressure: the consumer's pace drives the model), without a JS-side queue per chunk.
  */
 import type { CompletionEvent, Finish } from "./completion.ts";
 
@@ -10,9 +11,8 @@ export interface ChunkHeader {
   model: string;
 }
 
-const encoder = new TextEncoder();
-const frame = (data: unknown) => encoder.encode(`data: ${JSON.stringify(data)}\n\n`);
-const KEEPALIVE = encoder.encode(": keep-alive\n\n");
+const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+const KEEPALIVE = ": keep-alive\n\n";
 
 function chunk(header: ChunkHeader, delta: Record<string, unknown>, finish_reason: string | null = null, extra: Record<string, unknown> = {}) {
   return {
@@ -48,51 +48,56 @@ export function sseResponse(options: {
   requestId: string;
 }): Response {
   const { header, events } = options;
-  let pending: Promise<IteratorResult<CompletionEvent, Finish>> | undefined = options.first;
-  let started = false;
-  let done = false;
+  let cancelled = false;
+
+  /** The first step, with a keep-alive comment every `keepaliveMs` until it comes. */
+  async function firstStep(controller: ReadableStreamDirectController) {
+    let timer: Timer | undefined;
+    try {
+      for (;;) {
+        const step = await Promise.race([options.first, new Promise<"keepalive">((r) => (timer = setTimeout(() => r("keepalive"), options.keepaliveMs)))]);
+        if (step !== "keepalive") return step;
+        controller.write(KEEPALIVE);
+        await controller.flush();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   const stream = new ReadableStream<Uint8Array>({
+    type: "direct",
     async pull(controller) {
-      if (done) return;
-      pending ??= events.next();
-      let timer: Timer | undefined;
       try {
-        const step = started
-          ? await pending
-          : await Promise.race([pending, new Promise<"keepalive">((r) => (timer = setTimeout(() => r("keepalive"), options.keepaliveMs)))]);
-        if (step === "keepalive") {
-          controller.enqueue(KEEPALIVE);
-          return;
-        }
-        pending = undefined;
-        started = true;
-        if (!step.done) {
-          controller.enqueue(frame(chunk(header, deltaOf(step.value))));
-          return;
-        }
-        const { reason, usage } = step.value;
-        if (options.includeUsage) {
-          controller.enqueue(frame(chunk(header, {}, reason)));
-          controller.enqueue(frame({ ...chunk(header, {}), choices: [], usage: usage ?? null }));
-        } else {
-          controller.enqueue(frame(chunk(header, {}, reason, usage ? { usage } : {})));
+        for (let step = await firstStep(controller); !cancelled; step = await events.next()) {
+          if (!step.done) {
+            controller.write(frame(chunk(header, deltaOf(step.value))));
+            await controller.flush();
+            continue;
+          }
+          const { reason, usage } = step.value;
+          if (options.includeUsage) {
+            controller.write(frame(chunk(header, {}, reason)));
+            controller.write(frame({ ...chunk(header, {}), choices: [], usage: usage ?? null }));
+          } else {
+            controller.write(frame(chunk(header, {}, reason, usage ? { usage } : {})));
+          }
+          break;
         }
       } catch (error) {
+        if (cancelled) return; // the client left: nobody to tell
         const { message, type } = options.onError(error);
-        controller.enqueue(frame({ error: { message, type, param: null, code: null }, request_id: options.requestId }));
-      } finally {
-        clearTimeout(timer);
+        controller.write(frame({ error: { message, type, param: null, code: null }, request_id: options.requestId }));
       }
-      done = true;
-      controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+      if (cancelled) return;
+      controller.write("data: [DONE]\n\n");
       controller.close();
     },
     cancel() {
-      done = true;
+      cancelled = true;
       options.onCancel();
     },
-  });
+  } satisfies Bun.DirectUnderlyingSource<Uint8Array>);
   return new Response(stream, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-request-id": options.requestId },
   });
