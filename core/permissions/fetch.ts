@@ -18,12 +18,24 @@ export function hostAllowed(allowed: readonly string[], url: URL): boolean {
   return false;
 }
 
-/** A `fetch` that refuses hosts the plugin did not declare. */
+/**
+ * A `fetch` that refuses hosts the plugin did not declare. Decisions are cached by the URL's text up to its first
+ * `/` after the scheme: the authority (userinfo, host, port) always ends within it, so the cached answer is exact.
+ */
 export function scopedFetch(plugin: string, allowed: readonly string[]): typeof fetch {
+  const decisions = new Map<string, boolean>();
   const guarded = (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : input.toString());
-    if (!hostAllowed(allowed, url)) {
-      return Promise.reject(new PermissionDenied(plugin, `net:${url.host}`, `declare "${url.host}" in permissions.net`));
+    const text = typeof input === "string" ? input : input instanceof Request ? input.url : input.toString();
+    const slash = text.indexOf("/", text.indexOf("//") + 2);
+    const prefix = slash === -1 ? text : text.slice(0, slash);
+    let allowedHere = decisions.get(prefix);
+    if (allowedHere === undefined) {
+      allowedHere = hostAllowed(allowed, new URL(text));
+      if (decisions.size < 1024) decisions.set(prefix, allowedHere);
+    }
+    if (!allowedHere) {
+      const host = new URL(text).host;
+      return Promise.reject(new PermissionDenied(plugin, `net:${host}`, `declare "${host}" in permissions.net`));
     }
     return fetch(input, init);
   };

@@ -171,3 +171,17 @@ describe("the same plugin through the kernel, without and with its permission", 
     }
   });
 });
+
+describe("fetch decisions are exact for every URL form", () => {
+  test("userinfo, backslashes, ports and queries cannot smuggle an undeclared host past the cache", async () => {
+    const guarded = scopedFetch("probe", ["127.0.0.1:1"]);
+    for (const url of ["http://127.0.0.1:1@evil.test/", "http://evil.test\\@127.0.0.1:1/", "http://evil.test?127.0.0.1:1", "http://127.0.0.1:2/", "http://evil.test#@127.0.0.1:1"]) {
+      const error = await guarded(url).catch((e) => e);
+      expect(error).toBeInstanceOf(PermissionDenied);
+    }
+    // The same prefixes, asked again, are still refused (from the cache).
+    expect(await guarded("http://127.0.0.1:1@evil.test/x").catch((e) => e)).toBeInstanceOf(PermissionDenied);
+    const allowedError = await guarded("http://127.0.0.1:1/x").catch((e) => e);
+    expect(allowedError).not.toBeInstanceOf(PermissionDenied); // allowed: fails only because nothing listens there
+  });
+});
