@@ -1,22 +1,16 @@
 import type { Database } from "bun:sqlite";
 import { Type, type TObject } from "@sinclair/typebox";
-import { mkdirSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Registry } from "prom-client";
 import { applyPluginEnv, loadConfig, rejectUnknownFields, validate, type LoadedConfig } from "./config.ts";
-import { openDatabase } from "./db.ts";
+import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
 import { startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
-import { PluginMetrics, createRegistry, defaultMetricsPrefix } from "./metrics.ts";
-import { ScopedDocker } from "./permissions/docker.ts";
-import { scopedEnv } from "./permissions/env.ts";
-import { checkHost, scopedFetch } from "./permissions/fetch.ts";
-import { scopedFs } from "./permissions/fs.ts";
-import { scopedRun } from "./permissions/run.ts";
+import { createRegistry } from "./metrics.ts";
 import { Permissions } from "./permissions/schema.ts";
-import type { PluginContext, PluginDefinition, PluginInstance, PluginKind } from "./plugin.ts";
+import type { PluginContext, PluginDefinition, PluginInstance } from "./plugin.ts";
 import { createStore } from "./store/index.ts";
 import type { Store } from "./store/store.ts";
 
@@ -48,7 +42,6 @@ const ServiceListen = Type.Object({
 });
 const kernelKeys = ["enabled"];
 const serviceKeys = ["port", "host", "token"];
-const secretishEnv = /KEY|TOKEN|SECRET|PASSWORD/i;
 
 function pick(section: Record<string, unknown>, keys: string[], keep: boolean) {
   return Object.fromEntries(Object.entries(section).filter(([k]) => keys.includes(k) === keep));
@@ -272,54 +265,17 @@ export class Kernel {
   }
 
   private contextFor(plan: PluginPlan): PluginContext<any> {
-    const { definition, permissions } = plan;
-    const name = definition.name;
-    const pluginData = join(this.dataDir, "plugins", name);
-    mkdirSync(pluginData, { recursive: true });
-    const env = scopedEnv(name, permissions.env ?? [], this.env);
-    for (const [variable, value] of Object.entries(env.all())) if (secretishEnv.test(variable)) registerSecret(value);
-    const net = permissions.net ?? [];
-    let docker: ScopedDocker | undefined;
-    let db: Database | undefined;
-    const deps = new Set(plan.dependencies);
-    return {
-      name,
-      kind: definition.kind,
-      config: plan.config,
-      paths: { root: this.root, data: this.dataDir, pluginData, pluginDir: plan.discovered.dir },
-      permissions,
-      log: createLogger({ plugin: name }),
-      metrics: new PluginMetrics(this.registry, definition.metricsPrefix ?? defaultMetricsPrefix(name)),
+    return buildContext(plan, {
+      root: this.root,
+      dataDir: this.dataDir,
+      env: this.env,
+      registry: this.registry,
       signal: this.shutdown.signal,
-      fetch: scopedFetch(name, net),
-      checkHost: (url) => checkHost(name, net, url),
-      env,
-      fs: scopedFs(name, this.root, { read: permissions.read ?? [], write: [...(permissions.write ?? []), pluginData] }),
-      run: scopedRun(name, this.root, permissions.run ?? [], env.all()),
-      docker: () => {
-        if (!permissions.docker) throw new PermissionDenied(name, "docker", "declare docker: true in permissions");
-        return (docker ??= new ScopedDocker(name, { socket: this.config.kernel.docker.socket }));
-      },
-      store: permissions.store ? this.store!.namespace(`${permissions.store}:`) : deniedStore(name),
-      db: () => {
-        if (!permissions.database) throw new PermissionDenied(name, "database", "declare database: true in permissions");
-        if (!db) this.databases.push((db = openDatabase(join(this.dataDir, `${name}.sqlite`))));
-        return db;
-      },
-      use: <T>(dep: string) => {
-        if (!deps.has(dep)) throw new PermissionDenied(name, `use:${dep}`, `add '${dep}' to the plugin's dependencies`);
-        return this.instances.get(dep) as T;
-      },
-      pluginsOfKind: (kind: PluginKind) => this.enabledPlugins().filter((p) => p.definition.kind === kind).map((p) => p.definition.name),
-    };
+      dockerSocket: this.config.kernel.docker.socket,
+      store: this.store!,
+      onDatabase: (db) => this.databases.push(db),
+      instance: (name) => this.instances.get(name),
+      enabledPlugins: () => this.enabledPlugins(),
+    });
   }
-}
-
-/** What a plugin without a `store` permission gets: every call is refused. */
-function deniedStore(plugin: string): Store {
-  return new Proxy({} as Store, {
-    get: (_target, method) => () => {
-      throw new PermissionDenied(plugin, "store", `declare store: "<namespace>" in permissions to use ${String(method)}`);
-    },
-  });
 }
