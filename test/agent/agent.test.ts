@@ -203,8 +203,9 @@ describe("agent with in-process store and slow workers", () => {
 
   test("workers register again by themselves when a restarted Agent has forgotten them", async () => {
     await stop(agent);
+    // With the in-process store the new Agent starts empty; the workers' periodic check (every 300 ms) may already
+    // have registered again by the time it answers, so only the end state is asserted.
     agent = await startAgent({ port });
-    expect(await list(agent, "slow")).toEqual([]); // in-process store: the registrations went with the process
     await eventually(async () => (await list(agent, "slow")).length === 2, 5000, "workers registered again");
   });
 });
