@@ -106,11 +106,18 @@ describe.skipIf(!available("redis", redisUrl()))("agent with two example workers
   });
 
   test("register/unregister keep the Kernel's wire: duplicates Failed, unregister by base URL", async () => {
-    const fields = { name: "wire", endpoint: "http://127.0.0.1:1/chat/" };
-    expect(await (await post(agent, "worker/register", fields)).text()).toBe("Success");
-    expect(await (await post(agent, "worker/register", { ...fields, endpoint: "http://127.0.0.1:1/chat" })).text()).toBe("Failed");
-    expect(await (await post(agent, "worker/unregister", { name: "wire", endpoint: "http://127.0.0.1:1/anything" })).text()).toBe("Success");
-    expect(await (await post(agent, "worker/unregister", { name: "wire", endpoint: "http://127.0.0.1:1/anything" })).text()).toBe("Failed");
+    // A live endpoint, so that the Agent's health checks keep it registered while the test runs.
+    const healthy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(null, { status: 204 }) });
+    try {
+      const base = `http://127.0.0.1:${healthy.port}`;
+      const fields = { name: "wire", endpoint: `${base}/chat/` };
+      expect(await (await post(agent, "worker/register", fields)).text()).toBe("Success");
+      expect(await (await post(agent, "worker/register", { ...fields, endpoint: `${base}/chat` })).text()).toBe("Failed");
+      expect(await (await post(agent, "worker/unregister", { name: "wire", endpoint: `${base}/anything` })).text()).toBe("Success");
+      expect(await (await post(agent, "worker/unregister", { name: "wire", endpoint: `${base}/anything` })).text()).toBe("Failed");
+    } finally {
+      healthy.stop(true);
+    }
   });
 
   test("metrics: workers per name, dispatches, failures; promtool accepts them", async () => {
