@@ -9,15 +9,8 @@ export interface Envelope<T> {
   result: T | null;
 }
 
-export interface StartRequest {
-  image: string;
-  sandbox_id?: string | null;
-  cpus?: number;
-  memory?: string;
-  disk?: string;
-  pull?: "never" | "missing" | "always";
-  auto_clear_time_minutes?: number;
-}
+/** The body of start and start_async, as the admin's own schema defines it. */
+export type { StartRequest } from "../../services/admin/schemas.ts";
 
 /** Who starts the sandbox: sent as X-User-Id, X-Experiment-Id, X-Namespace. */
 export interface StartIdentity {

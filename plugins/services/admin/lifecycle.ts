@@ -11,6 +11,7 @@ import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient } from "./rocklet-client.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
+import type { StartRequest } from "./schemas.ts";
 
 export interface LifecycleLimits {
   maxCpus: number;
@@ -20,15 +21,6 @@ export interface LifecycleLimits {
   startTimeoutMs: number;
 }
 
-export interface StartRequest {
-  image: string;
-  sandbox_id?: string | null;
-  cpus?: number;
-  memory?: string;
-  disk?: string;
-  pull?: "never" | "missing" | "always";
-  auto_clear_time_minutes?: number;
-}
 
 export interface StartHeaders {
   user_id: string;

@@ -1,5 +1,5 @@
 /** Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once. */
-import { t } from "elysia";
+import { t, type Static } from "elysia";
 
 /** ROCK's NonBlankStr: rejects "" and "   ". */
 export const NonBlank = t.String({ minLength: 1, pattern: "\\S" });
@@ -17,6 +17,7 @@ export const StartRequest = t.Object({
   disk: t.Optional(t.String()),
   startup_timeout: t.Optional(t.Nullable(t.Number())),
 });
+export type StartRequest = Static<typeof StartRequest>;
 
 export const IdOnly = t.Object(SandboxId);
 
