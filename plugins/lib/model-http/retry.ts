@@ -11,6 +11,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Upper bound of any wait; a longer Retry-After ends the retries instead. */
   maxDelayMs: number;
+  /** Statuses worth another attempt; default 429 and every 5xx. Other 4xx would fail the same way again. */
+  retryableStatuses?: readonly number[];
 }
 
 export interface RetryInfo {
@@ -53,6 +55,7 @@ export function isRetryableStatus(status: number): boolean {
 export async function fetchWithRetry(send: () => Promise<Response>, policy: RetryPolicy, hooks: RetryHooks): Promise<Attempted> {
   const sleep = hooks.sleep ?? abortableSleep;
   const random = hooks.random ?? Math.random;
+  const retryable = policy.retryableStatuses ? (status: number) => policy.retryableStatuses!.includes(status) : isRetryableStatus;
   for (let attempt = 1; ; attempt++) {
     const retriesLeft = attempt <= policy.maxRetries;
     let response: Response;
@@ -67,7 +70,7 @@ export async function fetchWithRetry(send: () => Promise<Response>, policy: Retr
       await sleep(delayMs, hooks.signal);
       continue;
     }
-    if (response.ok || !isRetryableStatus(response.status) || !retriesLeft) return { response, attempts: attempt };
+    if (response.ok || !retryable(response.status) || !retriesLeft) return { response, attempts: attempt };
     const asked = retryAfterMs(response.headers);
     if (asked !== undefined && asked > policy.maxDelayMs) return { response, attempts: attempt };
     const delayMs = asked ?? backoffMs(attempt, policy, random);

@@ -6,7 +6,7 @@
  */
 import { completionChunks, sseBody, wantsUsage } from "./chat-stream.ts";
 import { errorReply, json, SSE_HEADERS } from "./http-replies.ts";
-import { openWithRetry, UpstreamUnreachable } from "./proxy-retry.ts";
+import { ConnectionFailure, fetchWithRetry } from "../model-http/retry.ts";
 import { routeFor } from "./proxy-rules.ts";
 import type { ServiceLog } from "./service-log.ts";
 import type { ServiceSettings } from "./settings.ts";
@@ -60,16 +60,19 @@ export class ProxyForwarder {
     const host = new URL(route.url).host;
     let opened;
     try {
-      opened = await openWithRetry(
+      opened = await fetchWithRetry(
         () => fetch(route.url, { method: "POST", headers, body: text, signal: upstreamCall.signal }),
-        { ...proxy, baseDelayMs: proxy.retryBaseDelayMs, maxDelayMs: proxy.retryMaxDelayMs },
-        upstreamCall.signal,
-        (attempt, delayMs, reason) => this.log("retrying upstream", { host, attempt, delay_ms: delayMs, reason }),
+        { maxRetries: proxy.maxRetries, baseDelayMs: proxy.retryBaseDelayMs, maxDelayMs: proxy.retryMaxDelayMs, retryableStatuses: proxy.retryableStatusCodes },
+        {
+          signal: upstreamCall.signal,
+          onRetry: ({ attempt, delayMs, status, error }) =>
+            this.log("retrying upstream", { host, attempt, delay_ms: delayMs, reason: error ?? `HTTP ${status}` }),
+        },
       );
     } catch (error) {
       const failure = timedOut
         ? errorReply(504, `${host} did not answer within ${timeoutMs! / 1000} s`, "upstream_timeout")
-        : error instanceof UpstreamUnreachable
+        : error instanceof ConnectionFailure
           ? errorReply(502, `cannot reach ${host} after ${error.attempts} attempt(s): ${error.message}`, "upstream_unreachable")
           : request.signal.aborted
             ? errorReply(499, "the client closed the request", "client_closed_request")
