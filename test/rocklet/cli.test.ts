@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { scratchDir } from "./harness.ts";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENTRY, runToExit, spawnRocklet } from "./process-harness.ts";
 
@@ -28,7 +28,7 @@ describe("rocklet command line", () => {
   });
 
   test("--token-file is read, then deleted", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rocklet-token-"));
+    const dir = scratchDir("rocklet-token-");
     const file = join(dir, "token");
     writeFileSync(file, "file-token\n");
     const rocklet = await spawnRocklet([bun, ENTRY, "--host", "127.0.0.1", "--port", "0", "--token-file", file]);

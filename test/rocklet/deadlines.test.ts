@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestRocklet, type TestRocklet } from "./harness.ts";
+import { startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 
 let rocklet: TestRocklet;
 
@@ -15,14 +14,13 @@ afterAll(async () => {
 
 describe("request deadlines", () => {
   test("a route without its own timeout answers 504 after the request timeout", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rocklet-fifo-"));
+    const dir = scratchDir("rocklet-fifo-");
     const fifo = join(dir, "pipe");
     Bun.spawnSync(["mkfifo", fifo]);
     const { status, body } = await rocklet.post("/read_file", { path: fifo });
     expect(status).toBe(504);
     expect(body).toEqual({ detail: "Request processing timed out after 1 seconds." });
     writeFileSync(fifo, "release the blocked reader");
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test("commands get their own timeout plus a margin, never less", async () => {

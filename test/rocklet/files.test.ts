@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestRocklet, type TestRocklet } from "./harness.ts";
+import { startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 
 let rocklet: TestRocklet;
 let dir: string;
 
 beforeAll(() => {
   rocklet = startTestRocklet();
-  dir = mkdtempSync(join(tmpdir(), "rocklet-files-"));
+  dir = scratchDir("rocklet-files-");
 });
 afterAll(async () => {
   await rocklet.stop();

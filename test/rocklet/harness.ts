@@ -1,4 +1,6 @@
 /** Starts an in-process rocklet on a free port and talks to it over real HTTP. */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULT_OPTIONS, type RockletOptions, startRocklet } from "../../plugins/lib/rocklet/server.ts";
 
 export interface TestRocklet {
@@ -50,4 +52,11 @@ export async function freePort(): Promise<number> {
   const port = listener.port;
   listener.stop(true);
   return port;
+}
+
+/** A scratch directory under the git-ignored test/.tmp (bun test runs no exit hooks, so /tmp would fill up). */
+export function scratchDir(prefix: string): string {
+  const base = join(import.meta.dir, "..", ".tmp", "rocklet");
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
 }

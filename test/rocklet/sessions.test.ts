@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { percentile, startTestRocklet, type TestRocklet } from "./harness.ts";
+import { percentile, startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 
 let rocklet: TestRocklet;
 let counter = 0;
@@ -189,7 +188,7 @@ describe("bash sessions", () => {
   });
 
   test("create_session: env, env_enable, startup_source", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rocklet-startup-"));
+    const dir = scratchDir("rocklet-startup-");
     const rc = join(dir, "rc.sh");
     writeFileSync(rc, "echo sourcing; export FROM_RC=yes; rc_fn() { echo rc-fn; }\n");
     process.env.ROCKLET_TEST_INHERITED = "inherited";
@@ -211,7 +210,7 @@ describe("bash sessions", () => {
   });
 
   test("a session that cannot start is an error", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rocklet-startup-"));
+    const dir = scratchDir("rocklet-startup-");
     writeFileSync(join(dir, "slow.sh"), "sleep 5\n");
     writeFileSync(join(dir, "exits.sh"), "echo leaving; exit 3\n");
     const slow = await rocklet.post("/create_session", {

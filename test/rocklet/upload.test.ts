@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestRocklet, type TestRocklet } from "./harness.ts";
+import { startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 import { buildZip } from "./zip-writer.ts";
 
 let rocklet: TestRocklet;
@@ -12,7 +11,7 @@ let dir: string;
 beforeAll(() => {
   rocklet = startTestRocklet();
   small = startTestRocklet({ maxUploadBytes: 64 * 1024 });
-  dir = mkdtempSync(join(tmpdir(), "rocklet-upload-test-"));
+  dir = scratchDir("rocklet-upload-test-");
 });
 afterAll(async () => {
   await rocklet.stop();
@@ -110,7 +109,7 @@ describe("upload", () => {
   });
 
   test.skipIf(!Bun.which("zip"))("an archive made by the zip CLI extracts", async () => {
-    const source = mkdtempSync(join(tmpdir(), "rocklet-zip-cli-"));
+    const source = scratchDir("rocklet-zip-cli-");
     mkdirSync(join(source, "d/e"), { recursive: true });
     writeFileSync(join(source, "d/e/f.txt"), "from zip cli\n".repeat(1000));
     const zipFile = join(source, "out.zip");
