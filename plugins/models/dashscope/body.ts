@@ -4,18 +4,14 @@
  */
 import type { ChatMessage, ChatOptions } from "../../../core/kinds/model.ts";
 import { setIfDefined } from "../../lib/model-http/shape.ts";
+import { samplingFields } from "../../lib/model-http/sampling.ts";
 
 export function generationBody(
   messages: ChatMessage[],
   options: ChatOptions,
   settings: { model: string; incrementalOutput: boolean },
 ): Record<string, unknown> {
-  const parameters: Record<string, unknown> = {};
-  setIfDefined(parameters, "temperature", options.temperature);
-  setIfDefined(parameters, "top_p", options.top_p);
-  setIfDefined(parameters, "max_tokens", options.max_tokens);
-  if (options.stop?.length) parameters.stop = options.stop;
-  setIfDefined(parameters, "seed", options.seed);
+  const parameters = samplingFields(options);
   Object.assign(parameters, options.extra);
   // The stream parser depends on these two.
   parameters.result_format = "message";

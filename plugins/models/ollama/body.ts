@@ -4,6 +4,7 @@
  */
 import type { ChatMessage, ChatOptions, ToolCall } from "../../../core/kinds/model.ts";
 import { asObject, setIfDefined } from "../../lib/model-http/shape.ts";
+import { samplingFields } from "../../lib/model-http/sampling.ts";
 
 export interface ChatBodySettings {
   model: string;
@@ -12,12 +13,7 @@ export interface ChatBodySettings {
 }
 
 export function ollamaChatBody(messages: ChatMessage[], options: ChatOptions, settings: ChatBodySettings): Record<string, unknown> {
-  const sampling: Record<string, unknown> = {};
-  setIfDefined(sampling, "temperature", options.temperature);
-  setIfDefined(sampling, "top_p", options.top_p);
-  setIfDefined(sampling, "num_predict", options.max_tokens);
-  if (options.stop?.length) sampling.stop = options.stop;
-  setIfDefined(sampling, "seed", options.seed);
+  const sampling = samplingFields(options, "num_predict");
 
   const body: Record<string, unknown> = {};
   setIfDefined(body, "keep_alive", settings.keepAlive);

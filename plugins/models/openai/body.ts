@@ -1,6 +1,7 @@
 /** The JSON body of a streaming POST /chat/completions. */
 import type { ChatMessage, ChatOptions } from "../../../core/kinds/model.ts";
 import { setIfDefined } from "../../lib/model-http/shape.ts";
+import { samplingFields } from "../../lib/model-http/sampling.ts";
 
 export interface BodySettings {
   model: string;
@@ -9,12 +10,7 @@ export interface BodySettings {
 }
 
 export function chatCompletionsBody(messages: ChatMessage[], options: ChatOptions, settings: BodySettings): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  setIfDefined(body, "temperature", options.temperature);
-  setIfDefined(body, "top_p", options.top_p);
-  setIfDefined(body, "max_tokens", options.max_tokens);
-  if (options.stop?.length) body.stop = options.stop;
-  setIfDefined(body, "seed", options.seed);
+  const body = samplingFields(options);
   if (settings.supportsTools && options.tools?.length) {
     body.tools = options.tools;
     setIfDefined(body, "tool_choice", options.tool_choice);
