@@ -3,8 +3,8 @@
  * names a tenant, and a caller may act only on its own tenant's tools. The admin token, when configured, may act on
  * any tenant. Missing or unknown tokens get 401, another tenant's tools 403.
  */
-import { timingSafeEqual } from "node:crypto";
 import { HttpError } from "../../../core/errors.ts";
+import { sameSecret } from "../../../core/http/token.ts";
 
 export interface Caller {
   /** The caller's tenant; undefined for the admin token. */
@@ -17,12 +17,6 @@ function tokenOf(header: string | null): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(value);
   if (match) return match[1].trim();
   return value.includes(" ") ? undefined : value;
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** `tenant:token,tenant:token` (the env form of the `tenants` config). */
@@ -54,10 +48,10 @@ export class TenantAuth {
   caller(headers: Headers): Caller {
     const token = tokenOf(headers.get("authorization"));
     if (!token) throw new HttpError(401, "missing token: send Authorization: Bearer <tenant token>");
-    if (this.adminToken && same(token, this.adminToken)) return {};
+    if (this.adminToken && sameSecret(token, this.adminToken)) return {};
     // Compare with every token so that the time taken does not tell which tenant's token was close.
     let tenant: string | undefined;
-    for (const [candidate, owner] of this.tokens) if (same(token, candidate)) tenant = owner;
+    for (const [candidate, owner] of this.tokens) if (sameSecret(token, candidate)) tenant = owner;
     if (tenant === undefined) throw new HttpError(401, "invalid token");
     return { tenant };
   }
