@@ -6,8 +6,8 @@
  *   bun test/bench/chat-overhead.ts [requests-per-cell]
  */
 import { join } from "node:path";
-import { freePort, repoRoot, tempProject } from "../support/project.ts";
-import { ms, percentile, sample, spawnAndReadLine, waitFor } from "./support/measure.ts";
+import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { ms, percentile, sample, spawnAndReadLine } from "./support/measure.ts";
 
 const count = Number(process.argv[2] ?? 2000);
 const { child: upstream, line: upstreamPort } = await spawnAndReadLine([process.execPath, join(import.meta.dir, "support/instant-upstream.ts")]);
@@ -18,7 +18,7 @@ const config = project.config(
   `log:\n  level: warn\nplugins:\n  openai:\n    api_base: http://127.0.0.1:${upstreamPort}/v1\n    model: bench\n    supports_tools: false\n  assistant:\n    port: ${port}\n    model_server: openai\n`,
 );
 const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config }, stdout: "ignore", stderr: "inherit" });
-await waitFor(`http://127.0.0.1:${port}/health`);
+await waitForHttp(`http://127.0.0.1:${port}/health`);
 
 const ours = `http://127.0.0.1:${port}/v1/chat/completions`;
 const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;

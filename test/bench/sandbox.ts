@@ -16,8 +16,8 @@ import { join } from "node:path";
 import { RockClient, Sandbox } from "../../plugins/lib/sdk/index.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
-import { freePort, repoRoot, tempProject } from "../support/project.ts";
-import { ms, percentile, sample, waitFor } from "./support/measure.ts";
+import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { ms, percentile, sample } from "./support/measure.ts";
 import { engineExec, rawSettings, removeRaw, rockletPost, startRaw, type RawSandbox } from "./support/raw-docker.ts";
 
 const starts = Number(process.argv[2] ?? 10);
@@ -46,7 +46,7 @@ const admin = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], {
   stderr: "inherit",
 });
 const baseUrl = `http://127.0.0.1:${port}`;
-await waitFor(`${baseUrl}/health`);
+await waitForHttp(`${baseUrl}/health`);
 const client = new RockClient({ baseUrl });
 
 const rows: string[] = [];

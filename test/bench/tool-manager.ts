@@ -12,9 +12,9 @@ import Docker from "dockerode";
 import { join } from "node:path";
 import { nodeContainerOptions } from "../../plugins/services/tool-manager/node-container.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
-import { freePort, repoRoot, tempProject } from "../support/project.ts";
+import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
 import { ensureTestNodeBinary, managerYaml, portRange, tenants } from "../tool-manager/support.ts";
-import { ms, percentile, sample, waitFor } from "./support/measure.ts";
+import { ms, percentile, sample } from "./support/measure.ts";
 
 const count = Number(process.argv[2] ?? 2000);
 const starts = Number(process.argv[3] ?? 5);
@@ -30,7 +30,7 @@ const config = project.config(`log:\n  level: warn\n${managerYaml({ ports, manag
 const dataDir = join(project.root, "data");
 const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config, ROCK_DATA_DIR: dataDir }, stdout: "ignore", stderr: "inherit" });
 const manager = `http://127.0.0.1:${port}`;
-await waitFor(`${manager}/health`);
+await waitForHttp(`${manager}/health`);
 
 const headers = { "content-type": "application/json", authorization: `Bearer ${tenants.alpha}` };
 const post = (path: string, body: unknown) => fetch(manager + path, { method: "POST", headers, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);

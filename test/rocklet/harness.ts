@@ -47,13 +47,6 @@ export function percentile(samples: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
 }
 
-export async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
 /** A scratch directory under the git-ignored test/.tmp (bun test runs no exit hooks, so /tmp would fill up). */
 export function scratchDir(prefix: string): string {
   const base = join(import.meta.dir, "..", ".tmp", "rocklet");

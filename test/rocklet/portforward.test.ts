@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { freePort, startTestRocklet, type TestRocklet } from "./harness.ts";
+import { startTestRocklet, type TestRocklet } from "./harness.ts";
+import { freePort } from "../support/project.ts";
 
 let rocklet: TestRocklet;
 let echo: Bun.TCPSocketListener<undefined>;
@@ -72,7 +73,7 @@ describe("portforward", () => {
   });
 
   test("a port nobody listens on is closed with 1011", async () => {
-    const port = await freePort();
+    const port = freePort();
     const result = await closed(connect(port));
     expect(result.code).toBe(1011);
     expect(result.reason).toContain(`Failed to connect to port ${port}`);

@@ -29,16 +29,3 @@ export async function spawnAndReadLine(cmd: string[], env: Record<string, string
   reader.releaseLock();
   return { child, line: text.split("\n")[0].trim() };
 }
-
-export async function waitFor(url: string, ms = 15000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
-  throw new Error(`${url} did not come up`);
-}
