@@ -118,14 +118,14 @@ ROCK_LOG_LEVEL, ROCK_<PLUGIN>_PORT / _HOST / _TOKEN / _ENABLED (see README).`);
 
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  const commands = { ...builtins, ...(await pluginCommands()) };
   if (first === "--help" || first === "-h" || first === "help") {
-    help(commands);
+    help({ ...builtins, ...(await pluginCommands()) });
     return 0;
   }
   const name = !first || first.startsWith("-") ? "serve" : first;
   const args = name === first ? rest : argv;
-  const command = commands[name];
+  // Plugins' command modules are loaded only for commands the kernel does not have (not on every server start).
+  const command = builtins[name] ?? (await pluginCommands())[name];
   if (!command) {
     console.error(`rock: unknown command '${name}' (see bun run rock --help)`);
     return 2;
