@@ -59,8 +59,22 @@ export interface ModelClient {
   readonly supportsTools: boolean;
   /** Streams one completion. Exactly one `finish` event ends a successful stream; failures throw ModelError. */
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent>;
+  /**
+   * Optional: the same events grouped as they arrived (one non-empty group per network read). A consumer that
+   * handles a group at once (one write, one flush) saves an async step per event.
+   */
+  chatBatches?(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent[]>;
   /** Names of the models this client serves (for `GET /v1/models`). */
   models(): Promise<string[]>;
+}
+
+/** A client's events in groups: its own when it has them, else one event per group. */
+export async function* chatBatches(client: ModelClient, messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatEvent[]> {
+  if (client.chatBatches) {
+    yield* client.chatBatches(messages, options);
+    return;
+  }
+  for await (const event of client.chat(messages, options)) yield [event];
 }
 
 /** An upstream failure; `status` is the upstream HTTP status when there was one, `retryable` says if we retried. */

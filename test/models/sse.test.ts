@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { ChatCompletionDecoder } from "../../plugins/models/openai/events.ts";
+import { decodeBatches } from "../../plugins/lib/model-http/decoder.ts";
 import { parseNDJSON } from "../../plugins/lib/model-http/ndjson.ts";
 import { MalformedFrame } from "../../plugins/lib/model-http/json-frame.ts";
-import { parseSSE, type SSEEvent } from "../../plugins/lib/model-http/sse.ts";
+import { parseSSE, SSEDecoder, type SSEEvent } from "../../plugins/lib/model-http/sse.ts";
 
 /** A byte stream delivered in the given pieces (strings are UTF-8 encoded; arrays are raw bytes). */
 function bytes(pieces: (string | number[])[]): ReadableStream<Uint8Array> {
@@ -90,5 +92,30 @@ describe("parseNDJSON", () => {
     };
     expect(run()).rejects.toBeInstanceOf(MalformedFrame);
     expect(run()).rejects.toThrow("oops");
+  });
+});
+
+describe("decodeBatches", () => {
+  test("one batch per network read, however many events it carries", async () => {
+    const batches: SSEEvent[][] = [];
+    for await (const batch of decodeBatches(bytes(["data: 1\n\ndata: 2\n\ndata: 3\n\n", "data: 4", "\n\n"]), new SSEDecoder())) batches.push(batch);
+    expect(batches.map((b) => b.map((e) => e.data))).toEqual([["1", "2", "3"], ["4"]]);
+  });
+
+  test("a decoder that saw its terminator stops the read and cancels the body", async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const ctx = { client: "openai", target: "test", secrets: [] };
+    const events = [];
+    for await (const batch of decodeBatches(stream, new ChatCompletionDecoder(ctx))) events.push(...batch);
+    expect(events).toEqual([{ type: "text", text: "hi" }, { type: "finish", reason: "stop" }]);
+    expect(cancelled).toBe(true);
   });
 });

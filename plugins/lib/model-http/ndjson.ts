@@ -1,10 +1,26 @@
 /** Newline-delimited JSON over a byte stream: one value per non-blank line. */
+import { decodeItems, type Decoder } from "./decoder.ts";
 import { parseJsonFrame } from "./json-frame.ts";
-import { readLines } from "./lines.ts";
+import { LineSplitter } from "./lines.ts";
 
-export async function* parseNDJSON(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
-  for await (const line of readLines(body)) {
-    if (line.trim() === "") continue;
-    yield parseJsonFrame(line);
+export class NDJSONDecoder implements Decoder<unknown> {
+  private readonly lines = new LineSplitter();
+
+  push(text: string): unknown[] {
+    return values(this.lines.push(text));
   }
+
+  end(): unknown[] {
+    return values(this.lines.end());
+  }
+}
+
+function values(lines: string[]): unknown[] {
+  const out: unknown[] = [];
+  for (const line of lines) if (line.trim() !== "") out.push(parseJsonFrame(line));
+  return out;
+}
+
+export function parseNDJSON(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  return decodeItems(body, new NDJSONDecoder());
 }

@@ -4,7 +4,8 @@
  * status there (DashScope's `:HTTP_STATUS/200`). An event without a terminating blank line is incomplete and
  * is dropped at end of stream, so a cut stream never yields a half event.
  */
-import { readLineBatches } from "./lines.ts";
+import { decodeItems, type Decoder } from "./decoder.ts";
+import { LineSplitter } from "./lines.ts";
 
 export interface SSEEvent {
   /** `event:` field, "message" when absent. */
@@ -15,44 +16,53 @@ export interface SSEEvent {
   comments: string[];
 }
 
-export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
-  for await (const events of parseSSEBatches(body)) yield* events;
-}
+export class SSEDecoder implements Decoder<SSEEvent> {
+  private readonly lines = new LineSplitter();
+  private pending = emptyEvent();
+  private hasData = false;
+  private data: string[] = [];
 
-/** The same events, one non-empty batch per chunk read, for consumers that want one async step per chunk. */
-export async function* parseSSEBatches(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent[]> {
-  let pending = emptyEvent();
-  let hasData = false;
-  let data: string[] = [];
-  for await (const lines of readLineBatches(body)) {
+  push(text: string): SSEEvent[] {
     const events: SSEEvent[] = [];
-    for (const line of lines) {
-      if (line === "") {
-        if (hasData) events.push({ ...pending, data: data.join("\n") });
-        pending = emptyEvent();
-        hasData = false;
-        data = [];
-        continue;
-      }
-      const { field, value } = splitField(line);
-      switch (field) {
-        case "":
-          pending.comments.push(value);
-          break;
-        case "data":
-          hasData = true;
-          data.push(value);
-          break;
-        case "event":
-          pending.event = value || "message";
-          break;
-        case "id":
-          if (!value.includes("\0")) pending.id = value;
-          break;
-        // `retry` and unknown fields are ignored: we never reconnect.
-      }
+    for (const line of this.lines.push(text)) this.line(line, events);
+    return events;
+  }
+
+  /** The last line may lack its terminator; an event still missing its blank line is dropped. */
+  end(): SSEEvent[] {
+    const events: SSEEvent[] = [];
+    for (const line of this.lines.end()) this.line(line, events);
+    return events;
+  }
+
+  private line(line: string, events: SSEEvent[]): void {
+    if (line === "") {
+      if (this.hasData) events.push({ ...this.pending, data: this.data.join("\n") });
+      this.pending = emptyEvent();
+      this.hasData = false;
+      this.data = [];
+      return;
     }
-    if (events.length) yield events;
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    switch (field) {
+      case "":
+        this.pending.comments.push(value);
+        break;
+      case "data":
+        this.hasData = true;
+        this.data.push(value);
+        break;
+      case "event":
+        this.pending.event = value || "message";
+        break;
+      case "id":
+        if (!value.includes("\0")) this.pending.id = value;
+        break;
+      // `retry` and unknown fields are ignored: we never reconnect.
+    }
   }
 }
 
@@ -60,9 +70,6 @@ function emptyEvent(): SSEEvent {
   return { event: "message", data: "", comments: [] };
 }
 
-function splitField(line: string): { field: string; value: string } {
-  const colon = line.indexOf(":");
-  if (colon === -1) return { field: line, value: "" };
-  const value = line.slice(colon + 1);
-  return { field: line.slice(0, colon), value: value.startsWith(" ") ? value.slice(1) : value };
+export function parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<SSEEvent> {
+  return decodeItems(body, new SSEDecoder());
 }

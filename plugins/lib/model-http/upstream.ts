@@ -4,6 +4,7 @@
  */
 import { ModelError } from "../../../core/kinds/model.ts";
 import { createDeadline, type Deadline } from "./deadline.ts";
+import { decodeBatches, type Decoder } from "./decoder.ts";
 import type { Fetch, Log } from "./deps.ts";
 import {
   callerAbortError,
@@ -38,10 +39,11 @@ export interface UpstreamRequest {
   timeoutMs?: number;
 }
 
-/** Reads a 2xx body; errors it throws that are ModelErrors pass through unchanged. */
-export type BodyConsumer<T> = (body: ReadableStream<Uint8Array>, ctx: ErrorContext) => AsyncIterable<T>;
+/** Decodes a 2xx body; errors it throws that are ModelErrors pass through unchanged. */
+export type DecoderFactory<T> = (ctx: ErrorContext) => Decoder<T>;
 
-export async function* streamUpstream<T>(up: Upstream, request: UpstreamRequest, consume: BodyConsumer<T>): AsyncGenerator<T> {
+/** The decoded body, one batch per network read. */
+export async function* streamUpstream<T>(up: Upstream, request: UpstreamRequest, decoder: DecoderFactory<T>): AsyncGenerator<T[]> {
   const ctx = errorContext(up, request.url);
   const deadline = createDeadline(request.signal, request.timeoutMs ?? up.timeoutMs);
   let streaming = false;
@@ -49,7 +51,7 @@ export async function* streamUpstream<T>(up: Upstream, request: UpstreamRequest,
     const response = await open(up, request, deadline, ctx);
     if (!response.body) throw protocolError(ctx, "the response has no body");
     streaming = true;
-    yield* consume(response.body, ctx);
+    yield* decodeBatches(response.body, decoder(ctx));
   } catch (error) {
     throw failure(error, deadline, ctx, streaming);
   } finally {
@@ -136,12 +138,12 @@ export function bearerHeaders(key: string | undefined, extra: Record<string, str
   return key ? { ...extra, authorization: `Bearer ${key}` } : { ...extra };
 }
 
-/** POSTs `body` as JSON and streams the reply through `consume`. */
+/** POSTs `body` as JSON and streams the reply through `decoder`. */
 export function postJsonStream<T>(
   up: Upstream,
   request: { url: string; body: unknown; headers: Record<string, string>; accept: string; signal?: AbortSignal; timeoutMs?: number },
-  consume: BodyConsumer<T>,
-): AsyncGenerator<T> {
+  decoder: DecoderFactory<T>,
+): AsyncGenerator<T[]> {
   return streamUpstream(
     up,
     {
@@ -150,7 +152,7 @@ export function postJsonStream<T>(
       signal: request.signal,
       timeoutMs: request.timeoutMs,
     },
-    consume,
+    decoder,
   );
 }
 

@@ -1,5 +1,6 @@
 /** ModelClient for DashScope's native text-generation API (streamed as SSE). */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { flatten } from "../../lib/model-http/decoder.ts";
 import type { ClientDeps } from "../../lib/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
 import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
@@ -7,7 +8,7 @@ import { asObject, asString } from "../../lib/model-http/shape.ts";
 import { bearerHeaders, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
 import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
-import { generationEvents } from "./events.ts";
+import { GenerationDecoder } from "./events.ts";
 
 /** DashScope's error bodies are `{code, message, request_id}`. */
 const readDashScopeError: ErrorMessageReader = (body) => {
@@ -33,26 +34,23 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
     timeoutMs,
     readErrorMessage: readDashScopeError,
   };
-  const consume = generationEvents({ incrementalOutput, log: deps.log });
+  const frames = { incrementalOutput, log: deps.log };
+  const headers = bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" });
+
+  function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
+    const body = generationBody(messages, options, { model: config.model, incrementalOutput });
+    return postJsonStream(
+      upstream,
+      { url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
+      (ctx) => new GenerationDecoder(ctx, frames),
+    );
+  }
 
   return {
     name,
     supportsTools: false,
-    chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
-      const body = generationBody(messages, options, { model: config.model, incrementalOutput });
-      return postJsonStream(
-        upstream,
-        {
-          url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`,
-          body,
-          headers: bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" }),
-          accept: "text/event-stream",
-          signal: options.signal,
-          timeoutMs: options.timeoutMs,
-        },
-        consume,
-      );
-    },
+    chatBatches,
+    chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {
       return [...new Set([config.model, ...(config.models ?? [])])];
     },

@@ -6,11 +6,12 @@
  * before such a frame was cut.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
+import type { Decoder } from "../../lib/model-http/decoder.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
 import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
 import type { Log } from "../../lib/model-http/deps.ts";
 import { asArray, asNumber, asObject, asString, type JsonObject } from "../../lib/model-http/shape.ts";
-import { parseSSE } from "../../lib/model-http/sse.ts";
+import { SSEDecoder, type SSEEvent } from "../../lib/model-http/sse.ts";
 import { CumulativeText } from "./cumulative.ts";
 
 export interface FrameOptions {
@@ -18,30 +19,50 @@ export interface FrameOptions {
   log?: Log;
 }
 
-export function generationEvents(options: FrameOptions) {
-  return async function* (body: ReadableStream<Uint8Array>, ctx: ErrorContext): AsyncGenerator<ChatEvent> {
-    const cumulative = new CumulativeText((revision) =>
-      options.log?.(`${ctx.client}: a cumulative frame rewrote text already streamed`, { ...revision }),
-    );
-    let usage: Usage | undefined;
-    for await (const event of parseSSE(body)) {
+export class GenerationDecoder implements Decoder<ChatEvent> {
+  private readonly sse = new SSEDecoder();
+  private readonly cumulative: CumulativeText;
+  private usage: Usage | undefined;
+  finished = false;
+
+  constructor(
+    private readonly ctx: ErrorContext,
+    private readonly options: FrameOptions,
+  ) {
+    this.cumulative = new CumulativeText((revision) => options.log?.(`${ctx.client}: a cumulative frame rewrote text already streamed`, { ...revision }));
+  }
+
+  push(text: string): ChatEvent[] {
+    return this.events(this.sse.push(text));
+  }
+
+  end(): ChatEvent[] {
+    const out = this.events(this.sse.end());
+    if (!this.finished) throw streamCutError(this.ctx, "the stream ended before a frame with a finish_reason");
+    return out;
+  }
+
+  private events(events: SSEEvent[]): ChatEvent[] {
+    const out: ChatEvent[] = [];
+    for (const event of events) {
+      if (this.finished) break;
       const frame = asObject(parseJsonFrame(event.data)) ?? {};
       const status = statusOf(event.comments);
       if (event.event === "error" || (status !== undefined && status !== 200) || isErrorFrame(frame)) {
-        throw upstreamError(ctx, errorText(frame), status !== undefined && status !== 200 ? status : undefined);
+        throw upstreamError(this.ctx, errorText(frame), status !== undefined && status !== 200 ? status : undefined);
       }
-      usage = usageOf(frame.usage) ?? usage;
+      this.usage = usageOf(frame.usage) ?? this.usage;
       const { content, finishReason } = readOutput(asObject(frame.output) ?? {});
       const finished = finishReason !== undefined;
-      const text = options.incrementalOutput ? content : finished ? cumulative.finish(content) : cumulative.next(content);
-      if (text) yield { type: "text", text };
+      const text = this.options.incrementalOutput ? content : finished ? this.cumulative.finish(content) : this.cumulative.next(content);
+      if (text) out.push({ type: "text", text });
       if (finished) {
-        yield { type: "finish", reason: finishReason, ...(usage ? { usage } : {}) };
-        return;
+        out.push({ type: "finish", reason: finishReason, ...(this.usage ? { usage: this.usage } : {}) });
+        this.finished = true;
       }
     }
-    throw streamCutError(ctx, "the stream ended before a frame with a finish_reason");
-  };
+    return out;
+  }
 }
 
 /** `result_format: "message"` puts text in choices[0].message; older models still answer with output.text. */

@@ -3,6 +3,7 @@
  * operator's to pull, and the 404 says so.
  */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { flatten } from "../../lib/model-http/decoder.ts";
 import type { ClientDeps } from "../../lib/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
 import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
@@ -10,7 +11,7 @@ import { asArray, asObject, asString } from "../../lib/model-http/shape.ts";
 import { bearerHeaders, listModels, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
 import { ollamaChatBody } from "./body.ts";
 import { OLLAMA_DEFAULTS, type OllamaConfig } from "./config.ts";
-import { ollamaChatEvents } from "./events.ts";
+import { OllamaChatDecoder } from "./events.ts";
 
 
 const readOllamaError: ErrorMessageReader = (body) => {
@@ -34,17 +35,20 @@ export function createOllamaClient(config: OllamaConfig, deps: ClientDeps): Mode
   };
   const headers = bearerHeaders(config.api_key);
 
+  function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
+    const body = ollamaChatBody(messages, options, { model: config.model, supportsTools, keepAlive: config.keep_alive });
+    return postJsonStream(
+      upstream,
+      { url: `${host}/api/chat`, body, headers, accept: "application/x-ndjson", signal: options.signal, timeoutMs: options.timeoutMs },
+      (ctx) => new OllamaChatDecoder(ctx),
+    );
+  }
+
   return {
     name,
     supportsTools,
-    chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
-      const body = ollamaChatBody(messages, options, { model: config.model, supportsTools, keepAlive: config.keep_alive });
-      return postJsonStream(
-        upstream,
-        { url: `${host}/api/chat`, body, headers, accept: "application/x-ndjson", signal: options.signal, timeoutMs: options.timeoutMs },
-        ollamaChatEvents,
-      );
-    },
+    chatBatches,
+    chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {
       if (config.models?.length) return [...config.models];
       const names = (tags: unknown) =>

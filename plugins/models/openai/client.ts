@@ -1,5 +1,6 @@
 /** ModelClient for OpenAI's chat completions API and servers that speak it. */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { flatten } from "../../lib/model-http/decoder.ts";
 import type { ClientDeps } from "../../lib/model-http/deps.ts";
 import { readCommonErrorMessage } from "../../lib/model-http/errors.ts";
 import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
@@ -7,7 +8,7 @@ import { asArray, asObject, asString } from "../../lib/model-http/shape.ts";
 import { bearerHeaders, listModels, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
 import { chatCompletionsBody } from "./body.ts";
 import { OPENAI_DEFAULTS, type OpenAIConfig } from "./config.ts";
-import { chatCompletionEvents } from "./events.ts";
+import { ChatCompletionDecoder } from "./events.ts";
 
 /** Keyless OpenAI-compatible servers take this placeholder; it is no secret to mask. */
 const PLACEHOLDER_KEY = "EMPTY";
@@ -28,18 +29,22 @@ export function createOpenAIClient(config: OpenAIConfig, deps: ClientDeps): Mode
     readErrorMessage: readCommonErrorMessage,
   };
   const headers = bearerHeaders(config.api_key);
+  const url = `${apiBase}/chat/completions`;
+
+  function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
+    const body = chatCompletionsBody(messages, options, { model: config.model, supportsTools, includeUsage });
+    return postJsonStream(
+      upstream,
+      { url, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
+      (ctx) => new ChatCompletionDecoder(ctx),
+    );
+  }
 
   return {
     name,
     supportsTools,
-    chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
-      const body = chatCompletionsBody(messages, options, { model: config.model, supportsTools, includeUsage });
-      return postJsonStream(
-        upstream,
-        { url: `${apiBase}/chat/completions`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
-        chatCompletionEvents,
-      );
-    },
+    chatBatches,
+    chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {
       if (config.models?.length) return [...config.models];
       const ids = (listing: unknown) => asArray(asObject(listing)?.data).flatMap((entry) => asString(asObject(entry)?.id) ?? []);

@@ -4,52 +4,77 @@
  * `[DONE]` and without a finish reason was cut.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
+import type { Decoder } from "../../lib/model-http/decoder.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
 import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
 import { asArray, asNumber, asObject, asString, type JsonObject, withoutUndefined } from "../../lib/model-http/shape.ts";
-import { parseSSEBatches } from "../../lib/model-http/sse.ts";
+import { SSEDecoder } from "../../lib/model-http/sse.ts";
 
-export async function* chatCompletionEvents(body: ReadableStream<Uint8Array>, ctx: ErrorContext): AsyncGenerator<ChatEvent> {
-  let reason: string | undefined;
-  let usage: Usage | undefined;
-  let done = false;
-  // One async step per chunk read, not per event: an answer often arrives whole in one chunk.
-  read: for await (const events of parseSSEBatches(body)) {
-    for (const event of events) {
-      if (event.data.trim() === "[DONE]") {
-        done = true;
-        break read;
-      }
-      const chunk = asObject(parseJsonFrame(event.data)) ?? {};
-      throwIfError(chunk, ctx);
-      usage = usageOf(chunk.usage) ?? usage;
-      const choice = asArray(chunk.choices)
-        .map(asObject)
-        .find((c) => c !== undefined && (c.index ?? 0) === 0);
-      if (!choice) continue;
-      yield* deltaEvents(asObject(choice.delta) ?? {});
-      reason = asString(choice.finish_reason) ?? reason;
+export class ChatCompletionDecoder implements Decoder<ChatEvent> {
+  private readonly sse = new SSEDecoder();
+  private reason: string | undefined;
+  private usage: Usage | undefined;
+  finished = false;
+
+  constructor(private readonly ctx: ErrorContext) {}
+
+  push(text: string): ChatEvent[] {
+    const out: ChatEvent[] = [];
+    for (const event of this.sse.push(text)) {
+      if (this.finished) break;
+      this.frame(event.data, out);
     }
+    return out;
   }
-  if (!done && reason === undefined) throw streamCutError(ctx, "the stream ended without [DONE]");
-  yield { type: "finish", reason: reason ?? "stop", ...(usage ? { usage } : {}) };
+
+  end(): ChatEvent[] {
+    const out: ChatEvent[] = [];
+    for (const event of this.sse.end()) if (!this.finished) this.frame(event.data, out);
+    if (this.finished) return out;
+    if (this.reason === undefined) throw streamCutError(this.ctx, "the stream ended without [DONE]");
+    out.push(this.finish());
+    return out;
+  }
+
+  private frame(data: string, out: ChatEvent[]): void {
+    if (data.trim() === "[DONE]") {
+      this.finished = true;
+      out.push(this.finish());
+      return;
+    }
+    const chunk = asObject(parseJsonFrame(data)) ?? {};
+    throwIfError(chunk, this.ctx);
+    this.usage = usageOf(chunk.usage) ?? this.usage;
+    const choice = asArray(chunk.choices)
+      .map(asObject)
+      .find((c) => c !== undefined && (c.index ?? 0) === 0);
+    if (!choice) return;
+    deltaEvents(asObject(choice.delta) ?? {}, out);
+    this.reason = asString(choice.finish_reason) ?? this.reason;
+  }
+
+  private finish(): ChatEvent {
+    return { type: "finish", reason: this.reason ?? "stop", ...(this.usage ? { usage: this.usage } : {}) };
+  }
 }
 
-function* deltaEvents(delta: JsonObject): Generator<ChatEvent> {
+function deltaEvents(delta: JsonObject, out: ChatEvent[]): void {
   const text = asString(delta.content);
-  if (text) yield { type: "text", text };
+  if (text) out.push({ type: "text", text });
   const calls = asArray(delta.tool_calls);
   for (const [position, raw] of calls.entries()) {
     const call = asObject(raw);
     if (!call) continue;
     const fn = asObject(call.function);
-    yield withoutUndefined({
-      type: "tool_call",
-      index: asNumber(call.index) ?? position,
-      id: asString(call.id),
-      name: asString(fn?.name),
-      arguments: asString(fn?.arguments),
-    });
+    out.push(
+      withoutUndefined({
+        type: "tool_call",
+        index: asNumber(call.index) ?? position,
+        id: asString(call.id),
+        name: asString(fn?.name),
+        arguments: asString(fn?.arguments),
+      }),
+    );
   }
 }
 
