@@ -9,6 +9,8 @@ import { Kernel } from "../../core/kernel.ts";
 import { repoRoot, tempProject } from "../support/project.ts";
 
 const received: any[] = [];
+/** Models of the hanging kind whose upstream request ended because we went away. */
+const cancelledUpstream = new Set<string>();
 const scripts: Record<string, string> = {
   "scripted-weather": 'I will check the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}\nObservation:',
   "scripted-parallel": 'Action: get_weather\nAction Input: {"city": "Paris"}\nAction: get_weather\nAction Input: {\n  "city": "东京"\n}\n',
@@ -43,6 +45,18 @@ const upstream = Bun.serve({
         ]);
       }
       return sse([{ choices: [{ index: 0, delta: { content: "no tools" }, finish_reason: "stop" }] }, { choices: [], usage }]);
+    }
+    if (model.startsWith("scripted-hang")) {
+      // Never finishes: one token (or none), then silence until the caller goes away.
+      req.signal.addEventListener("abort", () => cancelledUpstream.add(model));
+      const first = model.endsWith("-token") ? `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "tok" } }] })}\n\n` : "";
+      return new Response(
+        new ReadableStream({
+          start: (controller) => (first ? controller.enqueue(new TextEncoder().encode(first)) : undefined),
+          cancel: () => void cancelledUpstream.add(model),
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
     }
     if (model === "scripted-slow") await Bun.sleep(300);
     let text = scripts[model] ?? "";
@@ -295,11 +309,63 @@ describe("streaming details", () => {
     expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
   });
 
+  test("a stream carries the request id (the client's own when it sent one) and no-cache", async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "req-from-client" },
+      body: JSON.stringify({ model: "scripted-x", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.headers.get("x-request-id")).toBe("req-from-client");
+    expect(res.headers.get("cache-control")).toBe("no-cache");
+    expect(await res.text()).toContain("data: [DONE]");
+  });
+
   test("stream_options.include_usage adds OpenAI's usage chunk", async () => {
     const stream = await client.chat.completions.create({ model: "scripted-x", messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
     let usage;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     expect(usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+  });
+});
+
+describe("a client that goes away cancels the upstream request", () => {
+  async function cancelled(model: string): Promise<boolean> {
+    for (let i = 0; i < 100 && !cancelledUpstream.has(model); i++) await Bun.sleep(20);
+    return cancelledUpstream.has(model);
+  }
+  const post = (model: string, stream: boolean, signal: AbortSignal) =>
+    fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "hi" }] }),
+      signal,
+    });
+
+  test("mid-stream, after the first token", async () => {
+    const leave = new AbortController();
+    const res = await post("scripted-hang-token", true, leave.signal);
+    const reader = res.body!.getReader();
+    let seen = "";
+    while (!seen.includes('"tok"')) seen += new TextDecoder().decode((await reader.read()).value);
+    leave.abort();
+    expect(await cancelled("scripted-hang-token")).toBe(true);
+  });
+
+  test("while a stream still waits for its first token", async () => {
+    const leave = new AbortController();
+    const res = await post("scripted-hang-stream", true, leave.signal);
+    expect(res.status).toBe(200);
+    leave.abort();
+    expect(await cancelled("scripted-hang-stream")).toBe(true);
+  });
+
+  test("before a plain answer came", async () => {
+    const leave = new AbortController();
+    const pending = post("scripted-hang-plain", false, leave.signal).catch(() => "left");
+    await Bun.sleep(100);
+    leave.abort();
+    expect(await pending).toBe("left");
+    expect(await cancelled("scripted-hang-plain")).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
  * prompt (tools rendered into the system message, the `Action:` text parsed back). Both yield the same events.
  */
 import { HttpError } from "../../../core/errors.ts";
-import type { ChatEvent, ChatMessage, ChatOptions, ModelClient, ToolCall, Usage } from "../../../core/kinds/model.ts";
+import { chatBatches, type ChatEvent, type ChatMessage, type ChatOptions, type ModelClient, type ToolCall, type Usage } from "../../../core/kinds/model.ts";
 import { messageText } from "../../lib/function-calling/history.ts";
 import {
   newToolCallId,
@@ -24,8 +24,8 @@ export interface Finish {
 }
 
 export interface PreparedCompletion {
-  /** Streams content and tool-call deltas; returns the finish reason and usage. */
-  events(signal: AbortSignal): AsyncGenerator<CompletionEvent, Finish>;
+  /** Streams content and tool-call deltas in non-empty groups, as they arrived; returns the finish reason and usage. */
+  events(signal: AbortSignal): AsyncGenerator<CompletionEvent[], Finish>;
 }
 
 function asHttpError(error: unknown): never {
@@ -70,13 +70,17 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
       async *events(signal) {
         let sawCall = false;
         let finish: Finish = { reason: "stop" };
-        for await (const event of client.chat(native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal })) {
-          if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
-          else if (event.type === "tool_call") {
-            if (!parallel && event.index > 0) continue;
-            sawCall = true;
-            yield event.id === undefined && event.name !== undefined ? { ...event, id: newToolCallId() } : event;
-          } else yield event;
+        for await (const batch of chatBatches(client, native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal })) {
+          const out: CompletionEvent[] = [];
+          for (const event of batch) {
+            if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
+            else if (event.type === "tool_call") {
+              if (!parallel && event.index > 0) continue;
+              sawCall = true;
+              out.push(event.id === undefined && event.name !== undefined ? { ...event, id: newToolCallId() } : event);
+            } else out.push(event);
+          }
+          if (out.length) yield out;
         }
         return sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish;
       },
@@ -94,16 +98,19 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
     async *events(signal) {
       const parser = prompt.toolNames.length ? new ReplyStreamParser(prompt) : undefined;
       let finish: Finish = { reason: "stop" };
-      for await (const event of client.chat(prompt.messages, { ...options, stop, signal })) {
-        if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
-        else if (event.type === "text") {
-          if (parser) yield* parser.feed(event.text);
-          else yield event;
+      for await (const batch of chatBatches(client, prompt.messages, { ...options, stop, signal })) {
+        let out: CompletionEvent[] = [];
+        for (const event of batch) {
+          if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
+          else if (event.type !== "text") continue;
+          else if (parser) out = out.concat(parser.feed(event.text));
+          else out.push(event);
         }
+        if (out.length) yield out;
       }
       if (!parser) return finish;
       const end = parser.finish();
-      yield* end.events;
+      if (end.events.length) yield end.events;
       return { ...finish, reason: end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop" };
     },
   };

@@ -6,6 +6,7 @@
 import { Type } from "@sinclair/typebox";
 import { HttpError } from "../../../core/errors.ts";
 import type { ModelClient } from "../../../core/kinds/model.ts";
+import { takeHeaders } from "../../../core/http/take-headers.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
 import { prepareCompletion, ToolCallCollector, type Finish } from "./completion.ts";
@@ -49,6 +50,14 @@ export default definePlugin({
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
+    // Labelled children are looked up once: prom-client hashes the labels on every inc() otherwise.
+    const counters = new Map<string, { inc(): void }>();
+    const count = (backend: string, stream: "true" | "false", outcome: "ok" | "error") => {
+      const key = `${backend}\0${stream}\0${outcome}`;
+      let counter = counters.get(key);
+      if (!counter) counters.set(key, (counter = completions.labels({ backend, stream, outcome })));
+      counter.inc();
+    };
 
     return {
       http: {
@@ -70,10 +79,8 @@ export default definePlugin({
                 const created = Math.floor(Date.now() / 1000);
 
                 if (body.stream) {
-                  // A stream also ends when its reader cancels it, so it gets its own signal for both.
-                  const abort = new AbortController();
-                  request.signal.addEventListener("abort", () => abort.abort(), { once: true });
-                  const events = prepared.events(abort.signal);
+                  // Bun aborts the request's signal when the client goes away, also in the middle of a stream.
+                  const events = prepared.events(request.signal);
                   const first = events.next();
                   // An upstream that fails fast (refused, 4xx) still gets a proper HTTP error instead of a stream.
                   // The wait's timer is cleared at once: a Bun.sleep here would leave one pending timer per request.
@@ -84,18 +91,19 @@ export default definePlugin({
                   ]);
                   clearTimeout(timer);
                   if (early !== "ok" && early !== "wait") {
-                    completions.inc({ backend: name, stream: "true", outcome: "error" });
+                    count(name, "true", "error");
                     throw upstreamFailure(name, early);
                   }
-                  completions.inc({ backend: name, stream: "true", outcome: "ok" });
+                  count(name, "true", "ok");
                   return sseResponse({
                     header: { id, created, model: body.model },
                     events,
                     first,
+                    firstArrived: early === "ok",
                     keepaliveMs: ctx.config.keepalive_ms,
                     includeUsage: body.stream_options?.include_usage === true,
                     requestId,
-                    onCancel: () => abort.abort(),
+                    headers: takeHeaders(set),
                     onError: (error) => {
                       const failure = error instanceof HttpError ? error : upstreamFailure(name, error);
                       ctx.log.warn("stream failed", { request_id: requestId, error: failure.message });
@@ -114,11 +122,13 @@ export default definePlugin({
                 for (let rounds = toolExecutor ? 2 : 1; rounds > 0; rounds--) {
                   try {
                     while (!(step = await round.next()).done) {
-                      if (step.value.type === "text") content += step.value.text;
-                      else calls.add(step.value);
+                      for (const event of step.value) {
+                        if (event.type === "text") content += event.text;
+                        else calls.add(event);
+                      }
                     }
                   } catch (error) {
-                    completions.inc({ backend: name, stream: "false", outcome: "error" });
+                    count(name, "false", "error");
                     throw error instanceof HttpError ? error : upstreamFailure(name, error);
                   }
                   if (rounds === 1 || !toolExecutor || !calls.result().length) break;
@@ -127,7 +137,7 @@ export default definePlugin({
                   content = "";
                   calls = new ToolCallCollector();
                 }
-                completions.inc({ backend: name, stream: "false", outcome: "ok" });
+                count(name, "false", "ok");
                 const toolCalls = calls.result();
                 const finish = step.value as Finish; // the loops above end only on a done step
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };

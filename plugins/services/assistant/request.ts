@@ -1,5 +1,10 @@
 /** The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, as the original did. */
+import { Type } from "@sinclair/typebox";
 import { t, type Static } from "elysia";
+
+// TypeBox's own Integer: Elysia's `t.Integer` is a transform (it also takes numeric strings), and any transform in a
+// body schema makes Elysia run TypeBox's slow Value.Decode on every request.
+const Integer = Type.Integer;
 
 const ContentPart = t.Object({ type: t.String() }, { additionalProperties: true });
 
@@ -25,10 +30,10 @@ export const ChatCompletionRequest = t.Object(
     stream_options: t.Optional(t.Nullable(t.Object({ include_usage: t.Optional(t.Boolean()) }, { additionalProperties: true }))),
     temperature: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 2 }))),
     top_p: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 1 }))),
-    max_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1 }))),
-    max_completion_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1 }))),
+    max_tokens: t.Optional(t.Nullable(Integer({ minimum: 1 }))),
+    max_completion_tokens: t.Optional(t.Nullable(Integer({ minimum: 1 }))),
     stop: t.Optional(t.Nullable(t.Union([t.String(), t.Array(t.String(), { maxItems: 16 })]))),
-    seed: t.Optional(t.Nullable(t.Integer())),
+    seed: t.Optional(t.Nullable(Integer())),
     user: t.Optional(t.String()),
   },
   { additionalProperties: true },

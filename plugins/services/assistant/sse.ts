@@ -14,15 +14,18 @@ export interface ChunkHeader {
 const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
 const KEEPALIVE = ": keep-alive\n\n";
 
-function chunk(header: ChunkHeader, delta: Record<string, unknown>, finish_reason: string | null = null, extra: Record<string, unknown> = {}) {
+/**
+ * Frames of OpenAI's chunk object for one completion. What every chunk repeats is serialised once; the frames are
+ * byte for byte what JSON.stringify of the whole chunk gives.
+ */
+function chunkFrames(header: ChunkHeader) {
+  const fields = { id: header.id, object: "chat.completion.chunk", created: header.created, model: header.model, system_fingerprint: header.id };
+  const head = `data: ${JSON.stringify(fields).slice(0, -1)},"choices":[{"index":0,"delta":`;
   return {
-    id: header.id,
-    object: "chat.completion.chunk",
-    created: header.created,
-    model: header.model,
-    system_fingerprint: header.id,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason }],
-    ...extra,
+    delta: (delta: Record<string, unknown>, finishReason: string | null = null, extra?: Record<string, unknown>) =>
+      `${head}${JSON.stringify(delta)},"logprobs":null,"finish_reason":${JSON.stringify(finishReason)}}]${extra ? `,${JSON.stringify(extra).slice(1, -1)}` : ""}}\n\n`,
+    /** The usage-only chunk of stream_options.include_usage: no choices. */
+    usage: (usage: unknown) => frame({ ...fields, choices: [], usage }),
   };
 }
 
@@ -38,20 +41,25 @@ function deltaOf(event: CompletionEvent): Record<string, unknown> {
 
 export function sseResponse(options: {
   header: ChunkHeader;
-  events: AsyncGenerator<CompletionEvent, Finish>;
+  events: AsyncGenerator<CompletionEvent[], Finish>;
   /** The first step, already started (so that an early upstream failure could still become an HTTP error). */
-  first: Promise<IteratorResult<CompletionEvent, Finish>>;
+  first: Promise<IteratorResult<CompletionEvent[], Finish>>;
+  /** The first step has settled already: no keep-alive timer is needed for it. */
+  firstArrived: boolean;
   keepaliveMs: number;
   includeUsage: boolean;
-  onCancel: () => void;
   onError: (error: unknown) => { message: string; type: string };
   requestId: string;
+  /** Headers already set for this request (see takeHeaders). */
+  headers: Record<string, string>;
 }): Response {
-  const { header, events } = options;
+  const { events } = options;
+  const frames = chunkFrames(options.header);
   let cancelled = false;
 
   /** The first step, with a keep-alive comment every `keepaliveMs` until it comes. */
   async function firstStep(controller: ReadableStreamDirectController) {
+    if (options.firstArrived) return options.first;
     let timer: Timer | undefined;
     try {
       for (;;) {
@@ -71,16 +79,17 @@ export function sseResponse(options: {
       try {
         for (let step = await firstStep(controller); !cancelled; step = await events.next()) {
           if (!step.done) {
-            controller.write(frame(chunk(header, deltaOf(step.value))));
+            // What arrived together is written together, with one flush.
+            for (const event of step.value) controller.write(frames.delta(deltaOf(event)));
             await controller.flush();
             continue;
           }
           const { reason, usage } = step.value;
           if (options.includeUsage) {
-            controller.write(frame(chunk(header, {}, reason)));
-            controller.write(frame({ ...chunk(header, {}), choices: [], usage: usage ?? null }));
+            controller.write(frames.delta({}, reason));
+            controller.write(frames.usage(usage ?? null));
           } else {
-            controller.write(frame(chunk(header, {}, reason, usage ? { usage } : {})));
+            controller.write(frames.delta({}, reason, usage ? { usage } : undefined));
           }
           break;
         }
@@ -93,12 +102,12 @@ export function sseResponse(options: {
       controller.write("data: [DONE]\n\n");
       controller.close();
     },
+    // The upstream call ends by the request's signal, which Bun aborts when the client goes away.
     cancel() {
       cancelled = true;
-      options.onCancel();
     },
   } satisfies Bun.DirectUnderlyingSource<Uint8Array>);
   return new Response(stream, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-request-id": options.requestId },
+    headers: { ...options.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" },
   });
 }
