@@ -9,6 +9,12 @@ export class LineSplitter implements Decoder<string> {
 
   push(text: string): string[] {
     const buffer = this.rest + text;
+    // Most streams end lines with LF alone: the native split does those in one call.
+    if (buffer.indexOf("\r") === -1) {
+      const lines = buffer.split("\n");
+      this.rest = lines.pop()!;
+      return lines;
+    }
     const lines: string[] = [];
     let start = 0;
     for (let i = 0; i < buffer.length; i++) {

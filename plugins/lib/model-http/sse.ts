@@ -36,6 +36,11 @@ export class SSEDecoder implements Decoder<SSEEvent> {
   }
 
   private line(line: string, events: SSEEvent[]): void {
+    if (line.startsWith("data: ")) {
+      this.hasData = true;
+      this.data.push(line.slice(6));
+      return;
+    }
     if (line === "") {
       if (this.hasData) events.push({ ...this.pending, data: this.data.join("\n") });
       this.pending = emptyEvent();
