@@ -1,15 +1,18 @@
 /**
  * Overhead of the assistant's /v1/chat/completions over calling the same upstream directly.
- * Three processes, as in production: this client, the upstream (a loopback OpenAI-compatible server that answers
- * instantly) and `bun run rock` with the openai plugin pointed at it. Both paths are measured in this run.
+ * Three processes, as in production: the load generator, the upstream (a loopback OpenAI-compatible server that
+ * answers instantly) and `bun run rock` with the openai plugin pointed at it. Both paths are measured in this run,
+ * in alternating rounds, so that a slow moment of the machine hits both; the table gives medians over the rounds.
  *
- *   bun test/bench/chat-overhead.ts [requests-per-cell]
+ *   bun test/bench/chat-overhead.ts [requests-per-round] [rounds]
  */
 import { join } from "node:path";
 import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
-import { ms, percentile, sample, spawnAndReadLine } from "./support/measure.ts";
+import { runLoad } from "./support/http-load.ts";
+import { ms, percentile, spawnAndReadLine } from "./support/measure.ts";
 
-const count = Number(process.argv[2] ?? 2000);
+const count = Number(process.argv[2] ?? 3000);
+const rounds = Number(process.argv[3] ?? 5);
 const { child: upstream, line: upstreamPort } = await spawnAndReadLine([process.execPath, join(import.meta.dir, "support/instant-upstream.ts")]);
 
 const project = tempProject();
@@ -23,40 +26,38 @@ await waitForHttp(`http://127.0.0.1:${port}/health`);
 const ours = `http://127.0.0.1:${port}/v1/chat/completions`;
 const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
 const body = (stream: boolean) => JSON.stringify({ model: "bench", stream, messages: [{ role: "user", content: "hi" }] });
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-/** Milliseconds to the whole body (non-stream) or to the first content byte (stream). */
-async function once(url: string, stream: boolean): Promise<number> {
-  const began = performance.now();
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: body(stream) });
-  if (!stream) {
-    await res.arrayBuffer();
-    return performance.now() - began;
-  }
-  const decoder = new TextDecoder();
-  let seen = "";
-  let ttft = 0;
-  for await (const piece of res.body!) {
-    seen += decoder.decode(piece, { stream: true });
-    if (!ttft && seen.includes('"content"')) ttft = performance.now() - began;
-  }
-  return ttft;
+/** p50 and p99 in ms of the whole answer (non-stream) or of the first content (stream). */
+async function measure(url: string, stream: boolean, concurrency: number, requests: number): Promise<[number, number]> {
+  const result = await runLoad({ url, body: body(stream), concurrency, requests, marker: '"content"' });
+  if (result.failed) throw new Error(`${result.failed} requests to ${url} failed`);
+  const times = stream ? result.marker : result.total;
+  return [percentile(times, 50), percentile(times, 99)];
 }
 
-console.log(`chat completions, ${count} requests per cell, loopback, times in ms`);
-console.log("mode         conc | direct p50    p99 |   ours p50    p99 | added p50    p99");
+console.log(`chat completions, loopback, ${rounds} alternating rounds of ${count} requests per cell; medians over rounds, times in ms`);
+console.log("mode         conc | direct p50    p99 |   ours p50    p99 | added p50    p99 | added p50 range");
 for (const stream of [false, true]) {
   for (const concurrency of [1, 16]) {
-    await sample(200, concurrency, () => once(direct, stream));
-    await sample(200, concurrency, () => once(ours, stream));
-    const d = await sample(count, concurrency, () => once(direct, stream));
-    const o = await sample(count, concurrency, () => once(ours, stream));
+    await measure(direct, stream, concurrency, 500);
+    await measure(ours, stream, concurrency, 500);
+    const d: [number, number][] = [];
+    const o: [number, number][] = [];
+    for (let round = 0; round < rounds; round++) {
+      d.push(await measure(direct, stream, concurrency, count));
+      o.push(await measure(ours, stream, concurrency, count));
+    }
+    const added50 = o.map((x, i) => x[0] - d[i][0]);
+    const added99 = o.map((x, i) => x[1] - d[i][1]);
+    const row = [median(d.map((x) => x[0])), median(d.map((x) => x[1])), median(o.map((x) => x[0])), median(o.map((x) => x[1]))].map(ms);
     const mode = stream ? "stream TTFT" : "non-stream ";
-    const row = [percentile(d, 50), percentile(d, 99), percentile(o, 50), percentile(o, 99)].map(ms);
-    console.log(`${mode} ${String(concurrency).padStart(5)} | ${row[0]} ${row[1]} | ${row[2]} ${row[3]} | ${ms(percentile(o, 50) - percentile(d, 50))} ${ms(percentile(o, 99) - percentile(d, 99))}`);
+    const range = `${Math.min(...added50).toFixed(2)}–${Math.max(...added50).toFixed(2)}`;
+    console.log(`${mode} ${String(concurrency).padStart(5)} | ${row[0]} ${row[1]} | ${row[2]} ${row[3]} | ${ms(median(added50))} ${ms(median(added99))} | ${range}`);
   }
 }
-// wrk costs far less CPU per request than a Bun client, so on a small machine it leaves more of it to the servers
-// being measured. It times whole responses: for a stream that is an upper bound of time to first token.
+// wrk, where installed, is a second opinion from a client written in C. It times whole responses only: for a
+// stream that is an upper bound of the time to the first token.
 const wrk = Bun.which("wrk");
 if (wrk) {
   const script = join(project.root, "post.lua");
@@ -69,7 +70,7 @@ if (wrk) {
     };
     return [value("50"), value("99")];
   };
-  console.log("\nwith wrk as the client (whole responses)");
+  console.log("\nwith wrk as the client (whole responses, one 3 s run per cell)");
   console.log("mode         conc | direct p50    p99 |   ours p50    p99 | added p50    p99");
   for (const stream of [false, true]) {
     for (const concurrency of [1, 16]) {
