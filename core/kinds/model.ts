@@ -69,12 +69,12 @@ export interface ModelClient {
 }
 
 /** A client's events in groups: its own when it has them, else one event per group. */
-export async function* chatBatches(client: ModelClient, messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatEvent[]> {
-  if (client.chatBatches) {
-    yield* client.chatBatches(messages, options);
-    return;
-  }
-  for await (const event of client.chat(messages, options)) yield [event];
+export function chatBatches(client: ModelClient, messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent[]> {
+  return client.chatBatches ? client.chatBatches(messages, options) : oneByOne(client.chat(messages, options));
+}
+
+async function* oneByOne(events: AsyncIterable<ChatEvent>): AsyncGenerator<ChatEvent[]> {
+  for await (const event of events) yield [event];
 }
 
 /** An upstream failure; `status` is the upstream HTTP status when there was one, `retryable` says if we retried. */

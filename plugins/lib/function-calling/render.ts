@@ -56,11 +56,20 @@ export function renderPrompt(request: RenderRequest): RenderedPrompt {
   const choice = resolveToolChoice(request.tool_choice, request.tools ?? []);
   const tools = choice.tools;
   const parallel = request.parallel_tool_calls ?? true;
-  const lang = detectLanguage(languageSources(request.messages, tools));
   if (tools.length === 0) {
     const history = renderHistory(request.messages);
-    return { messages: history.messages, lang, toolNames: [], parallelToolCalls: parallel, stop: [] };
+    // Without tools no template is chosen, so the (whole-conversation) language check runs only if asked.
+    return {
+      messages: history.messages,
+      get lang() {
+        return detectLanguage(languageSources(request.messages, tools));
+      },
+      toolNames: [],
+      parallelToolCalls: parallel,
+      stop: [],
+    };
   }
+  const lang = detectLanguage(languageSources(request.messages, tools));
 
   const leading = countLeadingSystemMessages(request.messages);
   const instruction = request.messages
