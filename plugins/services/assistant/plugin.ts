@@ -50,14 +50,7 @@ export default definePlugin({
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
-    // Labelled children are looked up once: prom-client hashes the labels on every inc() otherwise.
-    const counters = new Map<string, { inc(): void }>();
-    const count = (backend: string, stream: "true" | "false", outcome: "ok" | "error") => {
-      const key = `${backend}\0${stream}\0${outcome}`;
-      let counter = counters.get(key);
-      if (!counter) counters.set(key, (counter = completions.labels({ backend, stream, outcome })));
-      counter.inc();
-    };
+    const count = (backend: string, stream: "true" | "false", outcome: "ok" | "error") => completions.inc({ backend, stream, outcome });
 
     return {
       http: {
