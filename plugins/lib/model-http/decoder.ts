@@ -13,6 +13,41 @@ export interface Decoder<T> {
   readonly finished?: boolean;
 }
 
+/**
+ * A decoder over another decoder's items (lines, SSE events, JSON values): each item becomes zero or more of ours,
+ * and once `finished` is set the rest are ignored.
+ */
+export abstract class LayeredDecoder<In, Out> implements Decoder<Out> {
+  finished = false;
+
+  constructor(private readonly inner: Decoder<In>) {}
+
+  push(text: string): Out[] {
+    return this.take(this.inner.push(text));
+  }
+
+  end(): Out[] {
+    const out = this.take(this.inner.end());
+    if (!this.finished) this.endedEarly(out);
+    return out;
+  }
+
+  /** Turns one inner item into ours, appended to `out`; sets `finished` at the body's own terminator. */
+  protected abstract item(item: In, out: Out[]): void;
+
+  /** The body ended without its terminator: append what is left, or throw when that means it was cut. */
+  protected endedEarly(_out: Out[]): void {}
+
+  private take(items: In[]): Out[] {
+    const out: Out[] = [];
+    for (const item of items) {
+      if (this.finished) break;
+      this.item(item, out);
+    }
+    return out;
+  }
+}
+
 /** One non-empty batch per read. Stopping early (the consumer broke out, or a decoder threw) cancels the body. */
 export async function* decodeBatches<T>(body: ReadableStream<Uint8Array>, decoder: Decoder<T>): AsyncGenerator<T[]> {
   const reader = body.getReader();

@@ -4,7 +4,7 @@
  * status there (DashScope's `:HTTP_STATUS/200`). An event without a terminating blank line is incomplete and
  * is dropped at end of stream, so a cut stream never yields a half event.
  */
-import { decodeItems, type Decoder } from "./decoder.ts";
+import { decodeItems, LayeredDecoder } from "./decoder.ts";
 import { LineSplitter } from "./lines.ts";
 
 export interface SSEEvent {
@@ -16,26 +16,16 @@ export interface SSEEvent {
   comments: string[];
 }
 
-export class SSEDecoder implements Decoder<SSEEvent> {
-  private readonly lines = new LineSplitter();
+export class SSEDecoder extends LayeredDecoder<string, SSEEvent> {
   private pending = emptyEvent();
   private hasData = false;
   private data: string[] = [];
 
-  push(text: string): SSEEvent[] {
-    const events: SSEEvent[] = [];
-    for (const line of this.lines.push(text)) this.line(line, events);
-    return events;
+  constructor() {
+    super(new LineSplitter());
   }
 
-  /** The last line may lack its terminator; an event still missing its blank line is dropped. */
-  end(): SSEEvent[] {
-    const events: SSEEvent[] = [];
-    for (const line of this.lines.end()) this.line(line, events);
-    return events;
-  }
-
-  private line(line: string, events: SSEEvent[]): void {
+  protected item(line: string, events: SSEEvent[]): void {
     if (line.startsWith("data: ")) {
       this.hasData = true;
       this.data.push(line.slice(6));

@@ -6,7 +6,7 @@
  * before such a frame was cut.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
-import type { Decoder } from "../../lib/model-http/decoder.ts";
+import { LayeredDecoder } from "../../lib/model-http/decoder.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
 import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
 import type { Log } from "../../lib/model-http/deps.ts";
@@ -19,49 +19,37 @@ export interface FrameOptions {
   log?: Log;
 }
 
-export class GenerationDecoder implements Decoder<ChatEvent> {
-  private readonly sse = new SSEDecoder();
+export class GenerationDecoder extends LayeredDecoder<SSEEvent, ChatEvent> {
   private readonly cumulative: CumulativeText;
   private usage: Usage | undefined;
-  finished = false;
 
   constructor(
     private readonly ctx: ErrorContext,
     private readonly options: FrameOptions,
   ) {
+    super(new SSEDecoder());
     this.cumulative = new CumulativeText((revision) => options.log?.(`${ctx.client}: a cumulative frame rewrote text already streamed`, { ...revision }));
   }
 
-  push(text: string): ChatEvent[] {
-    return this.events(this.sse.push(text));
+  protected override endedEarly(): void {
+    throw streamCutError(this.ctx, "the stream ended before a frame with a finish_reason");
   }
 
-  end(): ChatEvent[] {
-    const out = this.events(this.sse.end());
-    if (!this.finished) throw streamCutError(this.ctx, "the stream ended before a frame with a finish_reason");
-    return out;
-  }
-
-  private events(events: SSEEvent[]): ChatEvent[] {
-    const out: ChatEvent[] = [];
-    for (const event of events) {
-      if (this.finished) break;
-      const frame = asObject(parseJsonFrame(event.data)) ?? {};
-      const status = statusOf(event.comments);
-      if (event.event === "error" || (status !== undefined && status !== 200) || isErrorFrame(frame)) {
-        throw upstreamError(this.ctx, errorText(frame), status !== undefined && status !== 200 ? status : undefined);
-      }
-      this.usage = usageOf(frame.usage) ?? this.usage;
-      const { content, finishReason } = readOutput(asObject(frame.output) ?? {});
-      const finished = finishReason !== undefined;
-      const text = this.options.incrementalOutput ? content : finished ? this.cumulative.finish(content) : this.cumulative.next(content);
-      if (text) out.push({ type: "text", text });
-      if (finished) {
-        out.push({ type: "finish", reason: finishReason, ...(this.usage ? { usage: this.usage } : {}) });
-        this.finished = true;
-      }
+  protected item(event: SSEEvent, out: ChatEvent[]): void {
+    const frame = asObject(parseJsonFrame(event.data)) ?? {};
+    const status = statusOf(event.comments);
+    if (event.event === "error" || (status !== undefined && status !== 200) || isErrorFrame(frame)) {
+      throw upstreamError(this.ctx, errorText(frame), status !== undefined && status !== 200 ? status : undefined);
     }
-    return out;
+    this.usage = usageOf(frame.usage) ?? this.usage;
+    const { content, finishReason } = readOutput(asObject(frame.output) ?? {});
+    const finished = finishReason !== undefined;
+    const text = this.options.incrementalOutput ? content : finished ? this.cumulative.finish(content) : this.cumulative.next(content);
+    if (text) out.push({ type: "text", text });
+    if (finished) {
+      out.push({ type: "finish", reason: finishReason, ...(this.usage ? { usage: this.usage } : {}) });
+      this.finished = true;
+    }
   }
 }
 

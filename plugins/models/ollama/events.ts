@@ -6,47 +6,36 @@
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
-import type { Decoder } from "../../lib/model-http/decoder.ts";
+import { LayeredDecoder } from "../../lib/model-http/decoder.ts";
 import { NDJSONDecoder } from "../../lib/model-http/ndjson.ts";
 import { asArray, asNumber, asObject, asString, withoutUndefined, type JsonObject } from "../../lib/model-http/shape.ts";
 
-export class OllamaChatDecoder implements Decoder<ChatEvent> {
-  private readonly lines = new NDJSONDecoder();
+export class OllamaChatDecoder extends LayeredDecoder<unknown, ChatEvent> {
   private toolCalls = 0;
-  finished = false;
 
-  constructor(private readonly ctx: ErrorContext) {}
-
-  push(text: string): ChatEvent[] {
-    return this.events(this.lines.push(text));
+  constructor(private readonly ctx: ErrorContext) {
+    super(new NDJSONDecoder());
   }
 
-  end(): ChatEvent[] {
-    const out = this.events(this.lines.end());
-    if (!this.finished) throw streamCutError(this.ctx, 'the stream ended before a line with "done": true');
-    return out;
+  protected override endedEarly(): void {
+    throw streamCutError(this.ctx, 'the stream ended before a line with "done": true');
   }
 
-  private events(values: unknown[]): ChatEvent[] {
-    const out: ChatEvent[] = [];
-    for (const raw of values) {
-      if (this.finished) break;
-      const line = asObject(raw) ?? {};
-      const error = asString(line.error);
-      if (error !== undefined) throw upstreamError(this.ctx, error);
-      const message = asObject(line.message) ?? {};
-      const text = asString(message.content);
-      if (text) out.push({ type: "text", text });
-      for (const call of asArray(message.tool_calls)) out.push(toolCallEvent(asObject(call) ?? {}, this.toolCalls++));
-      if (line.done === true) {
-        // Ollama says "stop" after tool calls; callers expect OpenAI's "tool_calls" there.
-        const reason = this.toolCalls > 0 ? "tool_calls" : (asString(line.done_reason) ?? "stop");
-        const usage = usageOf(line);
-        out.push({ type: "finish", reason, ...(usage ? { usage } : {}) });
-        this.finished = true;
-      }
+  protected item(raw: unknown, out: ChatEvent[]): void {
+    const line = asObject(raw) ?? {};
+    const error = asString(line.error);
+    if (error !== undefined) throw upstreamError(this.ctx, error);
+    const message = asObject(line.message) ?? {};
+    const text = asString(message.content);
+    if (text) out.push({ type: "text", text });
+    for (const call of asArray(message.tool_calls)) out.push(toolCallEvent(asObject(call) ?? {}, this.toolCalls++));
+    if (line.done === true) {
+      // Ollama says "stop" after tool calls; callers expect OpenAI's "tool_calls" there.
+      const reason = this.toolCalls > 0 ? "tool_calls" : (asString(line.done_reason) ?? "stop");
+      const usage = usageOf(line);
+      out.push({ type: "finish", reason, ...(usage ? { usage } : {}) });
+      this.finished = true;
     }
-    return out;
   }
 }
 

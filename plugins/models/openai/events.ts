@@ -4,39 +4,27 @@
  * `[DONE]` and without a finish reason was cut.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
-import type { Decoder } from "../../lib/model-http/decoder.ts";
+import { LayeredDecoder } from "../../lib/model-http/decoder.ts";
 import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
 import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
 import { asArray, asNumber, asObject, asString, type JsonObject, withoutUndefined } from "../../lib/model-http/shape.ts";
-import { SSEDecoder } from "../../lib/model-http/sse.ts";
+import { SSEDecoder, type SSEEvent } from "../../lib/model-http/sse.ts";
 
-export class ChatCompletionDecoder implements Decoder<ChatEvent> {
-  private readonly sse = new SSEDecoder();
+export class ChatCompletionDecoder extends LayeredDecoder<SSEEvent, ChatEvent> {
   private reason: string | undefined;
   private usage: Usage | undefined;
-  finished = false;
 
-  constructor(private readonly ctx: ErrorContext) {}
-
-  push(text: string): ChatEvent[] {
-    const out: ChatEvent[] = [];
-    for (const event of this.sse.push(text)) {
-      if (this.finished) break;
-      this.frame(event.data, out);
-    }
-    return out;
+  constructor(private readonly ctx: ErrorContext) {
+    super(new SSEDecoder());
   }
 
-  end(): ChatEvent[] {
-    const out: ChatEvent[] = [];
-    for (const event of this.sse.end()) if (!this.finished) this.frame(event.data, out);
-    if (this.finished) return out;
+  /** No `[DONE]`, but a finish reason came: the answer is whole. */
+  protected override endedEarly(out: ChatEvent[]): void {
     if (this.reason === undefined) throw streamCutError(this.ctx, "the stream ended without [DONE]");
     out.push(this.finish());
-    return out;
   }
 
-  private frame(data: string, out: ChatEvent[]): void {
+  protected item({ data }: SSEEvent, out: ChatEvent[]): void {
     if (data.trim() === "[DONE]") {
       this.finished = true;
       out.push(this.finish());
