@@ -26,11 +26,6 @@ export class SSEDecoder extends LayeredDecoder<string, SSEEvent> {
   }
 
   protected item(line: string, events: SSEEvent[]): void {
-    if (line.startsWith("data: ")) {
-      this.hasData = true;
-      this.data.push(line.slice(6));
-      return;
-    }
     if (line === "") {
       if (this.hasData) events.push({ ...this.pending, data: this.data.join("\n") });
       this.pending = emptyEvent();
