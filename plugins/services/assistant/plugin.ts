@@ -50,7 +50,6 @@ export default definePlugin({
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
-    const count = (backend: string, stream: "true" | "false", outcome: "ok" | "error") => completions.inc({ backend, stream, outcome });
 
     return {
       http: {
@@ -84,10 +83,10 @@ export default definePlugin({
                   ]);
                   clearTimeout(timer);
                   if (early !== "ok" && early !== "wait") {
-                    count(name, "true", "error");
+                    completions.inc({ backend: name, stream: "true", outcome: "error" });
                     throw upstreamFailure(name, early);
                   }
-                  count(name, "true", "ok");
+                  completions.inc({ backend: name, stream: "true", outcome: "ok" });
                   return sseResponse({
                     header: { id, created, model: body.model },
                     events,
@@ -121,7 +120,7 @@ export default definePlugin({
                       }
                     }
                   } catch (error) {
-                    count(name, "false", "error");
+                    completions.inc({ backend: name, stream: "false", outcome: "error" });
                     throw error instanceof HttpError ? error : upstreamFailure(name, error);
                   }
                   if (rounds === 1 || !toolExecutor || !calls.result().length) break;
@@ -130,7 +129,7 @@ export default definePlugin({
                   content = "";
                   calls = new ToolCallCollector();
                 }
-                count(name, "false", "ok");
+                completions.inc({ backend: name, stream: "false", outcome: "ok" });
                 const toolCalls = calls.result();
                 const finish = step.value as Finish; // the loops above end only on a done step
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
