@@ -1,10 +1,13 @@
 /**
- * A light HTTP/1.1 load generator: `concurrency` keep-alive sockets, each sending the same POST again as soon as the
- * previous answer is complete. It times the first response byte, the first byte of `marker` (e.g. the first content
- * of a stream) and the whole response. A fetch-based client spends about as much CPU per request as the server being
- * measured; this one spends a fraction of it, so on a small machine it leaves the cores to the servers.
+ * Drives the C load generator in http-load.c: `concurrency` keep-alive connections, each sending the same POST
+ * again as soon as the previous answer is complete. It times the first response byte, the first byte of `marker`
+ * (e.g. the first content of a stream) and the whole response. A client in JavaScript spends about as much CPU per
+ * request as the servers it measures; on a small machine that CPU is taken from them, so the client is in C
+ * (compiled on first use with the system's `cc`).
  */
-import type { Socket } from "bun";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface LoadResult {
   /** Sorted milliseconds from writing the request to the response's first byte. */
@@ -17,86 +20,44 @@ export interface LoadResult {
   failed: number;
 }
 
-interface Pending {
-  began: number;
-  firstByte: number;
-  marker: number;
-  /** Response bytes so far, as latin1 text (enough to find ASCII markers and framing). */
-  received: string;
-  /** Where the body starts, once the headers are in. */
-  bodyAt: number;
-  contentLength: number;
-  chunked: boolean;
+let binary: string | undefined;
+
+/** The compiled generator, built once per source version. */
+function generator(): string {
+  if (binary) return binary;
+  const source = join(import.meta.dir, "http-load.c");
+  const dir = join(tmpdir(), "rock-bench");
+  const path = join(dir, `http-load-${Bun.hash(readFileSync(source)).toString(16)}`);
+  if (!existsSync(path)) {
+    const cc = Bun.which("cc") ?? Bun.which("gcc");
+    if (!cc) throw new Error("the benchmark's load generator needs a C compiler: apt-get install gcc");
+    mkdirSync(dir, { recursive: true });
+    const build = Bun.spawnSync([cc, "-O2", "-o", path, source], { stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`compiling ${source} failed:\n${build.stderr.toString()}`);
+  }
+  return (binary = path);
 }
 
 export async function runLoad(options: { url: string; body: string; concurrency: number; requests: number; marker?: string }): Promise<LoadResult> {
   const url = new URL(options.url);
   const payload = Buffer.from(options.body);
   const head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: ${payload.length}\r\n\r\n`;
-  const request = Buffer.concat([Buffer.from(head), payload]);
-  const marker = options.marker;
+  const requestFile = join(tmpdir(), `rock-bench-request-${process.pid}`);
+  writeFileSync(requestFile, Buffer.concat([Buffer.from(head), payload]));
+  const args = [url.hostname, url.port, requestFile, String(options.concurrency), String(options.requests), ...(options.marker ? [options.marker] : [])];
+  const child = Bun.spawn([generator(), ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`load generator failed against ${options.url}: ${err.trim()}`);
   const result: LoadResult = { firstByte: [], marker: [], total: [], failed: 0 };
-  let started = 0;
-  let finished = 0;
-  let done!: () => void;
-  let fail!: (error: Error) => void;
-  const allDone = new Promise<void>((resolve, reject) => ((done = resolve), (fail = reject)));
-
-  const send = (socket: Socket<Pending>): void => {
-    if (started >= options.requests) {
-      socket.end();
-      return;
+  for (const line of out.split("\n")) {
+    if (line.startsWith("failed ")) result.failed = Number(line.slice(7));
+    else if (line) {
+      const [first, marker, total] = line.split(" ").map((us) => Number(us) / 1000);
+      result.firstByte.push(first);
+      result.marker.push(marker);
+      result.total.push(total);
     }
-    started++;
-    socket.data = { began: performance.now(), firstByte: 0, marker: 0, received: "", bodyAt: -1, contentLength: -1, chunked: false };
-    socket.write(request);
-  };
-
-  const complete = (p: Pending): boolean => {
-    if (p.bodyAt < 0) {
-      const end = p.received.indexOf("\r\n\r\n");
-      if (end < 0) return false;
-      p.bodyAt = end + 4;
-      const headers = p.received.slice(0, end).toLowerCase();
-      const length = /\r\ncontent-length:\s*(\d+)/.exec(headers);
-      p.contentLength = length ? Number(length[1]) : -1;
-      p.chunked = /\r\ntransfer-encoding:\s*chunked/.test(headers);
-      if (!/^http\/1\.1 2/.test(headers)) result.failed++;
-    }
-    if (p.contentLength >= 0) return p.received.length - p.bodyAt >= p.contentLength;
-    return p.chunked && p.received.endsWith("\r\n0\r\n\r\n");
-  };
-
-  const sockets = await Promise.all(
-    Array.from({ length: options.concurrency }, () =>
-      Bun.connect<Pending>({
-        hostname: url.hostname,
-        port: Number(url.port),
-        socket: {
-          open: send,
-          data(socket, bytes) {
-            const p = socket.data;
-            const now = performance.now();
-            if (!p.firstByte) p.firstByte = now;
-            p.received += bytes.toString("latin1");
-            if (marker && !p.marker && p.received.includes(marker, p.bodyAt < 0 ? 0 : p.bodyAt)) p.marker = now;
-            if (!complete(p)) return;
-            result.firstByte.push(p.firstByte - p.began);
-            result.marker.push((p.marker || now) - p.began);
-            result.total.push(now - p.began);
-            if (++finished === options.requests) done();
-            else send(socket);
-          },
-          error: (_socket, error) => fail(error),
-          close() {
-            if (finished < options.requests && started < options.requests) fail(new Error("the server closed a connection"));
-          },
-        },
-      }),
-    ),
-  );
-  await allDone;
-  for (const socket of sockets) socket.end();
+  }
   for (const list of [result.firstByte, result.marker, result.total]) list.sort((a, b) => a - b);
   return result;
 }
