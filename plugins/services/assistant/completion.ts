@@ -23,10 +23,20 @@ export interface Finish {
   usage?: Usage;
 }
 
-export interface PreparedCompletion {
-  /** Streams content and tool-call deltas in non-empty groups, as they arrived; returns the finish reason and usage. */
-  events(signal: AbortSignal): AsyncGenerator<CompletionEvent[], Finish>;
+/** What one network read brought. The last batch carries the finish, so that it can be sent with what came with it. */
+export interface CompletionBatch {
+  events: CompletionEvent[];
+  /** Set on the last batch only. */
+  finish?: Finish;
 }
+
+export interface PreparedCompletion {
+  /** Content and tool-call deltas in groups, as they arrived; the last group carries the finish (and may hold no events). */
+  events(signal: AbortSignal): AsyncGenerator<CompletionBatch, void>;
+}
+
+/** Backends end with a finish event; one that just stops is taken as having stopped. */
+const IMPLICIT_FINISH: Finish = { reason: "stop" };
 
 function asHttpError(error: unknown): never {
   if (error instanceof ToolDefinitionError) throw new HttpError(400, error.message, error.field);
@@ -69,9 +79,13 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
     return {
       async *events(signal) {
         let sawCall = false;
-        let finish: Finish = { reason: "stop" };
+        const last = (events: CompletionEvent[], finish: Finish): CompletionBatch => ({
+          events,
+          finish: sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish,
+        });
         for await (const batch of chatBatches(client, native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal })) {
           const out: CompletionEvent[] = [];
+          let finish: Finish | undefined;
           for (const event of batch) {
             if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
             else if (event.type === "tool_call") {
@@ -80,9 +94,13 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
               out.push(event.id === undefined && event.name !== undefined ? { ...event, id: newToolCallId() } : event);
             } else out.push(event);
           }
-          if (out.length) yield out;
+          if (finish) {
+            yield last(out, finish); // the upstream is done: the for-await releases it when we are resumed
+            return;
+          }
+          if (out.length) yield { events: out };
         }
-        return sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish;
+        yield last([], IMPLICIT_FINISH);
       },
     };
   }
@@ -97,21 +115,28 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
   return {
     async *events(signal) {
       const parser = prompt.toolNames.length ? new ReplyStreamParser(prompt) : undefined;
-      let finish: Finish = { reason: "stop" };
+      const last = (events: CompletionEvent[], finish: Finish): CompletionBatch => {
+        if (!parser) return { events, finish };
+        const end = parser.finish();
+        const reason = end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop";
+        return { events: events.concat(end.events), finish: { ...finish, reason } };
+      };
       for await (const batch of chatBatches(client, prompt.messages, { ...options, stop, signal })) {
         let out: CompletionEvent[] = [];
+        let finish: Finish | undefined;
         for (const event of batch) {
           if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
           else if (event.type !== "text") continue;
           else if (parser) out = out.concat(parser.feed(event.text));
           else out.push(event);
         }
-        if (out.length) yield out;
+        if (finish) {
+          yield last(out, finish);
+          return;
+        }
+        if (out.length) yield { events: out };
       }
-      if (!parser) return finish;
-      const end = parser.finish();
-      if (end.events.length) yield end.events;
-      return { ...finish, reason: end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop" };
+      yield last([], IMPLICIT_FINISH);
     },
   };
 }

@@ -9,7 +9,7 @@ import type { ModelClient } from "../../../core/kinds/model.ts";
 import { takeHeaders } from "../../../core/http/take-headers.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
-import { prepareCompletion, ToolCallCollector, type Finish } from "./completion.ts";
+import { prepareCompletion, ToolCallCollector, type CompletionBatch, type Finish } from "./completion.ts";
 import { openAIErrorBody, upstreamFailure } from "./errors.ts";
 import { ChatCompletionRequest } from "./request.ts";
 import { sseResponse } from "./sse.ts";
@@ -77,8 +77,9 @@ export default definePlugin({
                   // An upstream that fails fast (refused, 4xx) still gets a proper HTTP error instead of a stream.
                   // The wait's timer is cleared at once: a Bun.sleep here would leave one pending timer per request.
                   let timer: Timer | undefined;
+                  let arrived: IteratorResult<CompletionBatch, void> | undefined;
                   const early = await Promise.race([
-                    first.then(() => "ok", (e) => e),
+                    first.then((step) => ((arrived = step), "ok"), (e) => e),
                     new Promise((r) => (timer = setTimeout(() => r("wait"), Math.min(ctx.config.keepalive_ms, 1000)))),
                   ]);
                   clearTimeout(timer);
@@ -91,7 +92,7 @@ export default definePlugin({
                     header: { id, created, model: body.model },
                     events,
                     first,
-                    firstArrived: early === "ok",
+                    arrived,
                     keepaliveMs: ctx.config.keepalive_ms,
                     includeUsage: body.stream_options?.include_usage === true,
                     requestId,
@@ -105,19 +106,19 @@ export default definePlugin({
                 }
 
                 // A plain answer ends only when the client goes away: the request's own signal says so.
-                const events = prepared.events(request.signal);
+                let round = prepared.events(request.signal);
                 let content = "";
                 let calls = new ToolCallCollector();
-                let step!: Awaited<ReturnType<typeof events.next>>;
-                let round = events;
+                let finish: Finish = { reason: "stop" };
                 // With execute_tools, a reply of tool calls is followed by one more round with their results.
                 for (let rounds = toolExecutor ? 2 : 1; rounds > 0; rounds--) {
                   try {
-                    while (!(step = await round.next()).done) {
-                      for (const event of step.value) {
+                    for await (const batch of round) {
+                      for (const event of batch.events) {
                         if (event.type === "text") content += event.text;
                         else calls.add(event);
                       }
+                      if (batch.finish) finish = batch.finish;
                     }
                   } catch (error) {
                     completions.inc({ backend: name, stream: "false", outcome: "error" });
@@ -131,7 +132,6 @@ export default definePlugin({
                 }
                 completions.inc({ backend: name, stream: "false", outcome: "ok" });
                 const toolCalls = calls.result();
-                const finish = step.value as Finish; // the loops above end only on a done step
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
                 return {
                   request_id: requestId,

@@ -3,7 +3,7 @@
  * `data: [DONE]` at the end. A Bun "direct" stream: each frame is written and flushed straight to the response
  * (the flush is the back-pressure: the consumer's pace drives the model), without a JS-side queue per chunk.
  */
-import type { CompletionEvent, Finish } from "./completion.ts";
+import type { CompletionBatch, CompletionEvent } from "./completion.ts";
 
 export interface ChunkHeader {
   id: string;
@@ -41,11 +41,11 @@ function deltaOf(event: CompletionEvent): Record<string, unknown> {
 
 export function sseResponse(options: {
   header: ChunkHeader;
-  events: AsyncGenerator<CompletionEvent[], Finish>;
+  events: AsyncGenerator<CompletionBatch, void>;
   /** The first step, already started (so that an early upstream failure could still become an HTTP error). */
-  first: Promise<IteratorResult<CompletionEvent[], Finish>>;
-  /** The first step has settled already: no keep-alive timer is needed for it. */
-  firstArrived: boolean;
+  first: Promise<IteratorResult<CompletionBatch, void>>;
+  /** The first step when it has settled already: it is written before anything is awaited, with the response head. */
+  arrived?: IteratorResult<CompletionBatch, void>;
   keepaliveMs: number;
   includeUsage: boolean;
   onError: (error: unknown) => { message: string; type: string };
@@ -59,7 +59,6 @@ export function sseResponse(options: {
 
   /** The first step, with a keep-alive comment every `keepaliveMs` until it comes. */
   async function firstStep(controller: ReadableStreamDirectController) {
-    if (options.firstArrived) return options.first;
     let timer: Timer | undefined;
     try {
       for (;;) {
@@ -77,30 +76,37 @@ export function sseResponse(options: {
     type: "direct",
     async pull(controller) {
       try {
-        for (let step = await firstStep(controller); !cancelled; step = await events.next()) {
-          if (!step.done) {
-            // What arrived together is written together, with one flush.
-            for (const event of step.value) controller.write(frames.delta(deltaOf(event)));
+        for (let step = options.arrived ?? (await firstStep(controller)); !cancelled && !step.done; step = await events.next()) {
+          for (const event of step.value.events) controller.write(frames.delta(deltaOf(event)));
+          const finish = step.value.finish;
+          if (!finish) {
+            // What arrived together goes out together, with one flush.
             await controller.flush();
             continue;
           }
-          const { reason, usage } = step.value;
+          // The last batch, its finish and [DONE] are written at once: an answer that came in one read is sent in one.
           if (options.includeUsage) {
-            controller.write(frames.delta({}, reason));
-            controller.write(frames.usage(usage ?? null));
+            controller.write(frames.delta({}, finish.reason));
+            controller.write(frames.usage(finish.usage ?? null));
           } else {
-            controller.write(frames.delta({}, reason, usage ? { usage } : undefined));
+            controller.write(frames.delta({}, finish.reason, finish.usage ? { usage: finish.usage } : undefined));
           }
           break;
         }
       } catch (error) {
-        if (cancelled) return; // the client left: nobody to tell
-        const { message, type } = options.onError(error);
-        controller.write(frame({ error: { message, type, param: null, code: null }, request_id: options.requestId }));
+        // When the client left there is nobody to tell.
+        if (!cancelled) {
+          const { message, type } = options.onError(error);
+          controller.write(frame({ error: { message, type, param: null, code: null }, request_id: options.requestId }));
+        }
       }
-      if (cancelled) return;
-      controller.write("data: [DONE]\n\n");
-      controller.close();
+      if (!cancelled) {
+        controller.write("data: [DONE]\n\n");
+        controller.close();
+      }
+      // Resuming the completion past its last batch (or the step the client left at) releases the upstream's body
+      // and deadline; this happens after the answer is out.
+      events.return().catch(() => {});
     },
     // The upstream call ends by the request's signal, which Bun aborts when the client goes away.
     cancel() {
