@@ -3,7 +3,7 @@
  * `data: [DONE]` at the end. A Bun "direct" stream: each frame is written and flushed straight to the response
  * (the flush is the back-pressure: the consumer's pace drives the model), without a JS-side queue per chunk.
  */
-import type { CompletionBatch, CompletionEvent } from "./completion.ts";
+import type { CompletionBatch, CompletionEvent, Finish } from "./completion.ts";
 
 export interface ChunkHeader {
   id: string;
@@ -27,6 +27,12 @@ function chunkFrames(header: ChunkHeader) {
     /** The usage-only chunk of stream_options.include_usage: no choices. */
     usage: (usage: unknown) => frame({ ...fields, choices: [], usage }),
   };
+}
+
+/** The closing chunks: the finish reason, with usage inside it or (include_usage) in a chunk of its own. */
+function finishFrames(frames: ReturnType<typeof chunkFrames>, finish: Finish, includeUsage: boolean): string {
+  if (includeUsage) return frames.delta({}, finish.reason) + frames.usage(finish.usage ?? null);
+  return frames.delta({}, finish.reason, finish.usage ? { usage: finish.usage } : undefined);
 }
 
 function deltaOf(event: CompletionEvent): Record<string, unknown> {
@@ -75,33 +81,29 @@ export function sseResponse(options: {
   const stream = new ReadableStream<Uint8Array>({
     type: "direct",
     async pull(controller) {
+      // Frames are gathered into one string: one write per batch, and the last batch, its finish and [DONE] in one.
+      let text = "";
       try {
         for (let step = options.arrived ?? (await firstStep(controller)); !cancelled && !step.done; step = await events.next()) {
-          for (const event of step.value.events) controller.write(frames.delta(deltaOf(event)));
-          const finish = step.value.finish;
-          if (!finish) {
-            // What arrived together goes out together, with one flush.
-            await controller.flush();
-            continue;
+          for (const event of step.value.events) text += frames.delta(deltaOf(event));
+          if (step.value.finish) {
+            text += finishFrames(frames, step.value.finish, options.includeUsage);
+            break;
           }
-          // The last batch, its finish and [DONE] are written at once: an answer that came in one read is sent in one.
-          if (options.includeUsage) {
-            controller.write(frames.delta({}, finish.reason));
-            controller.write(frames.usage(finish.usage ?? null));
-          } else {
-            controller.write(frames.delta({}, finish.reason, finish.usage ? { usage: finish.usage } : undefined));
-          }
-          break;
+          if (!text) continue;
+          controller.write(text);
+          text = "";
+          await controller.flush();
         }
       } catch (error) {
         // When the client left there is nobody to tell.
         if (!cancelled) {
           const { message, type } = options.onError(error);
-          controller.write(frame({ error: { message, type, param: null, code: null }, request_id: options.requestId }));
+          text += frame({ error: { message, type, param: null, code: null }, request_id: options.requestId });
         }
       }
       if (!cancelled) {
-        controller.write("data: [DONE]\n\n");
+        controller.write(`${text}data: [DONE]\n\n`);
         controller.close();
       }
       // Resuming the completion past its last batch (or the step the client left at) releases the upstream's body
