@@ -38,6 +38,33 @@ export interface PreparedCompletion {
 /** Backends end with a finish event; one that just stops is taken as having stopped. */
 const IMPLICIT_FINISH: Finish = { reason: "stop" };
 
+/**
+ * A backend's event groups (`open` starts the call, on the first step) as completion batches: `take` turns each content
+ * or tool-call event into ours (appending to `out`), and `last` makes the final batch from the events that came with
+ * the finish. The final batch is yielded as soon as the finish arrives; resuming past it lets the for-await release
+ * the upstream.
+ */
+async function* completionBatches(
+  open: () => AsyncIterable<ChatEvent[]>,
+  take: (event: Exclude<ChatEvent, { type: "finish" }>, out: CompletionEvent[]) => void,
+  last: (events: CompletionEvent[], finish: Finish) => CompletionBatch,
+): AsyncGenerator<CompletionBatch, void> {
+  for await (const batch of open()) {
+    const out: CompletionEvent[] = [];
+    let finish: Finish | undefined;
+    for (const event of batch) {
+      if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
+      else take(event, out);
+    }
+    if (finish) {
+      yield last(out, finish);
+      return;
+    }
+    if (out.length) yield { events: out };
+  }
+  yield last([], IMPLICIT_FINISH);
+}
+
 function asHttpError(error: unknown): never {
   if (error instanceof ToolDefinitionError) throw new HttpError(400, error.message, error.field);
   throw error;
@@ -77,30 +104,19 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
     }));
     const choice = body.tool_choice ?? undefined;
     return {
-      async *events(signal) {
+      events(signal) {
         let sawCall = false;
-        const last = (events: CompletionEvent[], finish: Finish): CompletionBatch => ({
-          events,
-          finish: sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish,
-        });
-        for await (const batch of chatBatches(client, native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal })) {
-          const out: CompletionEvent[] = [];
-          let finish: Finish | undefined;
-          for (const event of batch) {
-            if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
-            else if (event.type === "tool_call") {
-              if (!parallel && event.index > 0) continue;
+        return completionBatches(
+          () => chatBatches(client, native, { ...options, tools: tools.map(toToolSpec), tool_choice: choice as ChatOptions["tool_choice"], signal }),
+          (event, out) => {
+            if (event.type !== "tool_call") out.push(event);
+            else if (parallel || event.index <= 0) {
               sawCall = true;
               out.push(event.id === undefined && event.name !== undefined ? { ...event, id: newToolCallId() } : event);
-            } else out.push(event);
-          }
-          if (finish) {
-            yield last(out, finish); // the upstream is done: the for-await releases it when we are resumed
-            return;
-          }
-          if (out.length) yield { events: out };
-        }
-        yield last([], IMPLICIT_FINISH);
+            }
+          },
+          (events, finish) => ({ events, finish: sawCall && finish.reason === "stop" ? { ...finish, reason: "tool_calls" } : finish }),
+        );
       },
     };
   }
@@ -113,30 +129,22 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
   }
   const stop = [...prompt.stop, ...(options.stop ?? [])];
   return {
-    async *events(signal) {
+    events(signal) {
       const parser = prompt.toolNames.length ? new ReplyStreamParser(prompt) : undefined;
-      const last = (events: CompletionEvent[], finish: Finish): CompletionBatch => {
-        if (!parser) return { events, finish };
-        const end = parser.finish();
-        const reason = end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop";
-        return { events: events.concat(end.events), finish: { ...finish, reason } };
-      };
-      for await (const batch of chatBatches(client, prompt.messages, { ...options, stop, signal })) {
-        let out: CompletionEvent[] = [];
-        let finish: Finish | undefined;
-        for (const event of batch) {
-          if (event.type === "finish") finish = { reason: event.reason, usage: event.usage };
-          else if (event.type !== "text") continue;
-          else if (parser) out = out.concat(parser.feed(event.text));
+      return completionBatches(
+        () => chatBatches(client, prompt.messages, { ...options, stop, signal }),
+        (event, out) => {
+          if (event.type !== "text") return;
+          if (parser) out.push(...parser.feed(event.text));
           else out.push(event);
-        }
-        if (finish) {
-          yield last(out, finish);
-          return;
-        }
-        if (out.length) yield { events: out };
-      }
-      yield last([], IMPLICIT_FINISH);
+        },
+        (events, finish) => {
+          if (!parser) return { events, finish };
+          const end = parser.finish();
+          const reason = end.finishReason === "tool_calls" ? "tool_calls" : finish.reason === "length" ? "length" : "stop";
+          return { events: events.concat(end.events), finish: { ...finish, reason } };
+        },
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * OpenAI's chat-completion chunk stream over SSE, with a keep-alive comment while the first token is awaited and a
- * `data: [DONE]` at the end. A Bun "direct" stream: each frame is written and flushed straight to the response
- * (the flush is the back-pressure: the consumer's pace drives the model), without a JS-side queue per chunk.
+ * `data: [DONE]` at the end. A Bun "direct" stream: each batch's frames are written and flushed straight to the
+ * response (the flush is the back-pressure: the consumer's pace drives the model), without a JS-side queue per chunk.
  */
 import type { CompletionBatch, CompletionEvent, Finish } from "./completion.ts";
 
