@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { Type, type TObject } from "@sinclair/typebox";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Registry } from "prom-client";
-import { applyPluginEnv, loadConfig, rejectUnknownFields, validate, type LoadedConfig } from "./config.ts";
+import { applyPluginEnv, loadConfig, rejectUnknownFields, secretValues, validate, type LoadedConfig } from "./config.ts";
 import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
@@ -38,7 +38,7 @@ export interface PluginPlan {
 const ServiceListen = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   host: Type.Optional(Type.String({ minLength: 1 })),
-  token: Type.Optional(Type.String()),
+  token: Type.Optional(Type.String({ secret: true })),
 });
 const kernelKeys = ["enabled"];
 const serviceKeys = ["port", "host", "token"];
@@ -143,9 +143,7 @@ export class Kernel {
       if (enabled) throw error;
       pluginConfig = own; // a disabled plugin's config is listed, not used
     }
-    for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-      if ((prop as any).secret && typeof pluginConfig[key] === "string") registerSecret(pluginConfig[key] as string);
-    }
+    for (const secret of secretValues(schema, pluginConfig)) registerSecret(secret);
 
     let listen: PluginPlan["listen"];
     if (isService) {

@@ -7,7 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { ConfigError, errorMessage } from "../../core/errors.ts";
-import { configureLogging, createLogger } from "../../core/log.ts";
+import { configureLogging, createLogger, redact, registerSecret } from "../../core/log.ts";
 import { AgentClient } from "./agent-client.ts";
 import { loadLayout } from "./load-layout.ts";
 import { WorkerMetrics } from "./metrics.ts";
@@ -17,7 +17,7 @@ import { SettingsError, readSettings } from "./settings.ts";
 const log = createLogger({ plugin: "worker" });
 
 function fail(message: string, code = 2): never {
-  console.error(`worker: ${message}`);
+  console.error(redact(`worker: ${message}`));
   process.exit(code);
 }
 
@@ -35,6 +35,8 @@ async function main(argv: string[]) {
     throw error;
   }
   if (settings.debug) configureLogging({ level: "debug" });
+  registerSecret(settings.agentToken);
+  registerSecret(settings.workerToken);
 
   let layout;
   try {
@@ -54,6 +56,7 @@ async function main(argv: string[]) {
     metrics,
     extraRegistries: [layout.kernel.registry],
     log,
+    token: settings.workerToken,
   });
   const publicEndpoint = `http://${settings.publicAddress}:${server.port}${settings.endpoint}`;
   console.log(`worker ${name} listening on ${server.url}${settings.endpoint}`);
@@ -68,6 +71,8 @@ async function main(argv: string[]) {
     checkIntervalMs: settings.checkIntervalMs,
     metrics,
     log,
+    agentToken: settings.agentToken,
+    workerToken: settings.workerToken,
   });
 
   let exiting = false;
