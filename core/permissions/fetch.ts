@@ -79,11 +79,8 @@ export function scopedFetch(plugin: string, allowed: readonly string[]): typeof 
         method = "GET";
         body = null;
       }
-      // Another origin gets neither the credentials nor the payload meant for this one.
-      if (new URL(url).origin !== next.origin) {
-        for (const name of credentialHeaders) headers.delete(name);
-        body = null;
-      }
+      // Another origin never gets the credentials meant for this one; a 307/308 body goes on, as with fetch.
+      if (new URL(url).origin !== next.origin) for (const name of credentialHeaders) headers.delete(name);
       if (body === null) for (const name of bodyHeaders) headers.delete(name);
       else if (body instanceof ReadableStream) throw new TypeError(`cannot follow a ${status} redirect from ${url}: the request body was a stream`);
       url = next.href;
