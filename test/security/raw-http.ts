@@ -129,7 +129,7 @@ export function probesFor(method: string, path: string, target: ProbeTarget): Pr
       add(`Host ${JSON.stringify(h)}`, m, path, [["Host", h], close]);
       add(`public path with the route in its query, Host ${JSON.stringify(h)}`, m, `${pub}?${path}`, [["Host", h], close], "public", pub);
       add(`public path with the route in a query value, Host ${JSON.stringify(h)}`, m, `${pub}?next=${path}`, [["Host", h], close], "public", pub);
-      add(`public path with the route in a fragment, Host ${JSON.stringify(h)}`, m, `${pub}#${path}`, [["Host", h], close], "refused");
+      add(`public path with the route in a fragment, Host ${JSON.stringify(h)}`, m, `${pub}#${path}`, [["Host", h], close], "public", pub);
     }
     add("empty Host", m, path, [["Host", ""], close], "refused");
     add("empty Host, public path in front", m, `${pub}?${path}`, [["Host", ""], close], "refused");
