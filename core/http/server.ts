@@ -1,7 +1,7 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpError, PermissionDenied, errorMessage } from "../errors.ts";
+import { HttpError, PermissionDenied, PortInUse, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../plugin.ts";
 import { bearerMatches } from "./token.ts";
@@ -89,6 +89,17 @@ export function classify(code: unknown, error: any): { status: number; message: 
     return { status: error.status, message: error.message, internal: false };
   }
   return { status: 500, message: "internal server error", internal: true };
+}
+
+/** Throws PortInUse when another socket holds `host:port` (port 0 is always free). */
+export function assertPortFree(service: string, host: string, port: number): void {
+  if (port === 0) return;
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+  } catch (error) {
+    if (isAddressInUse(error)) throw new PortInUse(service, host, port);
+    throw error;
+  }
 }
 
 /**
@@ -183,7 +194,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
 
   await service.mount(app);
-  app.listen({ hostname: options.host, port: options.port });
+  try {
+    // Elysia asks Bun for SO_REUSEPORT, with which a second instance on the same port starts and takes half the
+    // connections.
+    app.listen({ hostname: options.host, port: options.port, reusePort: false });
+  } catch (error) {
+    if (isAddressInUse(error)) throw new PortInUse(name, options.host, options.port);
+    throw error;
+  }
   const port = app.server!.port!;
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
   log.info("listening", { url });
