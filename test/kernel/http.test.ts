@@ -27,6 +27,7 @@ const service = (name: string) => `{
               body: t.Object({ name: t.String({ minLength: 1 }), size: t.Integer({ minimum: 1 }) }),
             })
             .get("/items/:id", ({ params }) => { hits.inc(); return { id: params.id }; })
+            .all("/any", () => { hits.inc(); return "any"; })
             .get("/boom", () => { throw new Error("disk /var/secret/path exploded"); })
             .get("/teapot", () => { throw new HttpError(418, "short and stout", "pot"); }),
       },
@@ -151,6 +152,8 @@ describe("bearer token", () => {
     expect((await missing.json()).error.message).toContain("bearer token");
     const wrong = await post(guarded, "/items", { name: "a", size: 1 }, { authorization: "Bearer s3cret-tokem" });
     expect(wrong.status).toBe(401);
+    // Elysia routes an ALL route apart from the per-method ones (its Bun adapter even lists the bare handler for Bun).
+    for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"]) expect([method, (await fetch(`${guarded}/any`, { method })).status]).toEqual([method, 401]);
     const after = await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text();
     const count = (text: string) => /demo_guarded_hits_total (\d+)/.exec(text)?.[1];
     expect(count(after)).toBe(count(before));
