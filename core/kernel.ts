@@ -176,7 +176,8 @@ export class Kernel {
   async start(): Promise<void> {
     if (this.started) throw new Error("kernel already started");
     this.started = true;
-    // Before any plugin runs: a second instance on the same ports must not reconcile the first one's sandboxes.
+    // Before any plugin runs: a second instance shares the first one's data dir, and its plugins would reconcile (or,
+    // stopping again, stop) the first one's sandboxes.
     for (const plan of this.enabledPlugins()) if (plan.listen) assertPortFree(plan.definition.name, plan.listen.host, plan.listen.port);
     const storeConfig = this.config.kernel.store;
     this.store = await createStore(storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix } : { type: "memory" });
