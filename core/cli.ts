@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
+import { ConfigError, PermissionDenied, PluginError, PortInUse, errorMessage } from "./errors.ts";
 import { Kernel, projectRoot } from "./kernel.ts";
 import { createLogger, redact } from "./log.ts";
 import { describePermissions } from "./permissions/schema.ts";
@@ -149,7 +149,7 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {
-      const known = error instanceof ConfigError || error instanceof PluginError || error instanceof PermissionDenied;
+      const known = error instanceof ConfigError || error instanceof PluginError || error instanceof PermissionDenied || error instanceof PortInUse;
       console.error(redact(known ? `rock: ${error.message}` : `rock: ${errorMessage(error)}`));
       if (!known && process.env.ROCK_DEBUG) console.error(redact(Bun.inspect(error)));
       process.exit(known ? 2 : 1);

@@ -6,7 +6,7 @@ import { applyPluginEnv, loadConfig, rejectUnknownFields, secretValues, validate
 import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
-import { startServer, type RunningServer } from "./http/server.ts";
+import { assertPortFree, startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
 import { createRegistry } from "./metrics.ts";
 import { Permissions } from "./permissions/schema.ts";
@@ -174,6 +174,9 @@ export class Kernel {
   async start(): Promise<void> {
     if (this.started) throw new Error("kernel already started");
     this.started = true;
+    // Before any plugin runs: a second instance shares the first one's data dir, and its plugins would reconcile (or,
+    // stopping again, stop) the first one's sandboxes.
+    for (const plan of this.enabledPlugins()) if (plan.listen) assertPortFree(plan.definition.name, plan.listen.host, plan.listen.port);
     const storeConfig = this.config.kernel.store;
     this.store = await createStore(storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix } : { type: "memory" });
     try {

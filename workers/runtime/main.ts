@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { ConfigError, errorMessage } from "../../core/errors.ts";
+import { ConfigError, errorMessage, isAddressInUse } from "../../core/errors.ts";
 import { configureLogging, createLogger, redact, registerSecret } from "../../core/log.ts";
 import { AgentClient } from "./agent-client.ts";
 import { loadLayout } from "./load-layout.ts";
@@ -47,17 +47,24 @@ async function main(argv: string[]) {
   }
   const name = settings.name ?? layout.name ?? basename(folder);
   const metrics = new WorkerMetrics(name, layout);
-  const server = startWorkerServer({
-    host: settings.host,
-    port: settings.port,
-    endpoint: settings.endpoint,
-    concurrentLimit: settings.concurrentLimit,
-    process: layout.process,
-    metrics,
-    extraRegistries: [layout.kernel.registry],
-    log,
-    token: settings.workerToken,
-  });
+  let server;
+  try {
+    server = startWorkerServer({
+      host: settings.host,
+      port: settings.port,
+      endpoint: settings.endpoint,
+      concurrentLimit: settings.concurrentLimit,
+      process: layout.process,
+      metrics,
+      extraRegistries: [layout.kernel.registry],
+      log,
+      token: settings.workerToken,
+    });
+  } catch (error) {
+    await layout.kernel.stop("listen failed");
+    if (isAddressInUse(error)) fail(`${name}: port ${settings.port} on ${settings.host} is already in use`, 1);
+    throw error;
+  }
   const publicEndpoint = `http://${settings.publicAddress}:${server.port}${settings.endpoint}`;
   console.log(`worker ${name} listening on ${server.url}${settings.endpoint}`);
 

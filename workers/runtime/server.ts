@@ -109,6 +109,7 @@ export function startWorkerServer(options: WorkerServerOptions): WorkerServer {
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
+    reusePort: false, // a second worker on the port must fail, not share it
     idleTimeout: 0, // a long generation may pause longer than Bun's default 10 s between chunks
     async fetch(request) {
       const path = new URL(request.url).pathname;
