@@ -5,6 +5,7 @@ import OpenAI from "openai";
 import { startModelService, type RunningService } from "../../plugins/lib/model-service/server.ts";
 import { silentLog } from "../../plugins/lib/model-service/service-log.ts";
 import { resolveSettings, type Flags } from "../../plugins/lib/model-service/settings.ts";
+import { rawHttp } from "../security/raw-http.ts";
 import { repoRoot } from "./support/service.ts";
 import { scriptedUpstream, status, type ScriptedUpstream } from "./support/scripted-upstream.ts";
 
@@ -216,5 +217,17 @@ describe("proxying to our own token-protected assistant", () => {
     } finally {
       await kernel.stop();
     }
+  });
+});
+
+describe("odd requests", () => {
+  test("a Host header Bun cannot build a URL from gets a 400 naming it, not a 500", async () => {
+    const service = serve({ "proxy-base-url": upstream.url });
+    for (const host of ["a@b", "", "x y"]) {
+      const reply = await rawHttp(service.port, `GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(reply.status).toBe(400);
+      if (reply.body) expect(reply.body).toContain("Host header");
+    }
+    expect((await fetch(`${service.url}/health`)).status).toBe(200);
   });
 });

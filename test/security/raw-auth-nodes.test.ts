@@ -1,5 +1,5 @@
 /**
- * The programs with their own token checks, the rocklet and the tool node, probed like the kernel services
+ * The programs with their own token checks, the rocklet, the tool node and the worker, probed like the kernel services
  * (raw-auth.test.ts): every route but the public ones refuses every request shape without the token, and the work
  * the routes would do is not done.
  */
@@ -9,6 +9,9 @@ import { join } from "node:path";
 import type { Tool } from "../../core/kinds/tool.ts";
 import { PreparedTool } from "../../plugins/lib/tool-node/prepared-tool.ts";
 import { startToolNode } from "../../plugins/lib/tool-node/server.ts";
+import { createLogger } from "../../core/log.ts";
+import { WorkerMetrics } from "../../workers/runtime/metrics.ts";
+import { startWorkerServer, type WorkerServer } from "../../workers/runtime/server.ts";
 import { scratchDir, startTestRocklet, type TestRocklet } from "../rocklet/harness.ts";
 import { probesFor, rawHttp, violation, type Probe } from "./raw-http.ts";
 
@@ -83,5 +86,46 @@ describe("tool node", () => {
     expect(calls).toBe(0);
     const ran = await fetch(`http://127.0.0.1:${port}/execute_tool`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: target.body.text });
     expect((await ran.json()).output).toBe(1);
+  }, 120_000);
+});
+
+describe("worker", () => {
+  let generations = 0;
+  const token = "worker-token-123456";
+  let worker: WorkerServer;
+
+  beforeAll(() => {
+    worker = startWorkerServer({
+      host: "127.0.0.1",
+      port: 0,
+      endpoint: "/chat",
+      concurrentLimit: 4,
+      process: {
+        async *process() {
+          generations++;
+          yield "generated";
+        },
+      },
+      metrics: new WorkerMetrics("raw-probe", { usesDefaultProcess: false, mainClass: "probe" }),
+      extraRegistries: [],
+      log: createLogger({ plugin: "raw-probe" }),
+      token,
+    });
+  });
+  afterAll(() => worker.stop());
+
+  test("the chat, abort and metrics routes answer 401 to every request shape; nothing is generated", async () => {
+    const input = JSON.stringify([{ msg: "hi", isbot: false }]);
+    const target = { port: worker.port, publicPath: "/health", body: { type: "application/x-www-form-urlencoded", text: `input=${encodeURIComponent(input)}` }, token };
+    const probes = ["POST /chat", "POST /chat/abort", "GET /chat/abort", "GET /metrics", "GET /no-such-route"].flatMap((r) => {
+      const [method, path] = r.split(" ");
+      return probesFor(method, path, target);
+    });
+    // /health answers 204 with no body.
+    expect(await runProbes(worker.port, probes, { "/health": "" })).toEqual([]);
+    expect(generations).toBe(0);
+    const ran = await fetch(`http://127.0.0.1:${worker.port}/chat`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": target.body.type }, body: target.body.text });
+    expect(await ran.text()).toBe("generated");
+    expect(generations).toBe(1);
   }, 120_000);
 });

@@ -112,14 +112,17 @@ export function startWorkerServer(options: WorkerServerOptions): WorkerServer {
     reusePort: false, // a second worker on the port must fail, not share it
     idleTimeout: 0, // a long generation may pause longer than Bun's default 10 s between chunks
     async fetch(request) {
-      const path = new URL(request.url).pathname;
+      // Bun passes the bare target (no scheme, no host) when the Host header is not a host name.
+      const url = URL.parse(request.url);
+      if (!url) return json(400, { message: "Bad request", detail: "the Host header is not a valid host name (expected host or host:port)" });
+      const path = url.pathname;
       const method = request.method;
       if (options.token && !(path === "/health" && method === "GET") && !bearerMatches(request.headers.get("authorization"), options.token)) {
         return Response.json({ message: "Unauthorized", detail: "missing or invalid bearer token (the worker's WORKER_TOKEN)" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
       }
       if (path === endpoint) return method === "POST" ? complete(request) : json(405, { message: "Method not allowed", detail: "use POST" });
       if (path === abortPath && (method === "GET" || method === "POST")) {
-        const query = new URL(request.url).searchParams.get("history_id");
+        const query = url.searchParams.get("history_id");
         const form = method === "POST" ? await request.formData().catch(() => undefined) : undefined;
         const historyId = query ?? (form?.get("history_id") as string | null) ?? undefined;
         return json(200, { msg: abort(historyId) > 0 ? "Aborted" : "No process to abort" });

@@ -36,7 +36,10 @@ export function startModelService(settings: ServiceSettings, log: ServiceLog): R
     // A call may wait for the trainer for minutes; Bun's default would close the idle connection after 10 s.
     idleTimeout: 0,
     async fetch(request) {
-      const path = new URL(request.url).pathname.replace(/\/+$/, "") || "/";
+      // Bun passes the bare target (no scheme, no host) when the Host header is not a host name.
+      const url = URL.parse(request.url);
+      if (!url) return errorReply(400, "the Host header is not a valid host name (expected host or host:port)", "invalid_request_error");
+      const path = url.pathname.replace(/\/+$/, "") || "/";
       const handler = routes[`${request.method} ${path}`];
       if (!handler) return errorReply(404, `no route ${request.method} ${path} in ${settings.type} mode`, "not_found");
       try {
