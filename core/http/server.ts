@@ -115,6 +115,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const requestIdOf = (request: Request) => started.get(request)?.id ?? "unknown";
   /** Requests whose bearer token onRequest accepted; a matched route checks it again (see onBeforeHandle below). */
   const authorized = new WeakSet<Request>();
+  // An answer from onRequest skips onAfterResponse; counted here so that probing and token guessing show in /metrics.
+  const refused = (method: string, status: number) => metricsFor(method, "refused", status).count();
   const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, requestId: string) => {
     set.status = 401;
     set.headers["www-authenticate"] = "Bearer";
@@ -150,6 +152,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const url = request.url;
       const start = url.startsWith("http://") ? url.indexOf("/", 7) : -1;
       if (start === -1) {
+        refused(request.method, 400);
         set.status = 400;
         return errorBody({ status: 400, message: "the Host header is not a valid host name (expected host or host:port)", field: "host", requestId: id });
       }
@@ -158,7 +161,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const query = url.indexOf("?", start + 1);
       const path = query === -1 ? url.slice(start) : url.slice(start, query);
       if (bearerMatches(request.headers.get("authorization"), token)) authorized.add(request);
-      else if (!publicPaths.has(path)) return unauthorized(set, id);
+      else if (!publicPaths.has(path)) {
+        refused(request.method, 401);
+        return unauthorized(set, id);
+      }
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal } = classify(code, error);

@@ -157,6 +157,10 @@ describe("bearer token", () => {
     const after = await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text();
     const count = (text: string) => /demo_guarded_hits_total (\d+)/.exec(text)?.[1];
     expect(count(after)).toBe(count(before));
+    // The refusals are counted, so that probing shows in /metrics.
+    const refused = (text: string, method: string) => Number(new RegExp(`rock_http_requests_total\\{server="guarded",method="${method}",route="refused",status="401"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    expect(refused(after, "POST") - refused(before, "POST")).toBe(3);
+    expect(refused(after, "PROPFIND") - refused(before, "PROPFIND")).toBe(1);
   });
 
   test("right token: the route runs; /metrics and /openapi.json are protected too", async () => {
