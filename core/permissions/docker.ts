@@ -56,6 +56,25 @@ export class ScopedDocker {
     return { container, info };
   }
 
+  /**
+   * Writes `input` to the stdin of a running container of this plugin (created with `OpenStdin` and `StdinOnce`), then
+   * detaches, which closes that stdin for good: a way to hand the container's process a secret that is neither in
+   * the container's config nor on disk.
+   */
+  async sendStdin(id: string, input: string): Promise<void> {
+    const found = await this.getContainer(id);
+    if (!found) throw new Error(`no such container: ${id}`);
+    const stream = (await found.container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once("error", reject);
+        stream.end(input, () => resolve());
+      });
+    } finally {
+      stream.destroy();
+    }
+  }
+
   getImage(name: string): Docker.Image {
     return this.engine.getImage(name);
   }

@@ -2,6 +2,7 @@ import type { Subprocess } from "bun";
 import { statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { rockletErrors } from "./errors.ts";
+import { spawnError, yieldToOomKiller } from "./limits.ts";
 import { osError } from "./os-errors.ts";
 import { pythonFloat, pythonRepr } from "./python-repr.ts";
 import type { ExecuteRequest } from "./requests.ts";
@@ -44,8 +45,9 @@ export async function executeCommand(request: ExecuteRequest, config: ExecuteCon
       detached: true,
     });
   } catch (error) {
-    throw osError(error, argv[0]);
+    throw spawnError(error, argv[0]);
   }
+  yieldToOomKiller(proc.pid);
   const stdout = collect(proc.stdout, config.maxOutputBytes);
   const stderr = collect(proc.stderr, config.maxOutputBytes);
   let timedOut = false;
