@@ -2,7 +2,7 @@ import type { Subprocess } from "bun";
 import { stripAnsi } from "./ansi.ts";
 import { checkBashSyntax } from "./bash-syntax.ts";
 import { rockletErrors } from "./errors.ts";
-import { spawnError, yieldToOomKiller } from "./limits.ts";
+import { spawnAsOomVictim, spawnError } from "./limits.ts";
 import { killCommandChildren, secondsSinceBoot } from "./process-tree.ts";
 import { newSentinel, type Sentinel, stripSentinels } from "./sentinel.ts";
 import { SessionOutput, type WaitOutcome } from "./session-output.ts";
@@ -79,19 +79,19 @@ export class BashSession {
   static async start(options: BashSessionOptions): Promise<{ session: BashSession; output: string }> {
     let proc: Subprocess<"pipe", "pipe", "pipe">;
     try {
-      proc = Bun.spawn([options.bashPath, "--norc", "--noprofile", "--noediting", "-i"], {
-        stdin: "pipe",
-        stdout: "pipe",
-        stderr: "pipe",
-        env: options.env,
-        detached: true,
-        ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-      });
+      proc = spawnAsOomVictim(() =>
+        Bun.spawn([options.bashPath, "--norc", "--noprofile", "--noediting", "-i"], {
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "pipe",
+          env: options.env,
+          detached: true,
+          ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+        }),
+      );
     } catch (error) {
       throw spawnError(error, options.bashPath);
     }
-    // Before the shell reads its first line: whatever the session starts inherits the score.
-    yieldToOomKiller(proc.pid);
     const session = new BashSession(proc, options);
     session.pump();
     const ready = newSentinel();

@@ -1,6 +1,6 @@
 /**
  * The sandbox's own limits, as its commands meet them: a spawn that fails because the sandbox ran out of processes
- * or memory is reported naming the limit, and every process the rocklet starts is the OOM killer's first choice, so
+ * or memory is reported naming the limit, and every command the rocklet starts is the OOM killer's first choice, so
  * that a command exhausting the memory limit is killed instead of the rocklet.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -62,14 +62,37 @@ export function spawnError(error: unknown, program: string): RockletError {
   return osError(error, program);
 }
 
-/**
- * Marks a process the rocklet started (and what it starts later, which inherits the value) as the OOM killer's first
- * choice. Raising the score needs no privilege; where /proc is not Linux's, nothing happens.
- */
-export function yieldToOomKiller(pid: number): void {
+let ownScore: string | null | undefined;
+
+function writeScore(pid: number | "self", score: string): boolean {
   try {
-    writeFileSync(`/proc/${pid}/oom_score_adj`, "1000");
+    writeFileSync(`/proc/${pid}/oom_score_adj`, score);
+    return true;
   } catch {
-    // Already gone, or not Linux.
+    return false;
+  }
+}
+
+/**
+ * Spawns a command as the OOM killer's first choice (oom_score_adj 1000; what it starts later inherits it): our own
+ * score is raised for the length of the spawn, so that the child has it from its first instruction and nothing it
+ * forks at once escapes it, then restored (going back down to the value we started with needs no privilege). Where
+ * our own score cannot be written (an undumpable process that is not root), the child's is written right after.
+ */
+export function spawnAsOomVictim<T extends { pid: number }>(spawn: () => T): T {
+  if (ownScore === undefined) {
+    try {
+      ownScore = readFileSync("/proc/self/oom_score_adj", "utf8").trim();
+    } catch {
+      ownScore = null;
+    }
+  }
+  const raised = ownScore !== null && writeScore("self", "1000");
+  try {
+    const child = spawn();
+    if (!raised) writeScore(child.pid, "1000");
+    return child;
+  } finally {
+    if (raised) writeScore("self", ownScore!);
   }
 }
