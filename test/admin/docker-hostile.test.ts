@@ -78,6 +78,12 @@ describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox k
     expect((await post("/write_file", { sandbox_id: id, path: "/tmp/during.txt", content: "bomb" }, 5000)).result.success).toBe(true);
     expect((await post("/read_file", { sandbox_id: id, path: "/tmp/during.txt" }, 5000)).result.content).toBe("bomb");
     expect((await get(`/get_sandbox_statistics?sandbox_id=${id}`, 5000)).status).toBe("Success");
+    const form = new FormData();
+    form.append("sandbox_id", id);
+    form.append("target_path", "/tmp/uploaded.txt");
+    form.append("file", new File(["x".repeat(256 * 1024)], "uploaded.txt"));
+    const uploaded = await (await fetch(base + "/upload", { method: "POST", body: form, signal: AbortSignal.timeout(5000) })).json();
+    expect(uploaded).toMatchObject({ status: "Success", result: { success: true } });
 
     expect((await post("/close_session", { sandbox_id: id, session: "bomb" }, 15_000)).status).toBe("Success");
     let recovered: any = null;
