@@ -5,8 +5,9 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
+import { ConfigError, PermissionDenied, PluginError, PortInUse, errorMessage } from "./errors.ts";
 import { Kernel, projectRoot } from "./kernel.ts";
+import { createLogger, redact } from "./log.ts";
 import { describePermissions } from "./permissions/schema.ts";
 
 export interface CliCommand {
@@ -138,12 +139,19 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // What a plugin throws outside any request would be printed by Bun as it is: log it (masked) and exit as Bun would.
+  const fatal = (what: string) => (error: unknown) => {
+    createLogger({ plugin: "kernel" }).error(what, { error: errorMessage(error) });
+    process.exit(1);
+  };
+  process.on("uncaughtException", fatal("uncaught exception"));
+  process.on("unhandledRejection", fatal("unhandled promise rejection"));
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {
-      const known = error instanceof ConfigError || error instanceof PluginError || error instanceof PermissionDenied;
-      console.error(known ? `rock: ${error.message}` : `rock: ${errorMessage(error)}`);
-      if (!known && process.env.ROCK_DEBUG) console.error(error);
+      const known = error instanceof ConfigError || error instanceof PluginError || error instanceof PermissionDenied || error instanceof PortInUse;
+      console.error(redact(known ? `rock: ${error.message}` : `rock: ${errorMessage(error)}`));
+      if (!known && process.env.ROCK_DEBUG) console.error(redact(Bun.inspect(error)));
       process.exit(known ? 2 : 1);
     },
   );

@@ -12,7 +12,7 @@ export const KernelConfig = Type.Object(
     server: Type.Object(
       {
         host: Type.String({ default: "127.0.0.1", minLength: 1, description: "Address every service binds to" }),
-        token: Type.Optional(Type.String({ description: "Bearer token required on every non-health route" })),
+        token: Type.Optional(Type.String({ secret: true, description: "Bearer token required on every non-health route" })),
         shutdown_timeout_ms: Type.Integer({ default: 10000, minimum: 100 }),
       },
       { default: {}, additionalProperties: false },
@@ -104,13 +104,32 @@ export function validate<S extends TSchema>(schema: S, value: unknown, file: str
     const field = [base, ...error.path.split("/").filter(Boolean)].filter(Boolean).join(".");
     const origin = origins.get(field);
     const got = ValuePointer.Get(converted as any, error.path);
+    const shown = (error.schema as { secret?: boolean }).secret ? "a value that is not shown: the field is secret" : describe(got);
     const expected =
       error.schema.type === "object" && error.message.startsWith("Unexpected property")
         ? "unknown field"
-        : `${error.message.replace(/^Expected/, "expected")} (got ${describe(got)})`;
+        : `${error.message.replace(/^Expected/, "expected")} (got ${shown})`;
     throw new ConfigError(origin ? `environment variable ${origin}` : file, field, expected);
   }
   return converted as Static<S>;
+}
+
+/** The string values of `value` whose schema (at any depth: objects, records, arrays, unions) is marked `secret`. */
+export function secretValues(schema: TSchema, value: unknown): string[] {
+  const s = schema as Record<string, any>;
+  if (s.secret === true) return typeof value === "string" ? [value] : [];
+  const out: string[] = [];
+  for (const branch of [...(s.anyOf ?? []), ...(s.allOf ?? [])]) out.push(...secretValues(branch, value));
+  if (Array.isArray(value)) {
+    if (s.items && typeof s.items === "object") for (const item of value) out.push(...secretValues(s.items, item));
+  } else if (value && typeof value === "object") {
+    const patterns = Object.entries<TSchema>(s.patternProperties ?? {}).map(([p, inner]) => [new RegExp(p), inner] as const);
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      const property: TSchema | undefined = s.properties?.[key] ?? patterns.find(([p]) => p.test(key))?.[1] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+      if (property) out.push(...secretValues(property, inner));
+    }
+  }
+  return out;
 }
 
 /** Unknown keys in a plugin's section are typos more often than not: refuse them. */

@@ -36,6 +36,20 @@ export class PluginError extends Error {
   }
 }
 
+/** A server could not open its port because another socket (often a running instance) holds it. */
+export class PortInUse extends Error {
+  constructor(
+    readonly service: string,
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${service}: port ${port} on ${host} is already in use`);
+    this.name = "PortInUse";
+  }
+}
+
+export const isAddressInUse = (error: unknown) => (error as { code?: unknown } | null)?.code === "EADDRINUSE";
+
 /**
  * An error meant for an HTTP client: status and message are safe to show.
  * Anything else thrown in a route becomes a 500 with a generic message (the detail goes to the log only).

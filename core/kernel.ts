@@ -2,11 +2,11 @@ import type { Database } from "bun:sqlite";
 import { Type, type TObject } from "@sinclair/typebox";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Registry } from "prom-client";
-import { applyPluginEnv, loadConfig, rejectUnknownFields, validate, type LoadedConfig } from "./config.ts";
+import { applyPluginEnv, loadConfig, rejectUnknownFields, secretValues, validate, type LoadedConfig } from "./config.ts";
 import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
-import { startServer, type RunningServer } from "./http/server.ts";
+import { assertPortFree, startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
 import { createRegistry } from "./metrics.ts";
 import { Permissions } from "./permissions/schema.ts";
@@ -38,7 +38,7 @@ export interface PluginPlan {
 const ServiceListen = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   host: Type.Optional(Type.String({ minLength: 1 })),
-  token: Type.Optional(Type.String()),
+  token: Type.Optional(Type.String({ secret: true })),
 });
 const kernelKeys = ["enabled"];
 const serviceKeys = ["port", "host", "token"];
@@ -143,9 +143,7 @@ export class Kernel {
       if (enabled) throw error;
       pluginConfig = own; // a disabled plugin's config is listed, not used
     }
-    for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-      if ((prop as any).secret && typeof pluginConfig[key] === "string") registerSecret(pluginConfig[key] as string);
-    }
+    for (const secret of secretValues(schema, pluginConfig)) registerSecret(secret);
 
     let listen: PluginPlan["listen"];
     if (isService) {
@@ -176,6 +174,9 @@ export class Kernel {
   async start(): Promise<void> {
     if (this.started) throw new Error("kernel already started");
     this.started = true;
+    // Before any plugin runs: a second instance shares the first one's data dir, and its plugins would reconcile (or,
+    // stopping again, stop) the first one's sandboxes.
+    for (const plan of this.enabledPlugins()) if (plan.listen) assertPortFree(plan.definition.name, plan.listen.host, plan.listen.port);
     const storeConfig = this.config.kernel.store;
     this.store = await createStore(storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix } : { type: "memory" });
     try {

@@ -34,9 +34,15 @@ export function logEnabled(level: LogLevel): boolean {
   return order[level] >= order[settings.level];
 }
 
-/** Never print this value. Short values are ignored: masking "a" would garble every line. */
+/**
+ * Never print this value. Short values are ignored: masking "a" would garble every line. The value is also masked
+ * as JSON writes it inside a string, once and twice escaped (a quote or backslash in it would otherwise show).
+ */
 export function registerSecret(value: string | undefined | null) {
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value || value.length < 4) return;
+  const once = JSON.stringify(value).slice(1, -1);
+  const twice = JSON.stringify(once).slice(1, -1);
+  for (const form of [twice, once, value]) secrets.add(form);
 }
 
 export function redact(text: string): string {

@@ -1,7 +1,7 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpError, PermissionDenied, errorMessage } from "../errors.ts";
+import { HttpError, PermissionDenied, PortInUse, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../plugin.ts";
 import { bearerMatches } from "./token.ts";
@@ -23,6 +23,8 @@ export interface RunningServer {
   host: string;
   port: number;
   url: string;
+  /** Every route the server answers, as `METHOD path` pairs (`path` as declared, e.g. with `:id`). */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,17 @@ export function classify(code: unknown, error: any): { status: number; message: 
   return { status: 500, message: "internal server error", internal: true };
 }
 
+/** Throws PortInUse when another socket holds `host:port` (port 0 is always free). */
+export function assertPortFree(service: string, host: string, port: number): void {
+  if (port === 0) return;
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+  } catch (error) {
+    if (isAddressInUse(error)) throw new PortInUse(service, host, port);
+    throw error;
+  }
+}
+
 /**
  * One HTTP server for one service plugin: request ids, access log, optional bearer token, `/health`, `/metrics`,
  * OpenAPI at `/docs` (`/openapi.json`), JSON errors without stack traces, then the service's own routes.
@@ -100,8 +113,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const publicPaths = new Set(["/health", ...(service.publicPaths ?? [])]);
   const started = new WeakMap<Request, { id: string; at: number }>();
   const requestIdOf = (request: Request) => started.get(request)?.id ?? "unknown";
+  /** Requests whose bearer token onRequest accepted; a matched route checks it again (see onBeforeHandle below). */
+  const authorized = new WeakSet<Request>();
+  const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, requestId: string) => {
+    set.status = 401;
+    set.headers["www-authenticate"] = "Bearer";
+    return errorBody({ status: 401, message: "missing or invalid bearer token (Authorization: Bearer <token>)", requestId });
+  };
 
-  const app = new Elysia({ name: `rock-${name}` })
+  // standardHostname: false makes Elysia find the path after "http://" instead of skipping 11 characters, which with
+  // a Host of 1-3 characters lands inside the path or the query (`Host: x` + `/health?/apis/...` routed to `/apis/...`).
+  const app = new Elysia({ name: `rock-${name}`, handler: { standardHostname: false } });
+  if (token) {
+    // Defence in depth, before any route is added so that it guards all of them: whatever path onRequest saw, a
+    // matched route runs only when it is public or the token was accepted (Bun's own router, which Elysia fills with
+    // the routes, parses the request target independently of Elysia).
+    app.onBeforeHandle({ as: "global" }, ({ request, route, set }) => {
+      if (!authorized.has(request) && !publicPaths.has(route)) return unauthorized(set, requestIdOf(request));
+    });
+  }
+  app
     .use(
       openapi({
         path: "/docs",
@@ -114,18 +145,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const id = request.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
       started.set(request, { id, at: performance.now() });
       set.headers["x-request-id"] = id;
-      if (!token) return;
-      const path = new URL(request.url).pathname;
-      if (publicPaths.has(path)) return;
-      if (!bearerMatches(request.headers.get("authorization"), token)) {
-        set.status = 401;
-        set.headers["www-authenticate"] = "Bearer";
-        return errorBody({ status: 401, message: "missing or invalid bearer token (Authorization: Bearer <token>)", requestId: id });
+      // Bun builds the URL as "http://" + Host + target, or hands over the bare target when the Host header is not a
+      // host name (empty, or with "/", "@", "#"); Elysia would then route on a slice of the target.
+      const url = request.url;
+      const start = url.startsWith("http://") ? url.indexOf("/", 7) : -1;
+      if (start === -1) {
+        set.status = 400;
+        return errorBody({ status: 400, message: "the Host header is not a valid host name (expected host or host:port)", field: "host", requestId: id });
       }
+      if (!token) return;
+      // Exactly the path Elysia's router matches (standardHostname: false), so that the decision is about the route.
+      const query = url.indexOf("?", start + 1);
+      const path = query === -1 ? url.slice(start) : url.slice(start, query);
+      if (bearerMatches(request.headers.get("authorization"), token)) authorized.add(request);
+      else if (!publicPaths.has(path)) return unauthorized(set, id);
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal } = classify(code, error);
       const requestId = requestIdOf(request);
+      // A public path asked with a method it has no route for: no hint that other routes exist without the token.
+      if (code === "NOT_FOUND" && token && !authorized.has(request)) return unauthorized(set, requestId);
       if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: errorMessage(error) });
       set.status = service.errorStatus?.(status) ?? status;
       set.headers["content-type"] = "application/json";
@@ -155,7 +194,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
 
   await service.mount(app);
-  app.listen({ hostname: options.host, port: options.port });
+  try {
+    // Elysia asks Bun for SO_REUSEPORT, with which a second instance on the same port starts and takes half the
+    // connections.
+    app.listen({ hostname: options.host, port: options.port, reusePort: false });
+  } catch (error) {
+    if (isAddressInUse(error)) throw new PortInUse(name, options.host, options.port);
+    throw error;
+  }
   const port = app.server!.port!;
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
   log.info("listening", { url });
@@ -164,6 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     host: options.host,
     port,
     url,
+    routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     async stop() {
       await app.stop(true);
     },

@@ -11,60 +11,43 @@ export interface DockerSettings {
 }
 
 /**
- * A Docker client limited to the plugin's own containers: what it creates carries its labels,
- * what it lists or opens must carry them. Images are shared and may be read, imported and pulled.
+ * One container of the plugin, opened through its ScopedDocker. Only the calls plugins need, addressed by the
+ * container's id (not its name, which another container could take meanwhile); the engine stays out of reach.
  */
-export class ScopedDocker {
-  readonly engine: Docker;
-  readonly labels: Record<string, string>;
+export class ScopedContainer {
+  readonly #container: Docker.Container;
 
   constructor(
-    readonly plugin: string,
-    settings: DockerSettings,
+    container: Docker.Container,
+    readonly id: string,
   ) {
-    this.engine = new Docker({ socketPath: settings.socket });
-    this.labels = { [MANAGED_LABEL]: "true", [PLUGIN_LABEL]: plugin };
+    this.#container = container;
   }
 
-  ping(): Promise<unknown> {
-    return this.engine.ping();
+  start(): Promise<void> {
+    return this.#container.start();
   }
 
-  createContainer(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
-    return this.engine.createContainer({ ...options, Labels: { ...options.Labels, ...this.labels } });
+  inspect(): Promise<Docker.ContainerInspectInfo> {
+    return this.#container.inspect();
   }
 
-  /** Containers of this plugin (all states), optionally narrowed by more label filters. */
-  listContainers(extraLabels: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
-    const label = Object.entries({ ...this.labels, ...extraLabels }).map(([k, v]) => `${k}=${v}`);
-    return this.engine.listContainers({ all: true, filters: { label } });
+  /** `t`: seconds between SIGTERM and SIGKILL. */
+  stop(options: { t?: number } = {}): Promise<void> {
+    return this.#container.stop(options);
   }
 
-  /** Opens a container of this plugin; refuses anyone else's. Returns null when it does not exist. */
-  async getContainer(id: string): Promise<{ container: Docker.Container; info: Docker.ContainerInspectInfo } | null> {
-    const container = this.engine.getContainer(id);
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await container.inspect();
-    } catch (error: any) {
-      if (error?.statusCode === 404) return null;
-      throw error;
-    }
-    if (info.Config.Labels?.[PLUGIN_LABEL] !== this.plugin) {
-      throw new PermissionDenied(this.plugin, `docker:container:${id}`, "the container is not one of this plugin's");
-    }
-    return { container, info };
+  remove(options: { force?: boolean; v?: boolean } = {}): Promise<void> {
+    return this.#container.remove(options);
   }
 
   /**
-   * Writes `input` to the stdin of a running container of this plugin (created with `OpenStdin` and `StdinOnce`), then
-   * detaches, which closes that stdin for good: a way to hand the container's process a secret that is neither in
-   * the container's config nor on disk.
+   * Writes `input` to the container's stdin (created with `OpenStdin` and `StdinOnce`, and running), then detaches,
+   * which closes that stdin for good: a way to hand the container's process a secret that is neither in the
+   * container's config nor on disk.
    */
-  async sendStdin(id: string, input: string): Promise<void> {
-    const found = await this.getContainer(id);
-    if (!found) throw new Error(`no such container: ${id}`);
-    const stream = (await found.container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+  async sendStdin(input: string): Promise<void> {
+    const stream = (await this.#container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
     try {
       await new Promise<void>((resolve, reject) => {
         stream.once("error", reject);
@@ -75,15 +58,75 @@ export class ScopedDocker {
     }
   }
 
-  getImage(name: string): Docker.Image {
-    return this.engine.getImage(name);
+  /** The container's output so far, in Docker's multiplexed framing (not followed). */
+  async logs(options: { tail?: number; stdout?: boolean; stderr?: boolean } = {}): Promise<Buffer> {
+    const raw = await this.#container.logs({ stdout: options.stdout ?? true, stderr: options.stderr ?? true, tail: options.tail, follow: false });
+    return Buffer.from(raw as unknown as Uint8Array);
+  }
+}
+
+/**
+ * A Docker client limited to the plugin's own containers: what it creates carries its labels, what it lists or
+ * opens must carry them. Images are shared and may be inspected and pulled. The engine itself is a private field:
+ * no property or method hands it (or a raw dockerode object, whose `modem` reaches the whole engine) to a plugin.
+ */
+export class ScopedDocker {
+  readonly #engine: Docker;
+  readonly labels: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly plugin: string,
+    settings: DockerSettings,
+  ) {
+    this.#engine = new Docker({ socketPath: settings.socket });
+    this.labels = Object.freeze({ [MANAGED_LABEL]: "true", [PLUGIN_LABEL]: plugin });
+  }
+
+  async ping(): Promise<void> {
+    await this.#engine.ping();
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<ScopedContainer> {
+    const container = await this.#engine.createContainer({ ...options, Labels: { ...options.Labels, ...this.labels } });
+    return new ScopedContainer(container, container.id);
+  }
+
+  /** Containers of this plugin (all states), optionally narrowed by more label filters (which cannot widen it). */
+  listContainers(extraLabels: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
+    const label = Object.entries({ ...extraLabels, ...this.labels }).map(([k, v]) => `${k}=${v}`);
+    return this.#engine.listContainers({ all: true, filters: { label } });
+  }
+
+  /** Opens a container of this plugin by id or name; refuses anyone else's. Returns null when it does not exist. */
+  async getContainer(idOrName: string): Promise<{ container: ScopedContainer; info: Docker.ContainerInspectInfo } | null> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.#engine.getContainer(idOrName).inspect();
+    } catch (error: any) {
+      if (error?.statusCode === 404) return null;
+      throw error;
+    }
+    if (info.Config.Labels?.[PLUGIN_LABEL] !== this.plugin) {
+      throw new PermissionDenied(this.plugin, `docker:container:${idOrName}`, "the container is not one of this plugin's");
+    }
+    return { container: new ScopedContainer(this.#engine.getContainer(info.Id), info.Id), info };
+  }
+
+  /** What the engine knows of an image; null when it has no such image. */
+  async inspectImage(name: string): Promise<Docker.ImageInspectInfo | null> {
+    try {
+      return await this.#engine.getImage(name).inspect();
+    } catch (error: any) {
+      if (error?.statusCode === 404) return null;
+      throw error;
+    }
   }
 
   /** Pulls an image and waits for the pull to finish. */
   async pull(image: string): Promise<void> {
-    const stream = await this.engine.pull(image);
+    const stream = await this.#engine.pull(image);
     await new Promise<void>((resolve, reject) =>
-      this.engine.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())),
+      this.#engine.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())),
     );
   }
 }

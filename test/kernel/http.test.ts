@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Kernel } from "../../core/kernel.ts";
 import { available } from "../support/env.ts";
 import { tempProject, type TempProject } from "../support/project.ts";
+import { message, rawHttp } from "../security/raw-http.ts";
 
 let project: TempProject;
 let kernel: Kernel;
@@ -19,11 +20,14 @@ const service = (name: string) => `{
     return {
       http: {
         title: "Demo",
+        publicPaths: ["/items/open"],
         mount: (app) =>
           app
             .post("/items", ({ body }) => { hits.inc(); return { created: body.name, size: body.size }; }, {
               body: t.Object({ name: t.String({ minLength: 1 }), size: t.Integer({ minimum: 1 }) }),
             })
+            .get("/items/:id", ({ params }) => { hits.inc(); return { id: params.id }; })
+            .all("/any", () => { hits.inc(); return "any"; })
             .get("/boom", () => { throw new Error("disk /var/secret/path exploded"); })
             .get("/teapot", () => { throw new HttpError(418, "short and stout", "pot"); }),
       },
@@ -148,6 +152,8 @@ describe("bearer token", () => {
     expect((await missing.json()).error.message).toContain("bearer token");
     const wrong = await post(guarded, "/items", { name: "a", size: 1 }, { authorization: "Bearer s3cret-tokem" });
     expect(wrong.status).toBe(401);
+    // Elysia routes an ALL route apart from the per-method ones (its Bun adapter even lists the bare handler for Bun).
+    for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND"]) expect([method, (await fetch(`${guarded}/any`, { method })).status]).toEqual([method, 401]);
     const after = await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text();
     const count = (text: string) => /demo_guarded_hits_total (\d+)/.exec(text)?.[1];
     expect(count(after)).toBe(count(before));
@@ -159,5 +165,50 @@ describe("bearer token", () => {
     expect(await ok.json()).toEqual({ created: "a", size: 1 });
     expect((await fetch(`${guarded}/metrics`)).status).toBe(401);
     expect((await fetch(`${guarded}/openapi.json`)).status).toBe(401);
+  });
+
+  test("a public path is public only when the route it matches is: /items/open is served by /items/:id, which is not", async () => {
+    const hits = async () => /demo_guarded_hits_total (\d+)/.exec(await (await fetch(`${guarded}/metrics`, { headers: { authorization: "Bearer s3cret-token" } })).text())?.[1];
+    const before = await hits();
+    const refused = await fetch(`${guarded}/items/open`);
+    expect(refused.status).toBe(401);
+    expect(await hits()).toBe(before);
+    expect(await (await fetch(`${guarded}/items/open`, { headers: { authorization: "Bearer s3cret-token" } })).json()).toEqual({ id: "open" });
+  });
+
+  test("a public path asked with a method it has no route for: 401 without the token, 404 with it", async () => {
+    expect((await post(guarded, "/health", {})).status).toBe(401);
+    expect((await post(guarded, "/health", {}, { authorization: "Bearer s3cret-token" })).status).toBe(404);
+    expect((await post(open, "/health", {})).status).toBe(404);
+  });
+});
+
+describe("request targets and Host headers", () => {
+  const port = (base: string) => Number(new URL(base).port);
+  const get = (base: string, target: string, host: string | undefined, headers: [string, string][] = []) =>
+    rawHttp(port(base), message("GET", target, [...(host === undefined ? [] : ([["Host", host]] as [string, string][])), ["Connection", "close"], ...headers]));
+
+  test("a Host of one to three characters is routed on the request's path (a service named `api` works)", async () => {
+    for (const host of ["x", "api", "x:1"]) {
+      const reply = await get(open, "/items/open", host);
+      expect([host, reply.status, JSON.parse(reply.body)]).toEqual([host, 200, { id: "open" }]);
+      expect((await get(guarded, "/health?/items/7", host)).body).toBe(JSON.stringify({ status: "ok", service: "guarded" }));
+      // Bun's router has no POST /health, so Elysia's routes this one: on the path, not on a slash in the query.
+      const body = JSON.stringify({ name: "q", size: 1 });
+      const sneaked = await rawHttp(port(open), message("POST", "/health?/items", [["Host", host], ["Connection", "close"], ["Content-Type", "application/json"]], body));
+      expect([host, sneaked.status]).toEqual([host, 404]);
+      expect((await get(guarded, "/items/7", host)).status).toBe(401);
+      expect(JSON.parse((await get(guarded, "/items/7", host, [["Authorization", "Bearer s3cret-token"]])).body)).toEqual({ id: "7" });
+    }
+  });
+
+  test("a Host header that is not a host name: 400 naming it, on every server", async () => {
+    for (const base of [open, guarded]) {
+      for (const host of ["", "x/items/open?", "a@b", "x#"]) {
+        const reply = await get(base, "/items/7", host);
+        expect([host, reply.status]).toEqual([host, 400]);
+        expect(JSON.parse(reply.body).error).toMatchObject({ field: "host", message: expect.stringContaining("Host header") });
+      }
+    }
   });
 });

@@ -185,3 +185,111 @@ describe("fetch decisions are exact for every URL form", () => {
     expect(allowedError).not.toBeInstanceOf(PermissionDenied); // allowed: fails only because nothing listens there
   });
 });
+
+describe("fetch checks the host of every redirect hop", () => {
+  interface Seen {
+    method: string;
+    path: string;
+    authorization: string | null;
+    body: string;
+  }
+  /** A loopback server that records what reaches it; `/to?url=` redirects with `?status=` (302 by default). */
+  function server() {
+    const seen: Seen[] = [];
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const url = new URL(request.url);
+        seen.push({ method: request.method, path: url.pathname, authorization: request.headers.get("authorization"), body: await request.text() });
+        if (url.pathname === "/to") return new Response(null, { status: Number(url.searchParams.get("status") ?? 302), headers: { location: url.searchParams.get("url")! } });
+        if (url.pathname === "/loop") return new Response(null, { status: 302, headers: { location: "/loop" } });
+        return new Response(`${url.pathname} on ${url.port}`);
+      },
+    });
+    return { seen, port: s.port, base: `http://127.0.0.1:${s.port}`, stop: () => s.stop(true) };
+  }
+  const a = server();
+  const b = server();
+  afterAll(() => {
+    a.stop();
+    b.stop();
+  });
+  const to = (from: { base: string }, target: string, status = 302) => `${from.base}/to?status=${status}&url=${encodeURIComponent(target)}`;
+  const reset = () => {
+    a.seen.length = 0;
+    b.seen.length = 0;
+  };
+
+  test("a redirect to an undeclared host is refused before anything is sent there", async () => {
+    reset();
+    const guarded = scopedFetch("probe", [`127.0.0.1:${a.port}`]);
+    const error = await guarded(to(a, `${b.base}/secret`)).catch((e) => e);
+    expect(error).toBeInstanceOf(PermissionDenied);
+    expect(error.message).toContain("plugin 'probe'");
+    expect(error.message).toContain(`net:127.0.0.1:${b.port}`);
+    expect(error.message).toContain(`redirected there by 127.0.0.1:${a.port}`);
+    expect(a.seen.map((s) => s.path)).toEqual(["/to"]);
+    expect(b.seen).toEqual([]);
+  });
+
+  test("a redirect to a declared host is followed; chains and relative Locations too", async () => {
+    reset();
+    const guarded = scopedFetch("probe", [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]);
+    const response = await guarded(to(a, `${b.base}/final`));
+    expect(await response.text()).toBe(`/final on ${b.port}`);
+    expect(response.redirected).toBe(true);
+    expect(b.seen.map((s) => s.path)).toEqual(["/final"]);
+
+    reset();
+    const chain = await guarded(to(a, to(b, to(a, "/relative"), 307), 301));
+    expect(await chain.text()).toBe(`/relative on ${a.port}`);
+    expect(a.seen.map((s) => s.path)).toEqual(["/to", "/to", "/relative"]);
+    expect(b.seen.map((s) => s.path)).toEqual(["/to"]);
+
+    // A chain that reaches an undeclared host at its third hop stops there.
+    reset();
+    const narrow = scopedFetch("probe", [`127.0.0.1:${a.port}`]);
+    expect(await narrow(to(a, to(a, `${b.base}/x`))).catch((e) => e)).toBeInstanceOf(PermissionDenied);
+    expect(a.seen.length).toBe(2);
+    expect(b.seen).toEqual([]);
+  });
+
+  test("a redirect loop ends after 20 redirects", async () => {
+    reset();
+    const guarded = scopedFetch("probe", [`127.0.0.1:${a.port}`]);
+    const error = await guarded(`${a.base}/loop`).catch((e) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toContain("too many redirects");
+    expect(a.seen.length).toBe(21);
+  });
+
+  test("methods, bodies and credentials across hops follow fetch's rules; another origin gets no credentials", async () => {
+    const guarded = scopedFetch("probe", [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]);
+    const post = { method: "POST", body: "payload", headers: { authorization: "Bearer s3cret-token", "content-type": "text/plain" } };
+    for (const [status, method, body] of [[301, "GET", ""], [302, "GET", ""], [303, "GET", ""], [307, "POST", "payload"], [308, "POST", "payload"]] as const) {
+      reset();
+      await (await guarded(to(a, "/same", status), post)).text();
+      expect(a.seen[1]).toEqual({ method, path: "/same", authorization: "Bearer s3cret-token", body });
+    }
+    reset();
+    await (await guarded(to(a, `${b.base}/other`, 307), post)).text();
+    expect(b.seen).toEqual([{ method: "POST", path: "/other", authorization: null, body: "payload" }]);
+    // 303 turns a PUT into a GET; a HEAD stays a HEAD.
+    reset();
+    await guarded(to(a, "/head", 303), { method: "HEAD" });
+    expect(a.seen[1].method).toBe("HEAD");
+  });
+
+  test("redirect: 'manual' and 'error' are the caller's choice", async () => {
+    reset();
+    const guarded = scopedFetch("probe", [`127.0.0.1:${a.port}`]);
+    const manual = await guarded(to(a, `${b.base}/x`), { redirect: "manual" });
+    expect(manual.status).toBe(302);
+    expect(manual.headers.get("location")).toBe(`${b.base}/x`);
+    // The caller's next call is checked like any other.
+    expect(await guarded(manual.headers.get("location")!).catch((e) => e)).toBeInstanceOf(PermissionDenied);
+    expect(await guarded(to(a, "/x"), { redirect: "error" }).catch((e) => e)).toBeInstanceOf(Error);
+    expect(b.seen).toEqual([]);
+  });
+});

@@ -188,3 +188,33 @@ describe("trajectories", () => {
     expect(() => serve({ "recording-file": join(dir, "a"), "replay-file": join(dir, "b") })).toThrow(/mutually exclusive/);
   });
 });
+
+describe("proxying to our own token-protected assistant", () => {
+  test("the key from api_key_env reaches the assistant as its bearer token; without it the assistant's 401 comes back", async () => {
+    const { Kernel } = await import("../../core/kernel.ts");
+    const token = `assistant-token-${crypto.randomUUID()}`;
+    const configFile = join(dir, "assistant.yml");
+    writeFileSync(configFile, `server:\n  token: ${token}\nplugins:\n  echo: {}\n  assistant:\n    port: 0\n    model_server: echo\n`);
+    const kernel = await Kernel.load({ root: repoRoot, configFile, env: { ROCK_DATA_DIR: join(dir, "data") } });
+    await kernel.start();
+    try {
+      const assistant = `${kernel.server("assistant")!.url}/v1`;
+      const serveWith = (rule: string, env: Record<string, string>) => {
+        const file = join(dir, `rules-${services.length}.yml`);
+        writeFileSync(file, `proxy_rules:\n  default: ${rule}\n`);
+        const service = startModelService(resolveSettings({ type: "proxy", host: "127.0.0.1", port: "0", "log-file": join(dir, "LLMService.log"), "config-file": file }, env), silentLog);
+        services.push(service);
+        return service;
+      };
+      const body = { model: "echo", messages: [{ role: "user", content: "through the model service" }] };
+      const keyed = serveWith(`{ base_url: "${assistant}", api_key_env: ASSISTANT_TOKEN }`, { ASSISTANT_TOKEN: token });
+      const answered = await post(keyed, body);
+      expect(answered.status).toBe(200);
+      expect(((await answered.json()) as any).choices[0].message.content).toBe("through the model service");
+      const bare = serveWith(`"${assistant}"`, {});
+      expect((await post(bare, body)).status).toBe(401);
+    } finally {
+      await kernel.stop();
+    }
+  });
+});

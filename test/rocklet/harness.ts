@@ -5,7 +5,10 @@ import { DEFAULT_OPTIONS, type RockletOptions, startRocklet } from "../../plugin
 
 export interface TestRocklet {
   url: string;
+  port: number;
   token: string;
+  /** Every route of the server, as `METHOD path`. */
+  routes: string[];
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -35,7 +38,9 @@ export function startTestRocklet(overrides: Partial<RockletOptions> = {}): TestR
   };
   return {
     url,
+    port: server.port,
     token,
+    routes: server.routes,
     post: (path, body, headers) => call("POST", path, body, headers),
     get: (path, headers) => call("GET", path, undefined, headers),
     stop: () => server.stop(),

@@ -81,3 +81,27 @@ describe("rock sandbox (CLI) against a running admin", () => {
     expect(help.stdout).toContain("exec   SANDBOX_ID");
   }, 60_000);
 });
+
+describe("rock sandbox (CLI) and the admin's token", () => {
+  test("from ROCK_API_TOKEN or --token-file, never needed on the command line; a 401 names the settings", async () => {
+    const file = join(admin.project.root, `token-${process.pid}`);
+    await Bun.write(file, `${TOKEN}\n`);
+    try {
+      expect((await rock(["list", "--token-file", file], { ROCK_API_TOKEN: "" })).code).toBe(0);
+      const none = await rock(["list"], { ROCK_API_TOKEN: "" });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("AuthenticationRockError");
+      expect(none.stderr).toContain("no token was sent (the token option, default $ROCK_API_TOKEN)");
+      expect(none.stderr).toContain("server.token / ROCK_API_TOKEN");
+      const wrong = await rock(["list"], { ROCK_API_TOKEN: "wrong-token-123" });
+      expect(wrong.stderr).toContain("the token sent is not the admin's");
+      expect(wrong.stderr).not.toContain("wrong-token-123");
+      expect((await rock(["list", "--auth-token", TOKEN], { ROCK_API_TOKEN: "" })).code).toBe(0);
+      const missing = await rock(["list", "--token-file", `${file}-missing`]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`--token-file ${file}-missing: no such file`);
+    } finally {
+      await Bun.file(file).delete();
+    }
+  }, 60_000);
+});

@@ -39,11 +39,13 @@ export interface ManagerOptions {
   managerPort?: number;
   /** More plugin sections (indented two spaces). */
   extra?: string;
+  /** `server.token` of the kernel. */
+  serverToken?: string;
 }
 
 export function managerYaml(options: ManagerOptions): string {
   const toolSections = allTools.map((t) => `  ${t}: {}`).join("\n");
-  return `docker:
+  return `${options.serverToken ? `server:\n  token: ${options.serverToken}\n` : ""}docker:
   socket: ${dockerSocket()}
 plugin_dirs: [${fixtureTools}]
 plugins:

@@ -63,13 +63,15 @@ export interface AgentProc extends Proc {
 }
 
 /** `bun core/cli.ts` with a temp config that enables only the agent plugin. */
-export async function startAgent(options: { port?: number; redisUrl?: string; keyPrefix?: string; agent?: Record<string, unknown> } = {}): Promise<AgentProc> {
+export async function startAgent(
+  options: { port?: number; redisUrl?: string; keyPrefix?: string; agent?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<AgentProc> {
   const port = options.port ?? freePort();
   const dir = tempDir("agent-");
   const store = options.redisUrl ? { type: "redis", url: options.redisUrl, key_prefix: options.keyPrefix ?? "" } : { type: "memory" };
   const config = { data_dir: join(dir, "data"), store, plugins: { agent: { port, health_interval_ms: 200, ...options.agent } } };
   writeFileSync(join(dir, "rock.yml"), JSON.stringify(config));
-  const proc = spawn([bun, "core/cli.ts", "--config", join(dir, "rock.yml")], { ROCK_REDIS_URL: undefined, ROCK_STORE: undefined });
+  const proc = spawn([bun, "core/cli.ts", "--config", join(dir, "rock.yml")], { ROCK_REDIS_URL: undefined, ROCK_STORE: undefined, ...options.env });
   const timeout = setTimeout(() => proc.child.kill(), 20_000);
   // next() rather than for-await + break, which would cancel the child's stdout.
   for (let line = await proc.stdoutLines.next(); !line.done && !line.value.startsWith("agent"); line = await proc.stdoutLines.next());

@@ -2,6 +2,8 @@
  * Registration with the Agent: form `name`, `endpoint` to `worker/register`, `Success`/`Failed` replies.
  * Retries with exponential backoff and jitter; a `Failed` reply counts as registered when the Agent already lists
  * our endpoint (e.g. a restart on the same port). A periodic check re-registers when the Agent has forgotten us.
+ * With a token-protected Agent every call carries `AGENT_TOKEN`, and the registration carries the worker's own token
+ * (form field `token`) for the Agent's calls back; a 401 is final, not retried.
  */
 import type { Logger } from "../../core/log.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -20,31 +22,47 @@ export interface AgentClientOptions {
   log: Logger;
   /** Per-request deadline. */
   timeoutMs?: number;
+  /** Sent as `Authorization: Bearer` on every call to the Agent. */
+  agentToken?: string;
+  /** The worker's own token, sent with the registration for the Agent's calls to this worker. */
+  workerToken?: string;
 }
 
-type Reply = "Success" | "Failed" | "error";
+type Reply = "Success" | "Failed" | "unauthorized" | "error";
 
 export class AgentClient {
   private timer?: Timer;
   private stopped = false;
   private wake?: () => void;
 
+  private readonly headers: Record<string, string>;
+  /** Why the Agent refused our token, once it has. */
+  private refusal?: string;
+
   constructor(private readonly options: AgentClientOptions) {
     options.metrics.setRegistration(options.name, options.publicEndpoint);
+    this.headers = options.agentToken ? { authorization: `Bearer ${options.agentToken}` } : {};
+  }
+
+  private unauthorized(path: string, detail: string): "unauthorized" {
+    const setting = this.options.agentToken ? "AGENT_TOKEN does not match the Agent's token" : "AGENT_TOKEN is not set";
+    this.refusal =
+      `the Agent at ${this.options.agentEndpoint} answered 401 to ${path.replace("./", "")} (${detail.slice(0, 200)}): ${setting}; ` +
+      "set AGENT_TOKEN to the Agent's token (its plugins.agent.token / ROCK_AGENT_TOKEN, else server.token / ROCK_API_TOKEN)";
+    return "unauthorized";
   }
 
   private url(path: string) {
     return new URL(path, this.options.agentEndpoint);
   }
 
-  private async post(path: string): Promise<Reply> {
+  private async post(path: string, extra: Record<string, string> = {}): Promise<Reply> {
     try {
-      const response = await fetch(this.url(path), {
-        method: "POST",
-        body: new URLSearchParams({ name: this.options.name, endpoint: this.options.publicEndpoint, slots: String(this.options.slots) }),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
-      });
+      const form = new URLSearchParams({ name: this.options.name, endpoint: this.options.publicEndpoint, slots: String(this.options.slots) });
+      for (const [key, value] of Object.entries(extra)) form.set(key, value);
+      const response = await fetch(this.url(path), { method: "POST", body: form, headers: this.headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
       const text = (await response.text()).trim();
+      if (response.status === 401) return this.unauthorized(path, text);
       // Unlike the original, a 404 or 500 page is not a success.
       return response.ok && text !== "Failed" ? "Success" : "Failed";
     } catch (error) {
@@ -58,7 +76,7 @@ export class AgentClient {
     try {
       const url = this.url("./worker/list");
       url.searchParams.set("name", this.options.name);
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
+      const response = await fetch(url, { headers: this.headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
       if (!response.ok) return false;
       const list = (await response.json()) as unknown;
       return Array.isArray(list) && list.includes(this.options.publicEndpoint);
@@ -69,8 +87,13 @@ export class AgentClient {
 
   private async attempt(): Promise<boolean> {
     this.options.metrics.agcAttempts.inc();
-    const reply = await this.post("./worker/register");
+    const reply = await this.post("./worker/register", this.options.workerToken ? { token: this.options.workerToken } : {});
     return reply === "Success" || (reply === "Failed" && (await this.listed()));
+  }
+
+  /** Why registration cannot succeed by retrying (the Agent refused the token); undefined otherwise. */
+  get refused(): string | undefined {
+    return this.refusal;
   }
 
   private sleep(ms: number) {
@@ -93,10 +116,12 @@ export class AgentClient {
         log.info("registered with the agent", { agent: this.options.agentEndpoint, name: this.options.name, endpoint: this.options.publicEndpoint });
         return true;
       }
+      if (this.refusal) break;
       if (n < retryCount) await this.sleep(retryBaseMs * 2 ** n + Math.random() * retryBaseMs);
     }
     metrics.setAgcState("failed");
-    log.warn("registration failed", { agent: this.options.agentEndpoint, attempts: retryCount + 1 });
+    if (this.refusal) log.error(`registration refused: ${this.refusal}`);
+    else log.warn("registration failed", { agent: this.options.agentEndpoint, attempts: retryCount + 1 });
     return false;
   }
 
@@ -121,7 +146,8 @@ export class AgentClient {
     clearTimeout(this.timer);
     this.wake?.();
     const reply = await this.post("./worker/unregister");
-    if (reply !== "Success") this.options.log.warn(reply === "Failed" ? "unregister refused by the agent" : "unregister failed: agent unreachable");
+    if (reply === "unauthorized") this.options.log.warn(`unregister refused: ${this.refusal}`);
+    else if (reply !== "Success") this.options.log.warn(reply === "Failed" ? "unregister refused by the agent" : "unregister failed: agent unreachable");
     else this.options.log.info("unregistered from the agent");
     this.options.metrics.setAgcState("uninitialized");
     return reply === "Success";

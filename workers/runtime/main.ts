@@ -6,8 +6,8 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { ConfigError, errorMessage } from "../../core/errors.ts";
-import { configureLogging, createLogger } from "../../core/log.ts";
+import { ConfigError, errorMessage, isAddressInUse } from "../../core/errors.ts";
+import { configureLogging, createLogger, redact, registerSecret } from "../../core/log.ts";
 import { AgentClient } from "./agent-client.ts";
 import { loadLayout } from "./load-layout.ts";
 import { WorkerMetrics } from "./metrics.ts";
@@ -17,7 +17,7 @@ import { SettingsError, readSettings } from "./settings.ts";
 const log = createLogger({ plugin: "worker" });
 
 function fail(message: string, code = 2): never {
-  console.error(`worker: ${message}`);
+  console.error(redact(`worker: ${message}`));
   process.exit(code);
 }
 
@@ -35,6 +35,8 @@ async function main(argv: string[]) {
     throw error;
   }
   if (settings.debug) configureLogging({ level: "debug" });
+  registerSecret(settings.agentToken);
+  registerSecret(settings.workerToken);
 
   let layout;
   try {
@@ -45,16 +47,24 @@ async function main(argv: string[]) {
   }
   const name = settings.name ?? layout.name ?? basename(folder);
   const metrics = new WorkerMetrics(name, layout);
-  const server = startWorkerServer({
-    host: settings.host,
-    port: settings.port,
-    endpoint: settings.endpoint,
-    concurrentLimit: settings.concurrentLimit,
-    process: layout.process,
-    metrics,
-    extraRegistries: [layout.kernel.registry],
-    log,
-  });
+  let server;
+  try {
+    server = startWorkerServer({
+      host: settings.host,
+      port: settings.port,
+      endpoint: settings.endpoint,
+      concurrentLimit: settings.concurrentLimit,
+      process: layout.process,
+      metrics,
+      extraRegistries: [layout.kernel.registry],
+      log,
+      token: settings.workerToken,
+    });
+  } catch (error) {
+    await layout.kernel.stop("listen failed");
+    if (isAddressInUse(error)) fail(`${name}: port ${settings.port} on ${settings.host} is already in use`, 1);
+    throw error;
+  }
   const publicEndpoint = `http://${settings.publicAddress}:${server.port}${settings.endpoint}`;
   console.log(`worker ${name} listening on ${server.url}${settings.endpoint}`);
 
@@ -68,6 +78,8 @@ async function main(argv: string[]) {
     checkIntervalMs: settings.checkIntervalMs,
     metrics,
     log,
+    agentToken: settings.agentToken,
+    workerToken: settings.workerToken,
   });
 
   let exiting = false;

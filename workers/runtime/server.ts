@@ -2,9 +2,11 @@
  * The worker's HTTP API, compatible with the Worker Framework: POST <endpoint> (form `input`) streams text/plain;
  * GET /health → 204; GET /metrics; GET|POST <endpoint>/abort stops the streams in progress (all of them, or the
  * one whose form carried `history_id`). Past `concurrentLimit` streams the answer is the original's 503.
+ * With a `token`, every route but /health requires `Authorization: Bearer <token>` (the Agent sends it).
  * Built on Bun.serve directly: a worker has four routes and sits on the hot path of every chat.
  */
 import type { Registry } from "prom-client";
+import { bearerMatches } from "../../core/http/token.ts";
 import type { Logger } from "../../core/log.ts";
 import { completionStream } from "./completion-stream.ts";
 import type { LayoutProcess } from "./contract.ts";
@@ -21,6 +23,8 @@ export interface WorkerServerOptions {
   /** Registries shown by /metrics besides the worker's own. */
   extraRegistries: Registry[];
   log: Logger;
+  /** Bearer token required on every route but /health. */
+  token?: string;
 }
 
 export interface WorkerServer {
@@ -105,10 +109,14 @@ export function startWorkerServer(options: WorkerServerOptions): WorkerServer {
   const server = Bun.serve({
     hostname: options.host,
     port: options.port,
+    reusePort: false, // a second worker on the port must fail, not share it
     idleTimeout: 0, // a long generation may pause longer than Bun's default 10 s between chunks
     async fetch(request) {
       const path = new URL(request.url).pathname;
       const method = request.method;
+      if (options.token && !(path === "/health" && method === "GET") && !bearerMatches(request.headers.get("authorization"), options.token)) {
+        return Response.json({ message: "Unauthorized", detail: "missing or invalid bearer token (the worker's WORKER_TOKEN)" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+      }
       if (path === endpoint) return method === "POST" ? complete(request) : json(405, { message: "Method not allowed", detail: "use POST" });
       if (path === abortPath && (method === "GET" || method === "POST")) {
         const query = new URL(request.url).searchParams.get("history_id");

@@ -3,6 +3,7 @@
  * words (`IGNORE_AGENT=false` is false, unlike the original's `bool("False")`), numbers must be numbers, and a
  * bad value stops the worker with the variable's name.
  */
+import { randomBytes } from "node:crypto";
 import { parseBoolean } from "../../core/config.ts";
 
 export interface WorkerSettings {
@@ -25,6 +26,13 @@ export interface WorkerSettings {
   /** Layout file; undefined = `<folder>/layout.yaml`. */
   layoutConfig?: string;
   debug: boolean;
+  /** Bearer token the worker sends to the Agent (the Agent's own token). */
+  agentToken?: string;
+  /**
+   * Bearer token the worker requires on every route but /health; sent to the Agent with the registration so that
+   * the Agent can call it. Default: a random one when `agentToken` is set (the deployment is token-protected).
+   */
+  workerToken?: string;
 }
 
 export class SettingsError extends Error {
@@ -53,6 +61,7 @@ export function readSettings(env: Record<string, string | undefined>): WorkerSet
     return value;
   };
 
+  const agentToken = text("AGENT_TOKEN")?.trim() || undefined;
   const agentEndpoint = text("AGENT_ENDPOINT") ?? "http://localhost:9000/v1.0/";
   try {
     if (!/^https?:$/.test(new URL(agentEndpoint).protocol)) throw new Error();
@@ -81,5 +90,7 @@ export function readSettings(env: Record<string, string | undefined>): WorkerSet
     concurrentLimit: int("CONCURRENT_LIMIT", 1, 1, 10_000),
     layoutConfig: text("LAYOUT_CONFIG"),
     debug: bool("DEBUG", false),
+    agentToken,
+    workerToken: text("WORKER_TOKEN")?.trim() || (agentToken ? randomBytes(24).toString("base64url") : undefined),
   };
 }

@@ -1,4 +1,4 @@
-import type Docker from "dockerode";
+import type { ScopedContainer } from "../../../core/permissions/docker.ts";
 
 /** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, big-endian length) into text. */
 function demultiplex(raw: Buffer): string {
@@ -13,10 +13,9 @@ function demultiplex(raw: Buffer): string {
 }
 
 /** The last lines a container wrote, for error messages; empty when they cannot be read. */
-export async function logTail(container: Docker.Container, lines = 20): Promise<string> {
+export async function logTail(container: ScopedContainer, lines = 20): Promise<string> {
   try {
-    const raw = (await container.logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
-    return demultiplex(Buffer.from(raw)).trim();
+    return demultiplex(await container.logs({ tail: lines })).trim();
   } catch {
     return "";
   }

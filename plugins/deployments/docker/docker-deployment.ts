@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import { hostname } from "node:os";
 import type { Deployment, InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Logger } from "../../../core/log.ts";
-import type { ScopedDocker } from "../../../core/permissions/docker.ts";
+import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
 import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
 import { containerName, containerOptions, rockletStdin, SANDBOX_ID_LABEL, type ContainerSettings } from "./container-options.ts";
 import { logTail } from "./container-logs.ts";
@@ -41,7 +41,7 @@ export class DockerDeployment implements Deployment {
     await ensureImage(this.docker, spec.image, spec.pull ?? this.options.defaultPull);
     signal?.throwIfAborted();
 
-    let container: Docker.Container;
+    let container: ScopedContainer;
     try {
       container = await this.docker.createContainer(containerOptions(spec, this.options));
     } catch (error) {
@@ -52,7 +52,7 @@ export class DockerDeployment implements Deployment {
     try {
       signal?.throwIfAborted();
       await container.start();
-      const delivery = await this.docker.sendStdin(container.id, rockletStdin(spec)).then(() => null, (error: unknown) => error);
+      const delivery = await container.sendStdin(rockletStdin(spec)).then(() => null, (error: unknown) => error);
       const info = await container.inspect();
       if (!info.State.Running) throw new Error(await this.exitDescription(container, info));
       if (delivery) throw new Error(`handing the rocklet its token failed: ${engineMessage(delivery)}`, { cause: delivery });
@@ -74,7 +74,7 @@ export class DockerDeployment implements Deployment {
     }
   }
 
-  private async exitDescription(container: Docker.Container, info: Docker.ContainerInspectInfo): Promise<string> {
+  private async exitDescription(container: ScopedContainer, info: Docker.ContainerInspectInfo): Promise<string> {
     const output = await logTail(container);
     const reason = info.State.Error || `exit code ${info.State.ExitCode}`;
     return `the rocklet exited at once (${reason})${output ? `: ${output}` : ""}`;

@@ -1,15 +1,9 @@
 import type { ScopedDocker } from "../../../core/permissions/docker.ts";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
-import { engineMessage, hasStatus } from "./docker-errors.ts";
+import { engineMessage } from "./docker-errors.ts";
 
 async function imagePresent(docker: ScopedDocker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if (hasStatus(error, 404)) return false;
-    throw error;
-  }
+  return (await docker.inspectImage(image)) !== null;
 }
 
 async function pull(docker: ScopedDocker, image: string): Promise<void> {

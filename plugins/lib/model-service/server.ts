@@ -32,6 +32,7 @@ export function startModelService(settings: ServiceSettings, log: ServiceLog): R
   const server = Bun.serve({
     hostname: settings.host,
     port: settings.port,
+    reusePort: false, // a second service on the port must fail, not share it
     // A call may wait for the trainer for minutes; Bun's default would close the idle connection after 10 s.
     idleTimeout: 0,
     async fetch(request) {

@@ -47,9 +47,12 @@ export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "logError" | "bashP
 export interface RockletServer {
   readonly url: URL;
   readonly port: number;
+  /** Every route, as `METHOD path`. */
+  readonly routes: string[];
   stop(): Promise<void>;
 }
 
+const BAD_HOST = { detail: "the Host header is not a valid host name (expected host or host:port)" };
 const NOT_AUTHENTICATED = {
   detail: "Not authenticated: send the rocklet token as 'Authorization: Bearer <token>' or 'X-Rocklet-Token: <token>'",
 };
@@ -75,19 +78,23 @@ export function startRocklet(options: RockletOptions): RockletServer {
   const server: Server<PortforwardData> = Bun.serve<PortforwardData>({
     hostname: options.hostname,
     port: options.port,
+    reusePort: false, // a second rocklet on the port must fail, not share it
     idleTimeout: Math.min(255, options.idleTimeoutSeconds),
     // The upload route enforces its own (smaller, exact) limit and answers 413 itself.
     maxRequestBodySize: options.maxUploadBytes + 16 * 1024 ** 2,
     async fetch(request, server) {
-      const url = new URL(request.url);
+      // Bun passes the bare target (no scheme, no host) when the Host header is not a host name.
+      const url = URL.parse(request.url);
+      if (!url) return json(400, BAD_HOST);
       if (url.pathname === "/portforward") {
         if (!authorized(request)) return json(401, NOT_AUTHENTICATED);
         if (server.upgrade(request, { data: portforwardData(url) })) return undefined;
         return json(400, { detail: "/portforward expects a WebSocket upgrade" });
       }
       const route = routes.get(`${request.method} ${url.pathname}`);
+      // Unknown routes too answer 401 without the token, so that the routes cannot be listed by probing.
+      if (!(route && "public" in route && route.public) && !authorized(request)) return json(401, NOT_AUTHENTICATED);
       if (!route) return json(routeExists(routes, url.pathname) ? 405 : 404, notFoundBody(routes, url.pathname));
-      if (!("public" in route && route.public) && !authorized(request)) return json(401, NOT_AUTHENTICATED);
       // Long commands must not be cut by the connection idle timer; each route has its own deadline instead.
       server.timeout(request, 0);
       try {
@@ -110,6 +117,7 @@ export function startRocklet(options: RockletOptions): RockletServer {
   return {
     url: server.url,
     port: server.port ?? options.port,
+    routes: [...routes.keys(), "GET /portforward"],
     async stop() {
       await sessions.closeAll();
       await server.stop(true);

@@ -40,6 +40,7 @@ export class AdminTransport {
   readonly baseUrl: string;
   private readonly apiUrl: string;
   private readonly headers: Record<string, string>;
+  private readonly tokenSent: boolean;
   private readonly timeoutMs: number;
   private readonly fetcher: typeof fetch;
 
@@ -49,6 +50,7 @@ export class AdminTransport {
     this.apiUrl = this.baseUrl + API_PREFIX;
     const token = options.token ?? envDefault("ROCK_API_TOKEN");
     this.headers = { ...options.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    this.tokenSent = Object.keys(this.headers).some((h) => h.toLowerCase() === "authorization");
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.fetcher = options.fetch ?? fetch;
   }
@@ -95,17 +97,20 @@ export class AdminTransport {
       throw new ConnectionRockError(`${init.method} ${url} answered HTTP ${response.status} without ROCK's envelope: ${text.slice(0, 200)}`, { httpStatus: response.status });
     }
     if (body.status === "Success" && response.ok) return body.result as T;
-    throw failure(body, response.status);
+    throw failure(body, response.status, this.tokenSent);
   }
 }
 
 /** The typed error of a Failed envelope: its `result.code` decides the class; the text names the problem. */
-function failure(envelope: Envelope<unknown>, httpStatus: number): RockError {
+function failure(envelope: Envelope<unknown>, httpStatus: number, tokenSent: boolean): RockError {
   const result = (typeof envelope.result === "object" && envelope.result !== null ? envelope.result : null) as Record<string, unknown> | null;
   const reason = (envelope.error ?? (typeof result?.failure_reason === "string" ? result.failure_reason : null) ?? envelope.message ?? `HTTP ${httpStatus}`).trim();
   const message = envelope.message && envelope.message !== reason ? `${envelope.message}: ${reason}` : reason;
   const details = { routeMessage: envelope.message, httpStatus: httpStatus === 200 ? undefined : httpStatus, result };
-  if (httpStatus === 401) return new AuthenticationRockError(message, details);
+  if (httpStatus === 401) {
+    const hint = tokenSent ? "the token sent is not the admin's" : "no token was sent (the token option, default $ROCK_API_TOKEN)";
+    return new AuthenticationRockError(`${message}: ${hint}; the admin's token is its server.token / ROCK_API_TOKEN (or plugins.admin.token / ROCK_ADMIN_TOKEN)`, details);
+  }
   const clientFault = envelope.message === "invalid parameter" || (httpStatus >= 400 && httpStatus < 500);
   const code = typeof result?.code === "number" ? result.code : clientFault ? rockCodes.badRequest : rockCodes.internal;
   return errorForCode(code, message, details);

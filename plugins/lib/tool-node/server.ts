@@ -56,9 +56,13 @@ export function startToolNode(options: NodeOptions): { server: Server<undefined>
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
+    reusePort: false, // a second node on the port must fail, not share it
     idleTimeout: 0,
     async fetch(request) {
-      const { pathname, searchParams } = new URL(request.url);
+      // Bun passes the bare target (no scheme, no host) when the Host header is not a host name.
+      const url = URL.parse(request.url);
+      if (!url) return failure("", "the Host header is not a valid host name (expected host or host:port)", 400);
+      const { pathname, searchParams } = url;
       const path = pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
       if (path === "/health") return json({ status: "ok", tool: tool.name });
       if (path === "/") return json({ message: "Hello World" });

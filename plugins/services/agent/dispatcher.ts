@@ -16,6 +16,8 @@ interface Streaming {
   historyId: string;
   userId: string;
   endpoint: string;
+  /** The worker's token, for its abort route. */
+  token?: string;
   abort: AbortController;
 }
 
@@ -88,7 +90,8 @@ export class Dispatcher {
       const timer = setTimeout(() => abort.abort(new Error("worker timeout")), this.options.workerTimeoutMs);
       let response: Response;
       try {
-        response = await this.options.fetch(endpoint, { method: "POST", body, headers: forwardHeaders, signal: abort.signal });
+        const headers = worker.token ? { ...forwardHeaders, authorization: `Bearer ${worker.token}` } : forwardHeaders;
+        response = await this.options.fetch(endpoint, { method: "POST", body, headers, signal: abort.signal });
       } catch (error) {
         clearTimeout(timer);
         this.balancer.release(endpoint);
@@ -112,7 +115,7 @@ export class Dispatcher {
       this.metrics.dispatches.inc({ name });
       const id = this.nextId++;
       const claimed = endpoint;
-      this.streaming.set(id, { name, historyId, userId, endpoint: claimed, abort });
+      this.streaming.set(id, { name, historyId, userId, endpoint: claimed, token: worker.token, abort });
       const relayed = relayStream(response.body, abort, () => {
         this.streaming.delete(id);
         this.balancer.release(claimed);
@@ -132,7 +135,8 @@ export class Dispatcher {
         const url = new URL(`${stream.endpoint.replace(/\/$/, "")}/abort`);
         url.searchParams.set("history_id", stream.historyId);
         try {
-          const response = await this.options.fetch(url, { signal: AbortSignal.timeout(this.options.abortTimeoutMs) });
+          const headers = stream.token ? { authorization: `Bearer ${stream.token}` } : undefined;
+          const response = await this.options.fetch(url, { headers, signal: AbortSignal.timeout(this.options.abortTimeoutMs) });
           await response.body?.cancel();
           if (!response.ok) throw new Error(`status ${response.status}`);
         } catch (error) {

@@ -106,7 +106,7 @@ export default definePlugin({
               const slotsText = field(form, "slots") ?? "1";
               const slots = Number(slotsText);
               if (!/^\d+$/.test(slotsText) || slots < 1) throw new FormProblem("slots", "form field 'slots' must be a positive integer");
-              const added = await registry.add(name, endpoint, slots);
+              const added = await registry.add(name, endpoint, slots, field(form, "token"));
               if (added) ctx.log.info("worker registered", { name, endpoint });
               return text(added ? "Success" : "Failed");
             }),

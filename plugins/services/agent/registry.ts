@@ -10,6 +10,8 @@ export interface Registration {
   /** Streams the worker takes at once (form field `slots`, default 1 as in the original). */
   slots: number;
   registered_at: number;
+  /** The worker's own bearer token (form field `token`), sent when the Agent calls it; never listed. */
+  token?: string;
 }
 
 const prefix = "worker:";
@@ -45,15 +47,25 @@ export class WorkerRegistry {
     this.byName = next;
   }
 
-  /** False when this name already has this endpoint. */
-  async add(name: string, endpoint: string, slots: number): Promise<boolean> {
-    const registration: Registration = { name, endpoint, slots, registered_at: Date.now() };
-    const added = await this.store.set(keyOf(name, endpoint), registration, { ifAbsent: true });
-    if (added) {
-      this.byName.set(name, [...(this.byName.get(name) ?? []), registration]);
-      this.changes?.added.set(keyOf(name, endpoint), registration);
-      this.changes?.removed.delete(keyOf(name, endpoint));
+  /**
+   * False when this name already has this endpoint with this token. A worker that restarted on the same endpoint
+   * with a new token replaces its registration (the Agent must call it with the new one).
+   */
+  async add(name: string, endpoint: string, slots: number, token?: string): Promise<boolean> {
+    const registration: Registration = { name, endpoint, slots, registered_at: Date.now(), ...(token ? { token } : {}) };
+    const key = keyOf(name, endpoint);
+    let added = await this.store.set(key, registration, { ifAbsent: true });
+    if (!added) {
+      const existing = await this.store.get<Registration>(key);
+      if (!existing || existing.token === registration.token) return false;
+      await this.store.set(key, { ...registration, registered_at: existing.registered_at });
+      registration.registered_at = existing.registered_at;
+      added = true;
     }
+    const others = (this.byName.get(name) ?? []).filter((r) => r.endpoint !== endpoint);
+    this.byName.set(name, [...others, registration].sort((a, b) => a.registered_at - b.registered_at));
+    this.changes?.added.set(key, registration);
+    this.changes?.removed.delete(key);
     return added;
   }
 

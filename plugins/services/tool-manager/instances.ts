@@ -4,9 +4,8 @@
  * answers its health check, or `failed` with the reason (its container removed: nothing is left half-made).
  * Operations on one instance are serialised; a remove or update first stops a launch in progress and waits for it.
  */
-import type Docker from "dockerode";
 import type { Logger } from "../../../core/log.ts";
-import type { ScopedDocker } from "../../../core/permissions/docker.ts";
+import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
 import { engineMessage, hasStatus } from "../../deployments/docker/docker-errors.ts";
 import { ensureImage } from "../../deployments/docker/image-policy.ts";
 import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
@@ -155,7 +154,7 @@ export class ToolInstances {
 
   private async launch(spec: NodeSpec, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    let container: Docker.Container | undefined;
+    let container: ScopedContainer | undefined;
     try {
       await this.settings.assertNodeBinary();
       await ensureImage(this.docker, spec.image, this.settings.pull);
@@ -172,7 +171,7 @@ export class ToolInstances {
       } catch (error) {
         throw new Error(`starting the container failed: ${engineMessage(error)}`, { cause: error });
       }
-      await this.docker.sendStdin(container.id, nodeSecrets(spec)).catch(async (error) => {
+      await container.sendStdin(nodeSecrets(spec)).catch(async (error) => {
         const info = await container!.inspect();
         throw new Error(info.State.Running ? `handing the node its token failed: ${engineMessage(error)}` : await exitReason(container!, info), { cause: error });
       });
@@ -189,7 +188,7 @@ export class ToolInstances {
   }
 
   /** Until the node answers /health; fails early when its container exits, and at the start deadline. */
-  private async waitReady(spec: NodeSpec, container: Docker.Container, signal: AbortSignal): Promise<void> {
+  private async waitReady(spec: NodeSpec, container: ScopedContainer, signal: AbortSignal): Promise<void> {
     const deadline = performance.now() + this.settings.startTimeoutMs;
     let nextInspect = 0;
     while (performance.now() < deadline) {
@@ -245,12 +244,13 @@ export class ToolInstances {
       const record = node ? this.records.get(node) : undefined;
       if (record && isActive(record.status)) continue;
       this.log.warn("removing an orphaned tool node container", { container: container.Names?.[0] ?? container.Id });
-      await this.docker.engine.getContainer(container.Id).remove({ force: true, v: true }).catch(() => undefined);
+      const found = await this.docker.getContainer(container.Id).catch(() => null);
+      await found?.container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
 
   /** A pending node found running at start-up: its launch continues from the health check. */
-  private adopt(record: ToolInstance, container: Docker.Container) {
+  private adopt(record: ToolInstance, container: ScopedContainer) {
     const abort = new AbortController();
     const spec: NodeSpec = { ...record, config: {} };
     const done = this.waitReady(spec, container, abort.signal)

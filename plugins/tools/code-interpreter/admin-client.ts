@@ -44,6 +44,11 @@ export async function adminCall(settings: AdminSettings, path: string, body: unk
   } catch {
     throw new AdminCallError(`the admin service answered ${response.status} without JSON: ${text.slice(0, 200)}`);
   }
+  if (response.status === 401) {
+    const reason = envelope.error ?? envelope.message ?? "unauthorized";
+    const setting = settings.token ? "the tool_cfg field 'token' is not the admin's token" : "the tool_cfg field 'token' is not set";
+    throw new AdminCallError(`the admin service at ${settings.admin_url} answered 401 (${reason}): ${setting} (the admin's server.token / ROCK_API_TOKEN, or plugins.admin.token / ROCK_ADMIN_TOKEN)`);
+  }
   if (!response.ok || envelope.status !== "Success") {
     const reason = envelope.error ?? envelope.message ?? `HTTP ${response.status}`;
     throw new AdminCallError(`admin ${path} failed: ${reason}`, /not found|is stopped|is deleted/i.test(String(reason)));

@@ -1,4 +1,5 @@
 /** Command-line options of `rock sandbox`: parsed with node:util, bad input reported as a usage error (exit 2). */
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEFAULT_BASE_URL, type TransportOptions } from "../../../lib/sdk/index.ts";
 
@@ -9,6 +10,8 @@ export const connectionOptions = {
   url: { type: "string" },
   "base-url": { type: "string" },
   token: { type: "string" },
+  "auth-token": { type: "string" },
+  "token-file": { type: "string" },
   json: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -20,10 +23,24 @@ export function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: s
   }
 }
 
-export function transportOptions(values: { url?: string; "base-url"?: string; token?: string }): TransportOptions {
+/** The token from a file (first line), so that it shows neither in the process listing nor in the shell's history. */
+function tokenFromFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`--token-file ${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
+  const token = text.split("\n")[0].trim();
+  if (!token) throw new UsageError(`--token-file ${path}: the file is empty`);
+  return token;
+}
+
+export function transportOptions(values: { url?: string; "base-url"?: string; token?: string; "auth-token"?: string; "token-file"?: string }): TransportOptions {
+  const flag = values.token ?? values["auth-token"];
   return {
     baseUrl: values.url ?? values["base-url"] ?? process.env.ROCK_BASE_URL ?? DEFAULT_BASE_URL,
-    token: values.token ?? process.env.ROCK_API_TOKEN,
+    token: flag ?? (values["token-file"] ? tokenFromFile(values["token-file"]) : process.env.ROCK_API_TOKEN),
   };
 }
 

@@ -19,7 +19,8 @@ const usage = `rock sandbox <subcommand> [options]
 
 Options of every subcommand:
   --url URL       the admin (default $ROCK_BASE_URL, else http://127.0.0.1:8080; --base-url is an alias)
-  --token TOKEN   the admin's bearer token (default $ROCK_API_TOKEN)
+  --token-file F  read the admin's bearer token from file F (default $ROCK_API_TOKEN)
+  --token TOKEN   the token itself (--auth-token is an alias); it shows in the process listing: prefer the above
   --json          print JSON instead of text`;
 
 const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);

@@ -1,0 +1,87 @@
+/**
+ * The programs with their own token checks, the rocklet and the tool node, probed like the kernel services
+ * (raw-auth.test.ts): every route but the public ones refuses every request shape without the token, and the work
+ * the routes would do is not done.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Tool } from "../../core/kinds/tool.ts";
+import { PreparedTool } from "../../plugins/lib/tool-node/prepared-tool.ts";
+import { startToolNode } from "../../plugins/lib/tool-node/server.ts";
+import { scratchDir, startTestRocklet, type TestRocklet } from "../rocklet/harness.ts";
+import { probesFor, rawHttp, violation, type Probe } from "./raw-http.ts";
+
+async function runProbes(port: number, probes: Probe[], publicAnswers: Record<string, string>): Promise<string[]> {
+  const broken: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < probes.length) {
+      const probe = probes[next++];
+      const problem = violation(probe, await rawHttp(port, probe.request), publicAnswers);
+      if (problem) broken.push(problem);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return broken;
+}
+
+describe("rocklet", () => {
+  let rocklet: TestRocklet;
+  const dir = scratchDir("raw-auth-");
+  const marker = join(dir, "ran");
+  const body = JSON.stringify({ command: `touch ${marker}`, session: "raw-probe", path: marker, content: "x", target_path: marker });
+  const open = ["GET /", "GET /is_alive"];
+
+  beforeAll(() => {
+    rocklet = startTestRocklet();
+  });
+  afterAll(() => rocklet.stop());
+
+  test("every route but GET / and GET /is_alive answers 401 to every request shape; no command runs, no file is written", async () => {
+    const publicAnswers = { "/": JSON.stringify({ message: "hello world" }), "/is_alive": JSON.stringify({ is_alive: true, message: "" }) };
+    const routes = rocklet.routes.filter((r) => !open.includes(r));
+    expect(routes).toEqual(expect.arrayContaining(["POST /execute", "POST /write_file", "GET /portforward"]));
+    const target = { port: rocklet.port, publicPath: "/is_alive", body: { type: "application/json", text: body }, token: rocklet.token };
+    const probes = [...routes, "GET /no-such-route"].flatMap((r) => {
+      const [method, path] = r.split(" ");
+      return probesFor(method, path, target);
+    });
+    expect(await runProbes(rocklet.port, probes, publicAnswers)).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+    // The same body with the token does write the marker: the check above could have seen it.
+    expect((await rocklet.post("/write_file", { path: marker, content: "x" })).status).toBe(200);
+    expect(existsSync(marker)).toBe(true);
+  }, 120_000);
+});
+
+describe("tool node", () => {
+  let calls = 0;
+  const token = "node-token-123456";
+  const counting: Tool = {
+    name: "counting_tool",
+    description: "counts its calls",
+    parameters: { type: "object", properties: {} },
+    call: () => ++calls,
+  };
+  let node: ReturnType<typeof startToolNode>;
+
+  beforeAll(() => {
+    node = startToolNode({ tool: new PreparedTool(counting), config: {}, token, hostname: "127.0.0.1", port: 0 });
+  });
+  afterAll(() => node.stop());
+
+  test("GET /tool_info and POST /execute_tool answer 401 to every request shape; the tool never runs", async () => {
+    const port = node.server.port!;
+    const publicAnswers = { "/": JSON.stringify({ message: "Hello World" }), "/health": JSON.stringify({ status: "ok", tool: "counting_tool" }) };
+    const target = { port, publicPath: "/health", body: { type: "application/json", text: JSON.stringify({ params: "{}", request_id: "raw" }) }, token };
+    const probes = ["GET /tool_info", "POST /execute_tool", "GET /no-such-route"].flatMap((r) => {
+      const [method, path] = r.split(" ");
+      return probesFor(method, path, target);
+    });
+    expect(await runProbes(port, probes, publicAnswers)).toEqual([]);
+    expect(calls).toBe(0);
+    const ran = await fetch(`http://127.0.0.1:${port}/execute_tool`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: target.body.text });
+    expect((await ran.json()).output).toBe(1);
+  }, 120_000);
+});
