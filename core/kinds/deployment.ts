@@ -40,12 +40,23 @@ export interface SandboxHandle {
 
 export type InstanceState = "running" | "stopped" | "missing";
 
+/** An instance's state with, for one that stopped by itself, why (exit code, signal, out of memory) when known. */
+export interface InstanceStatus {
+  state: InstanceState;
+  reason?: string;
+}
+
+/** The state of what `Deployment.state` answered, whichever form it took. */
+export function stateOf(status: InstanceState | InstanceStatus): InstanceState {
+  return typeof status === "string" ? status : status.state;
+}
+
 export interface Deployment {
   readonly name: string;
   /** Creates and starts the sandbox; resolves once its rocklet process is started (not necessarily answering). */
   start(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle>;
-  /** What the runtime says about the sandbox's instance. */
-  state(sandbox_id: string): Promise<InstanceState>;
+  /** What the runtime says about the sandbox's instance; a deployment that knows why it stopped says so. */
+  state(sandbox_id: string): Promise<InstanceState | InstanceStatus>;
   /** Stops the sandbox and releases everything it held (container, process group, work dir). Idempotent. */
   stop(sandbox_id: string): Promise<void>;
   /** Every sandbox instance this deployment holds, live or not (for the reconciler). */

@@ -2,7 +2,7 @@
  * The contract an `operator` plugin provides, with ROCK's verbs. An operator places sandboxes on a deployment (one
  * local runtime, a cluster, …) and reports on them; the admin service drives operators and never a deployment directly.
  */
-import type { InstanceState, SandboxHandle, SandboxSpec } from "./deployment.ts";
+import type { InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "./deployment.ts";
 
 /** Where a submitted sandbox's rocklet answers, and the token to present to it (already resolved). */
 export interface OperatorHandle extends SandboxHandle {
@@ -13,8 +13,8 @@ export interface Operator {
   readonly name: string;
   /** Places and starts the sandbox; resolves once its rocklet is started (not necessarily answering). */
   submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
-  /** What the runtime says about the sandbox's instance. */
-  get_status(sandbox_id: string): Promise<InstanceState>;
+  /** What the runtime says about the sandbox's instance, with why it stopped when the runtime knows. */
+  get_status(sandbox_id: string): Promise<InstanceState | InstanceStatus>;
   /** Stops the instance and releases what it held. Idempotent. */
   stop(sandbox_id: string): Promise<void>;
   /** Removes whatever is left of a stopped sandbox. Idempotent. */

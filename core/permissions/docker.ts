@@ -41,6 +41,23 @@ export class ScopedContainer {
     return this.#container.remove(options);
   }
 
+  /**
+   * Writes `input` to the container's stdin (created with `OpenStdin` and `StdinOnce`, and running), then detaches,
+   * which closes that stdin for good: a way to hand the container's process a secret that is neither in the
+   * container's config nor on disk.
+   */
+  async sendStdin(input: string): Promise<void> {
+    const stream = (await this.#container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once("error", reject);
+        stream.end(input, () => resolve());
+      });
+    } finally {
+      stream.destroy();
+    }
+  }
+
   /** The container's output so far, in Docker's multiplexed framing (not followed). */
   async logs(options: { tail?: number; stdout?: boolean; stderr?: boolean } = {}): Promise<Buffer> {
     const raw = await this.#container.logs({ stdout: options.stdout ?? true, stderr: options.stderr ?? true, tail: options.tail, follow: false });

@@ -74,7 +74,9 @@ describe.skipIf(!available("docker", socket))("docker deployment (real engine)",
       for (const b of bindings) expect(b!.HostIp).toBe("127.0.0.1");
       expect(info.Mounts.find((m) => m.Destination === "/rock/rocklet")).toMatchObject({ Source: binary, RW: false });
       expect(info.Config.Labels).toMatchObject({ "rock.managed": "true", "rock.plugin": "docker", "rock.sandbox_id": s.sandbox_id, "rock.label.user": "alice" });
-      expect(info.Config.Env).toContain(`ROCKLET_TOKEN=${s.rockletToken}`);
+      // The token reached the rocklet on its stdin: it is nowhere in the container's config.
+      expect(info.Config.Cmd).toContain("--token-stdin");
+      expect(JSON.stringify(info)).not.toContain(s.rockletToken);
 
       expect(await deployment.state(s.sandbox_id)).toBe("running");
       expect(await deployment.list()).toContainEqual({ sandbox_id: s.sandbox_id, state: "running" });
@@ -87,13 +89,13 @@ describe.skipIf(!available("docker", socket))("docker deployment (real engine)",
     await deployment.stop(s.sandbox_id); // idempotent
   });
 
-  test("state is 'stopped' when the container exists but does not run", async () => {
+  test("state is 'stopped', with why, when the container exists but does not run", async () => {
     const s = spec();
     const handle = await booted.deployment.start(s);
     try {
       await engine.getContainer(handle.instance_id).kill();
       await engine.getContainer(handle.instance_id).wait();
-      expect(await booted.deployment.state(s.sandbox_id)).toBe("stopped");
+      expect(await booted.deployment.state(s.sandbox_id)).toEqual({ state: "stopped", reason: "the rocklet was killed by SIGKILL (exit code 137)" });
       expect(await booted.deployment.list()).toContainEqual({ sandbox_id: s.sandbox_id, state: "stopped" });
     } finally {
       await booted.deployment.stop(s.sandbox_id);

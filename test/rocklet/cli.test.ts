@@ -58,6 +58,50 @@ describe("rocklet command line", () => {
     }
   });
 
+  test("--token-stdin takes the first line of stdin; the token is in neither the environment nor the command line", async () => {
+    const proc = Bun.spawn([bun, ENTRY, "--host", "127.0.0.1", "--port", "0", "--token-stdin"], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp" },
+    });
+    try {
+      proc.stdin.write("stdin-token-0123\nwhat follows is not read\n");
+      await proc.stdin.flush();
+      const reader = proc.stderr.getReader();
+      let log = "";
+      while (!/listening on [^\s]+:(\d+)/.test(log)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`rocklet ended: ${log}`);
+        log += new TextDecoder().decode(value);
+      }
+      expect(log).toContain("token from stdin");
+      expect(log).not.toContain("stdin-token-0123");
+      const url = `http://127.0.0.1:${/listening on [^\s]+:(\d+)/.exec(log)![1]}/execute`;
+      const body = JSON.stringify({ command: "tr '\\0' ' ' </proc/$PPID/cmdline; echo; env" });
+      expect((await fetch(url, { method: "POST", body })).status).toBe(401);
+      const ok = await (await fetch(url, { method: "POST", body, headers: { authorization: "Bearer stdin-token-0123" } })).json();
+      expect(ok.stdout).toContain("--token-stdin");
+      expect(ok.stdout).not.toContain("stdin-token-0123");
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  });
+
+  test("--token-stdin with stdin closed before a line: exit 2 naming stdin; with --token-file: a usage error", async () => {
+    const closed = Bun.spawn([bun, ENTRY, "--port", "0", "--token-stdin"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    closed.stdin.write("no line break");
+    closed.stdin.end();
+    const [stderr, code] = await Promise.all([new Response(closed.stderr).text(), closed.exited]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("stdin ended before a line with the token arrived");
+    expect(stderr).not.toContain("no line break");
+    const both = await runToExit([bun, ENTRY, "--token-stdin", "--token-file", "/tmp/x"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--token-stdin and --token-file exclude each other");
+  });
+
   test("usage errors and --version", async () => {
     expect((await runToExit([bun, ENTRY, "--bogus"])).code).toBe(2);
     expect((await runToExit([bun, ENTRY, "--port", "99999"])).stderr).toContain("--port");

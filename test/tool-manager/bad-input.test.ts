@@ -1,10 +1,19 @@
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { configureLogging } from "../../core/log.ts";
+import { engineExec } from "../bench/support/raw-docker.ts";
 import { available, dockerSocket } from "../support/env.ts";
 import { bootManager, ensureTestNodeBinary, portRange, tenants, waitSettled, type BootedManager } from "./support.ts";
 
 const socket = dockerSocket();
+
+/** The text of the engine's multiplexed exec stream (8-byte frame headers). */
+function demultiplex(raw: Uint8Array): string {
+  const bytes = Buffer.from(raw);
+  let text = "";
+  for (let at = 0; at + 8 <= bytes.length; at += 8 + bytes.readUInt32BE(at + 4)) text += bytes.subarray(at + 8, at + 8 + bytes.readUInt32BE(at + 4)).toString("utf8");
+  return text;
+}
 
 describe.skipIf(!available("docker", socket))("tool manager bad input and failing nodes (real engine)", () => {
   let manager: BootedManager;
@@ -82,6 +91,29 @@ describe.skipIf(!available("docker", socket))("tool manager bad input and failin
     manager.kernel.log.info("echoing a config for the test", { cfg: { key: "k3y-that-must-stay-secret" } });
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.join("\n")).not.toContain("k3y-that-must-stay-secret");
+  });
+
+  test("the node's token and tool_cfg are in neither docker inspect nor anything a process in the container can read", async () => {
+    const secrets = ["k3y-that-must-stay-secret", manager.instances.records.get("hmac_sign_alpha")!.node_token];
+    const info = await engine.getContainer("hmac_sign_alpha").inspect();
+    expect(info.Config.Cmd).toContain("--secrets-stdin");
+    for (const secret of secrets) expect(JSON.stringify(info)).not.toContain(secret);
+    // A process of the node's own user (nobody) in its container: every environ and command line, and the node's files.
+    const look = `for p in /proc/[0-9]*; do
+      case "$(tr '\\0' ' ' <$p/cmdline 2>/dev/null)" in /rock/tool-node*) node=$p;; esac
+      echo "== $p"; tr '\\0' '\\n' <$p/environ 2>&1; tr '\\0' ' ' <$p/cmdline 2>&1; echo
+    done
+    for f in environ mem; do if (exec 3<"$node/$f") 2>/dev/null; then echo "node-$f: readable"; else echo "node-$f: denied"; fi; done
+    # The key in two halves, so that this script's own command line does not hold it.
+    half=k3y-that-must; echo "files:"; grep -rlsF -e "$half-stay-secret" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev; echo "end of files"`;
+    const { output, exitCode } = await engineExec(socket!, info.Id, ["bash", "-c", `{ ${look}\n} 2>&1`]);
+    const text = demultiplex(output);
+    expect(exitCode).toBe(0);
+    expect(text).toContain("TOOL_NAME=hmac_sign");
+    expect(text).toContain("node-environ: denied");
+    expect(text).toContain("node-mem: denied");
+    expect(text).toContain("files:\nend of files");
+    for (const secret of secrets) expect(text).not.toContain(secret);
   });
 
   test("a node that crashes is reported as failed with the reason, and its container is gone", async () => {

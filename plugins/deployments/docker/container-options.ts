@@ -15,17 +15,24 @@ export interface ContainerSettings {
   capAdd: readonly string[];
   init: boolean;
   user: string;
+  /** Bash sessions a sandbox may have open at once (the rocklet's --max-sessions). */
+  maxSessions: number;
 }
 
 export function containerName(sandboxId: string): string {
   return `rock-${sandboxId}`;
 }
 
+/** The spec's environment; never a ROCKLET_TOKEN, which the rocklet would prefer to nothing. */
 function environment(spec: SandboxSpec): string[] {
-  const env = Object.entries(spec.env)
+  return Object.entries(spec.env)
     .filter(([name]) => name !== "ROCKLET_TOKEN")
     .map(([name, value]) => `${name}=${value}`);
-  return [...env, `ROCKLET_TOKEN=${spec.rockletToken}`];
+}
+
+/** What the deployment writes to a started sandbox's stdin: the rocklet's token, which is nowhere else. */
+export function rockletStdin(spec: SandboxSpec): string {
+  return `${spec.rockletToken}\n`;
 }
 
 function labels(spec: SandboxSpec): Record<string, string> {
@@ -37,7 +44,9 @@ function labels(spec: SandboxSpec): Record<string, string> {
 
 /**
  * The container of one sandbox: the image's filesystem with the rocklet as its only process (under docker-init, which
- * reaps orphans and forwards SIGTERM), reachable on a random loopback port of the host, unprivileged and limited.
+ * reaps orphans and forwards SIGTERM), reachable on a random loopback port of the host, unprivileged and limited. The
+ * rocklet's token is not in the container's config: it reads it from stdin (`rockletStdin`), which the engine closes
+ * once the deployment wrote it.
  */
 export function containerOptions(spec: SandboxSpec, settings: ContainerSettings): Docker.ContainerCreateOptions {
   const port = `${settings.rockletPort}/tcp`;
@@ -46,8 +55,10 @@ export function containerOptions(spec: SandboxSpec, settings: ContainerSettings)
     Image: spec.image,
     Entrypoint: [ROCKLET_MOUNT_PATH],
     // 0.0.0.0 inside the container's own network namespace: Docker's port forwarding arrives on its bridge address.
-    Cmd: ["--host", "0.0.0.0", "--port", String(settings.rockletPort)],
+    Cmd: ["--host", "0.0.0.0", "--port", String(settings.rockletPort), "--token-stdin", "--max-sessions", String(settings.maxSessions)],
     Env: environment(spec),
+    OpenStdin: true,
+    StdinOnce: true,
     Labels: labels(spec),
     User: settings.user || undefined,
     ExposedPorts: { [port]: {} },

@@ -1,12 +1,13 @@
 import type Docker from "dockerode";
 import { hostname } from "node:os";
-import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
+import type { Deployment, InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
 import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
-import { containerName, containerOptions, SANDBOX_ID_LABEL, type ContainerSettings } from "./container-options.ts";
+import { containerName, containerOptions, rockletStdin, SANDBOX_ID_LABEL, type ContainerSettings } from "./container-options.ts";
 import { logTail } from "./container-logs.ts";
 import { engineMessage, hasStatus } from "./docker-errors.ts";
+import { exitReason } from "./exit-reason.ts";
 import { ensureImage } from "./image-policy.ts";
 
 export interface DockerDeploymentOptions extends ContainerSettings {
@@ -51,8 +52,10 @@ export class DockerDeployment implements Deployment {
     try {
       signal?.throwIfAborted();
       await container.start();
+      const delivery = await container.sendStdin(rockletStdin(spec)).then(() => null, (error: unknown) => error);
       const info = await container.inspect();
       if (!info.State.Running) throw new Error(await this.exitDescription(container, info));
+      if (delivery) throw new Error(`handing the rocklet its token failed: ${engineMessage(delivery)}`, { cause: delivery });
       const hostPort = this.publishedPort(info);
       return {
         sandbox_id: spec.sandbox_id,
@@ -84,9 +87,11 @@ export class DockerDeployment implements Deployment {
     return Number(loopback.HostPort);
   }
 
-  async state(sandboxId: string): Promise<InstanceState> {
+  async state(sandboxId: string): Promise<InstanceState | InstanceStatus> {
     const found = await this.docker.getContainer(containerName(sandboxId));
-    return found ? stateOf(found.info.State.Running) : "missing";
+    if (!found) return "missing";
+    if (found.info.State.Running) return "running";
+    return { state: "stopped", reason: exitReason(found.info) };
   }
 
   async stop(sandboxId: string): Promise<void> {

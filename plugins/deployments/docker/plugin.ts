@@ -23,6 +23,7 @@ export default definePlugin({
     init: Type.Boolean({ default: true, description: "Run docker-init as PID 1 (reaps orphans, forwards SIGTERM to the rocklet)" }),
     user: Type.String({ default: "", description: "User the rocklet runs as (default: the image's user)" }),
     stop_timeout_seconds: Type.Integer({ default: 2, minimum: 0, description: "Grace between SIGTERM and SIGKILL at stop" }),
+    max_sessions: Type.Integer({ default: 64, minimum: 1, description: "Bash sessions a sandbox may have open at once; more are refused naming the limit" }),
   }),
   permissions: (config, paths) => ({ docker: true, read: [fromRoot(paths.root, config.rocklet_binary)] }),
   setup(ctx) {
@@ -41,6 +42,7 @@ export default definePlugin({
         capAdd: config.cap_add,
         init: config.init,
         user: config.user,
+        maxSessions: config.max_sessions,
         defaultPull: config.pull,
         stopTimeoutSeconds: config.stop_timeout_seconds,
         assertRockletBinary: async () => {

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
+import { readStdinLine } from "../process-secrets.ts";
 
 /** Environment variable holding the per-sandbox token; it is removed from the environment commands inherit. */
 export const TOKEN_ENV = "ROCKLET_TOKEN";
@@ -7,11 +8,24 @@ export const TOKEN_HEADER = "x-rocklet-token";
 
 export type TokenSource = { token: string; from: string } | { token: null; from: "none" };
 
+/** How long `--token-stdin` waits for the orchestrator to write the token. */
+export const TOKEN_STDIN_TIMEOUT_MS = 60_000;
+
 /**
- * Finds the token: `--token-file` wins over `ROCKLET_TOKEN`. The file is deleted after reading, so that commands
- * running in the sandbox cannot read it later; a read-only mount (e.g. a Kubernetes secret) keeps it, with a warning.
+ * Finds the token: the first line of stdin with `--token-stdin`, else `--token-file`, else `ROCKLET_TOKEN`. The file
+ * is deleted after reading, so that commands running in the sandbox cannot read it later; a read-only mount (e.g. a
+ * Kubernetes secret) keeps it, with a warning.
  */
-export function loadToken(tokenFile: string | null, warn: (message: string) => void): TokenSource {
+export async function loadToken(
+  source: { tokenStdin: boolean; tokenFile: string | null },
+  warn: (message: string) => void,
+): Promise<TokenSource> {
+  if (source.tokenStdin) {
+    const token = (await readStdinLine("token", TOKEN_STDIN_TIMEOUT_MS, 4096)).trim();
+    if (!token) throw new Error("the token line on stdin is empty");
+    return { token, from: "stdin" };
+  }
+  const tokenFile = source.tokenFile;
   if (tokenFile) {
     const token = readFileSync(tokenFile, "utf8").trim();
     if (!token) throw new Error(`token file ${tokenFile} is empty`);

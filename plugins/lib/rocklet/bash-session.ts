@@ -2,6 +2,7 @@ import type { Subprocess } from "bun";
 import { stripAnsi } from "./ansi.ts";
 import { checkBashSyntax } from "./bash-syntax.ts";
 import { rockletErrors } from "./errors.ts";
+import { spawnAsOomVictim, spawnError } from "./limits.ts";
 import { killCommandChildren, secondsSinceBoot } from "./process-tree.ts";
 import { newSentinel, type Sentinel, stripSentinels } from "./sentinel.ts";
 import { SessionOutput, type WaitOutcome } from "./session-output.ts";
@@ -76,14 +77,21 @@ export class BashSession {
 
   /** Spawns the shell and waits until startup files were sourced; returns the startup output. */
   static async start(options: BashSessionOptions): Promise<{ session: BashSession; output: string }> {
-    const proc = Bun.spawn([options.bashPath, "--norc", "--noprofile", "--noediting", "-i"], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: options.env,
-      detached: true,
-      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-    });
+    let proc: Subprocess<"pipe", "pipe", "pipe">;
+    try {
+      proc = spawnAsOomVictim(() =>
+        Bun.spawn([options.bashPath, "--norc", "--noprofile", "--noediting", "-i"], {
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "pipe",
+          env: options.env,
+          detached: true,
+          ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+        }),
+      );
+    } catch (error) {
+      throw spawnError(error, options.bashPath);
+    }
     const session = new BashSession(proc, options);
     session.pump();
     const ready = newSentinel();

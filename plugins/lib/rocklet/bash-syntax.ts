@@ -1,4 +1,6 @@
+import type { Subprocess } from "bun";
 import { rockletErrors } from "./errors.ts";
+import { spawnError } from "./limits.ts";
 import { pythonRepr } from "./python-repr.ts";
 import { decodeUtf8 } from "./utf8-decoder.ts";
 
@@ -25,13 +27,18 @@ export function isTriviallyValid(command: string): boolean {
  */
 export async function checkBashSyntax(bashPath: string, command: string): Promise<void> {
   if (isTriviallyValid(command)) return;
-  const check = Bun.spawn([bashPath, "-n"], {
-    argv0: "bash",
-    stdin: new TextEncoder().encode(`${command}\n`),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
-  });
+  let check: Subprocess<Uint8Array, "pipe", "pipe">;
+  try {
+    check = Bun.spawn([bashPath, "-n"], {
+      argv0: "bash",
+      stdin: new TextEncoder().encode(`${command}\n`),
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+    });
+  } catch (error) {
+    throw spawnError(error, bashPath);
+  }
   const [stdoutBytes, stderrBytes, exitCode] = await Promise.all([
     new Response(check.stdout).bytes(),
     new Response(check.stderr).bytes(),

@@ -6,7 +6,9 @@ export interface CliOptions {
   host: string;
   port: number;
   tokenFile: string | null;
+  tokenStdin: boolean;
   insecure: boolean;
+  maxSessions: number;
   maxUploadBytes: number;
   maxUnzipBytes: number;
   requestTimeoutSeconds: number;
@@ -18,10 +20,12 @@ export interface CliOptions {
 
 export const USAGE = `rocklet: the in-sandbox agent (ROCK-compatible HTTP API)
 
-Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-file PATH | env ROCKLET_TOKEN] [options]
+Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-stdin | --token-file PATH | env ROCKLET_TOKEN] [options]
 
   --host HOST               address to bind (default 0.0.0.0)
   --port PORT               port to listen on (default 8000; 0 picks a free port)
+  --token-stdin             read the access token from the first line of stdin (how the docker
+                            deployment delivers it: in no file, environment or container config)
   --token-file PATH         read the access token from PATH, then delete the file
                             (otherwise the token comes from the ROCKLET_TOKEN environment variable)
   --insecure                run without a token: anyone reaching the port can run commands
@@ -30,6 +34,7 @@ Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-file PATH | env ROCKLET_T
   --request-timeout SECS    deadline of routes without their own timeout (default 600)
   --idle-timeout SECS       idle timeout of keep-alive connections (default 120)
   --max-output-bytes SIZE   output kept per command; the middle of longer output is dropped (default 64m)
+  --max-sessions N          bash sessions open at once; more are refused (default 64)
   -v, --version             print the version
   -h, --help                print this help
 
@@ -52,7 +57,9 @@ export function parseCli(argv: string[]): CliOptions {
     host: DEFAULT_OPTIONS.hostname,
     port: DEFAULT_OPTIONS.port,
     tokenFile: null,
+    tokenStdin: false,
     insecure: false,
+    maxSessions: DEFAULT_OPTIONS.maxSessions,
     maxUploadBytes: DEFAULT_OPTIONS.maxUploadBytes,
     maxUnzipBytes: DEFAULT_OPTIONS.maxUnzipBytes,
     requestTimeoutSeconds: DEFAULT_OPTIONS.requestTimeoutSeconds,
@@ -77,6 +84,12 @@ export function parseCli(argv: string[]): CliOptions {
         break;
       case "--token-file":
         options.tokenFile = value();
+        break;
+      case "--token-stdin":
+        options.tokenStdin = true;
+        break;
+      case "--max-sessions":
+        options.maxSessions = integer(flag, value(), 1, 1e6);
         break;
       case "--insecure":
         options.insecure = true;
@@ -108,6 +121,7 @@ export function parseCli(argv: string[]): CliOptions {
         throw new UsageError(`unknown argument: ${argv[i]}`);
     }
   }
+  if (options.tokenStdin && options.tokenFile) throw new UsageError("--token-stdin and --token-file exclude each other");
   return options;
 }
 

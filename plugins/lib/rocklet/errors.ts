@@ -30,6 +30,11 @@ export const rockletErrors = {
   sessionMissing: (name: string) =>
     new RockletError(`session '${name}' does not exist`, `${ROCK}SessionDoesNotExistError`),
   sessionBusy: (name: string, why: string) => new RockletError(`session '${name}' ${why}`, `${ROCK}SessionBusyError`),
+  sessionLimit: (name: string, max: number) =>
+    new RockletError(
+      `cannot create session '${name}': this sandbox already has ${max} open sessions, its limit (rocklet --max-sessions); close one first`,
+      "builtins.RuntimeError",
+    ),
   sessionStartup: (message: string, output = "") =>
     new RockletError(message, `${ROCK}DeploymentStartupError`, { output }),
   nonZeroExit: (message: string) => new RockletError(message, `${ROCK}NonZeroExitCodeError`),

@@ -2,6 +2,7 @@ import type { Subprocess } from "bun";
 import { statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { rockletErrors } from "./errors.ts";
+import { spawnAsOomVictim, spawnError } from "./limits.ts";
 import { osError } from "./os-errors.ts";
 import { pythonFloat, pythonRepr } from "./python-repr.ts";
 import type { ExecuteRequest } from "./requests.ts";
@@ -35,16 +36,18 @@ export async function executeCommand(request: ExecuteRequest, config: ExecuteCon
   if (request.cwd !== null) assertDirectory(request.cwd);
   let proc: Subprocess<"ignore", "pipe", "pipe">;
   try {
-    proc = Bun.spawn(argv, {
-      cwd: request.cwd ?? undefined,
-      env: { ...config.baseEnv(), ...(request.env ?? {}) },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: true,
-    });
+    proc = spawnAsOomVictim(() =>
+      Bun.spawn(argv, {
+        cwd: request.cwd ?? undefined,
+        env: { ...config.baseEnv(), ...(request.env ?? {}) },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        detached: true,
+      }),
+    );
   } catch (error) {
-    throw osError(error, argv[0]);
+    throw spawnError(error, argv[0]);
   }
   const stdout = collect(proc.stdout, config.maxOutputBytes);
   const stderr = collect(proc.stderr, config.maxOutputBytes);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { makeUndumpable } from "../process-secrets.ts";
 import { loadToken } from "./auth.ts";
 import { parseCli, ROCKLET_VERSION, USAGE, UsageError } from "./cli-options.ts";
 import { startRocklet } from "./server.ts";
@@ -14,7 +15,7 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let options;
   try {
     options = parseCli(process.argv.slice(2));
@@ -30,16 +31,19 @@ function main(): void {
     console.log(ROCKLET_VERSION);
     return;
   }
+  // Before the token is read: commands in the sandbox run as the same user and must not read it from our memory.
+  const dumpable = makeUndumpable();
+  if (dumpable) log(`WARNING: the rocklet's memory stays readable by processes of its user: ${dumpable}`);
   let source;
   try {
-    source = loadToken(options.tokenFile, log);
+    source = await loadToken(options, log);
   } catch (error) {
     fail(`cannot read the token: ${(error as Error).message}`);
   }
   if (source.token === null && !options.insecure) {
     fail(
       "refusing to start without an access token: anyone who can reach the port could run commands in this sandbox.\n" +
-        "Set ROCKLET_TOKEN or pass --token-file PATH (the orchestrator gives each sandbox its own token),\n" +
+        "Set ROCKLET_TOKEN or pass --token-file PATH or --token-stdin (the orchestrator gives each sandbox its own token),\n" +
         "or pass --insecure to run without authentication (local development only).",
     );
   }
@@ -60,6 +64,7 @@ function main(): void {
       commandMarginSeconds: 30,
       idleTimeoutSeconds: options.idleTimeoutSeconds,
       maxOutputBytes: options.maxOutputBytes,
+      maxSessions: options.maxSessions,
       bashPath,
       logError: log,
     });
@@ -79,4 +84,4 @@ function main(): void {
   process.on("SIGINT", shutdown);
 }
 
-main();
+await main();

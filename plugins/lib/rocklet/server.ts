@@ -26,6 +26,8 @@ export interface RockletOptions {
   commandMarginSeconds: number;
   idleTimeoutSeconds: number;
   maxOutputBytes: number;
+  /** Bash sessions open at once; a create beyond it is refused (each session is a shell holding memory and a pid). */
+  maxSessions: number;
   bashPath: string;
   logError: (message: string) => void;
 }
@@ -39,6 +41,7 @@ export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "logError" | "bashP
   commandMarginSeconds: 30,
   idleTimeoutSeconds: 120,
   maxOutputBytes: 64 * 1024 ** 2,
+  maxSessions: 64,
 };
 
 export interface RockletServer {
@@ -59,6 +62,7 @@ export function startRocklet(options: RockletOptions): RockletServer {
   const sessions = new SessionRegistry({
     bashPath: options.bashPath,
     maxOutputChars: options.maxOutputBytes,
+    maxSessions: options.maxSessions,
     inheritedEnv: environmentWithoutSecrets,
   });
   const routes = buildRoutes({

@@ -15,6 +15,7 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 export interface SessionRegistryConfig {
   bashPath: string;
   maxOutputChars: number;
+  maxSessions: number;
   /** The environment a session with `env_enable` inherits (the rocklet's own, minus its secrets). */
   inheritedEnv: () => Record<string, string>;
 }
@@ -28,6 +29,7 @@ export class SessionRegistry {
   async create(request: CreateSessionRequest): Promise<{ output: string; session_type: "bash" }> {
     const name = request.session;
     if (this.sessions.has(name)) throw rockletErrors.sessionExists(name);
+    if (this.sessions.size >= this.config.maxSessions) throw rockletErrors.sessionLimit(name, this.config.maxSessions);
     this.sessions.set(name, "starting");
     let started: BashSession | null = null;
     try {

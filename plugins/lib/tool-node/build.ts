@@ -23,7 +23,7 @@ export interface ToolNodeBuildOptions {
 function entrySource(modules: string[]): string {
   const imports = modules.map((file, i) => `import tool${i} from ${JSON.stringify(file)};`);
   const list = modules.map((_, i) => `tool${i}`).join(", ");
-  return `import { runToolNode } from ${JSON.stringify(join(import.meta.dir, "main.ts"))};\n${imports.join("\n")}\nrunToolNode([${list}]);\n`;
+  return `import { runToolNode } from ${JSON.stringify(join(import.meta.dir, "main.ts"))};\n${imports.join("\n")}\nawait runToolNode([${list}]);\n`;
 }
 
 export function buildToolNode(options: ToolNodeBuildOptions = {}): Promise<string> {

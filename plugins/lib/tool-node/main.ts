@@ -1,10 +1,13 @@
 /**
  * Entry of the tool-node binary (the build generates a module that calls `runToolNode` with every tool it bundles):
- *   tool-node --port 31513 [--host 0.0.0.0]      with TOOL_NAME, TOOL_NODE_TOKEN and TOOL_CFG (JSON) in the environment
+ *   tool-node --port 31513 [--host 0.0.0.0] --secrets-stdin   with TOOL_NAME in the environment and the first line of
+ *                                                 stdin `{"token": …, "config": {…}}` (how the tool manager starts it)
+ *   tool-node --port 31513                        with TOOL_NAME, TOOL_NODE_TOKEN and TOOL_CFG (JSON) in the environment
  *   tool-node --list                              prints the bundled tools' info as JSON
  * A bad tool name or config ends the process with a message, so the container exits and the manager records why.
  */
 import type { Tool } from "../../../core/kinds/tool.ts";
+import { makeUndumpable, readStdinLine } from "../process-secrets.ts";
 import { PreparedTool } from "./prepared-tool.ts";
 import { startToolNode } from "./server.ts";
 
@@ -18,7 +21,7 @@ function flag(args: string[], name: string): string | undefined {
   return at >= 0 ? args[at + 1] : undefined;
 }
 
-function readConfig(text: string | undefined, toolName: string): unknown {
+function parseConfig(text: string | undefined, toolName: string): unknown {
   if (!text) return {};
   try {
     return JSON.parse(text);
@@ -27,26 +30,51 @@ function readConfig(text: string | undefined, toolName: string): unknown {
   }
 }
 
-export function runToolNode(tools: Tool[], args = process.argv.slice(2)): void {
+/** How long `--secrets-stdin` waits for the manager to write the secrets line. */
+const SECRETS_TIMEOUT_MS = 60_000;
+
+/** The node token and the tool's config: from stdin with `--secrets-stdin`, else from TOOL_NODE_TOKEN and TOOL_CFG. */
+async function readSecrets(args: string[], toolName: string): Promise<{ token: string; config: unknown }> {
+  if (!args.includes("--secrets-stdin")) {
+    return { token: process.env.TOOL_NODE_TOKEN ?? "", config: parseConfig(process.env.TOOL_CFG, toolName) };
+  }
+  let line: string;
+  try {
+    line = await readStdinLine("secrets line", SECRETS_TIMEOUT_MS, 1024 ** 2);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  let secrets: { token?: unknown; config?: unknown };
+  try {
+    secrets = JSON.parse(line);
+  } catch {
+    fail("the secrets line on stdin is not JSON (expected {\"token\": …, \"config\": {…}})");
+  }
+  return { token: typeof secrets?.token === "string" ? secrets.token : "", config: secrets?.config ?? {} };
+}
+
+export async function runToolNode(tools: Tool[], args = process.argv.slice(2)): Promise<void> {
   const prepared = new Map(tools.map((tool) => [tool.name, new PreparedTool(tool)]));
   if (args.includes("--list")) {
     console.log(JSON.stringify([...prepared.values()].map((t) => t.info())));
     return;
   }
   const name = process.env.TOOL_NAME ?? "";
-  const token = process.env.TOOL_NODE_TOKEN ?? "";
-  const configText = process.env.TOOL_CFG;
+  const tool = prepared.get(name);
+  if (!tool) fail(`tool '${name}' is not in this node (it has: ${[...prepared.keys()].sort().join(", ")})`);
+  // Before the secrets are read: nothing else running as this user may read them from our memory.
+  const dumpable = makeUndumpable();
+  if (dumpable) process.stderr.write(`[tool-node] WARNING: the node's memory stays readable by processes of its user: ${dumpable}\n`);
+  const { token, config: rawConfig } = await readSecrets(args, name);
   // Nothing the tool runs or prints should see the token or the (possibly secret) config again.
   delete process.env.TOOL_NODE_TOKEN;
   delete process.env.TOOL_CFG;
-  const tool = prepared.get(name);
-  if (!tool) fail(`tool '${name}' is not in this node (it has: ${[...prepared.keys()].sort().join(", ")})`);
-  if (!token) fail("TOOL_NODE_TOKEN is not set: refusing to serve without a token");
+  if (!token) fail("no node token (TOOL_NODE_TOKEN or --secrets-stdin): refusing to serve without a token");
   const port = Number(flag(args, "--port") ?? 31513);
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`--port must be a port number (got ${flag(args, "--port")})`);
   let config: Record<string, unknown>;
   try {
-    config = tool.config(readConfig(configText, name));
+    config = tool.config(rawConfig);
   } catch (error) {
     fail((error as Error).message);
   }

@@ -19,7 +19,8 @@ export class DataPlane {
     const info = await this.live.get(sandbox_id);
     if (!info) {
       const record = this.records.get(sandbox_id);
-      throw badRequest(record ? `Sandbox ${sandbox_id} is ${record.state}` : `Sandbox ${sandbox_id} not found`);
+      if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
+      throw badRequest(`Sandbox ${sandbox_id} is ${record.state}${record.failure_reason ? ` (it failed: ${record.failure_reason})` : ""}`);
     }
     if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);
     await this.live.touch(sandbox_id);

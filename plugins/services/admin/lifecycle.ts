@@ -3,7 +3,7 @@
  * (SQLite), the hot record (store) and the instance in step. A start that fails leaves neither an instance nor a live
  * record behind.
  */
-import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
+import { stateOf, type InstanceState, type InstanceStatus, type SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Operator, OperatorHandle } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
 import { badRequest, internalFailure } from "./envelope.ts";
@@ -16,6 +16,8 @@ import type { StartRequest } from "./schemas.ts";
 export interface LifecycleLimits {
   maxCpus: number;
   maxMemoryBytes: number;
+  defaultCpus: number;
+  defaultMemoryBytes: number;
   pidsLimit: number;
   defaultAutoClearMinutes: number;
   startTimeoutMs: number;
@@ -70,11 +72,23 @@ export class SandboxLifecycle {
     this.starting.add(sandbox_id);
     try {
       const deadline = Date.now() + this.limits.startTimeoutMs;
+      let nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
       // A rocklet is usually up within tens of ms: poll quickly at first, then back off to 100 ms.
       for (let pause = 5; Date.now() < deadline; pause = Math.min(100, pause * 1.5)) {
         const info = await this.live.get(sandbox_id);
         if (!info) throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
         if (await this.rocklet.isAlive(info)) return await this.markRunning(sandbox_id);
+        if (Date.now() >= nextInstanceCheck) {
+          nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
+          // An instance that died while starting ends the wait at once, with why. Only a runtime that says why (or
+          // that the instance is gone) counts: a remote rocklet that does not answer yet is "stopped" as well.
+          const status = await this.operator.get_status(sandbox_id);
+          if (stateOf(status) !== "running" && (typeof status !== "string" || status === "missing")) {
+            const reason = instanceFailure(status);
+            await this.fail(sandbox_id, reason);
+            throw internalFailure(`sandbox ${sandbox_id} failed while starting: ${reason}`);
+          }
+        }
         await Bun.sleep(pause);
       }
       const timeout = `sandbox ${sandbox_id} did not become alive within ${this.limits.startTimeoutMs / 1000} s`;
@@ -103,6 +117,28 @@ export class SandboxLifecycle {
     await this.operator.stop(sandbox_id);
     await this.live.forget(sandbox_id);
     if (this.records.transition(sandbox_id, "stop")) this.log.info("sandbox stopped", { sandbox_id, reason });
+  }
+
+  /**
+   * Records that a sandbox's instance died by itself (state `stopped`, event `fail`, with the reason) and removes
+   * what is left of it, so that no dead container waits for someone to call stop.
+   */
+  async fail(sandbox_id: string, reason: string): Promise<SandboxRecord | null> {
+    await this.operator.stop(sandbox_id).catch((e) => this.log.error("removing a failed sandbox's instance failed", { sandbox_id, error: String(e) }));
+    await this.live.forget(sandbox_id);
+    const record = this.records.transition(sandbox_id, "fail", reason);
+    if (record) this.log.warn("sandbox failed", { sandbox_id, reason });
+    return record;
+  }
+
+  /**
+   * After its rocklet did not answer: asks the operator about the instance and, when it is no longer running, records
+   * the failure. Returns the failed record, or null while the instance runs (the rocklet may only be busy).
+   */
+  async failIfDead(sandbox_id: string): Promise<SandboxRecord | null> {
+    const status = await this.operator.get_status(sandbox_id);
+    if (stateOf(status) === "running") return null;
+    return this.fail(sandbox_id, instanceFailure(status));
   }
 
   /** Marks a sandbox stopped whose instance is gone (no operator call). */
@@ -160,11 +196,11 @@ export class SandboxLifecycle {
     if (!image) throw badRequest("image must not be blank");
     const sandbox_id = request.sandbox_id == null ? crypto.randomUUID().replaceAll("-", "") : request.sandbox_id.trim();
     if (!sandboxIdPattern.test(sandbox_id)) throw badRequest(`sandbox_id '${sandbox_id}' is invalid: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit`);
-    const cpus = request.cpus ?? 2;
+    const cpus = request.cpus ?? this.limits.defaultCpus;
     if (!(cpus > 0)) throw badRequest(`cpus must be positive (got ${cpus})`);
     if (cpus > this.limits.maxCpus) throw badRequest(`cpus ${cpus} exceeds the maximum of ${this.limits.maxCpus}`);
-    const memoryText = request.memory ?? "8g";
-    const memoryBytes = parseMemory(memoryText);
+    const memoryText = request.memory ?? formatMemory(this.limits.defaultMemoryBytes);
+    const memoryBytes = request.memory == null ? this.limits.defaultMemoryBytes : parseMemory(memoryText);
     if (memoryBytes === null) throw badRequest(`memory '${memoryText}' is not a size such as 512m or 8g`);
     if (memoryBytes > this.limits.maxMemoryBytes) throw badRequest(`memory ${memoryText} exceeds the maximum of ${formatMemory(this.limits.maxMemoryBytes)}`);
     return {
@@ -179,6 +215,15 @@ export class SandboxLifecycle {
       labels: { ...headers },
     };
   }
+}
+
+/** While a start waits for the rocklet, how often it asks whether the instance still runs. */
+const INSTANCE_CHECK_MS = 1000;
+
+/** Why an instance that should run does not, in words for the record. */
+export function instanceFailure(status: InstanceState | InstanceStatus): string {
+  if (typeof status !== "string" && status.reason) return status.reason;
+  return stateOf(status) === "missing" ? "its instance disappeared (removed outside the admin)" : "its instance stopped";
 }
 
 function newToken(): string {

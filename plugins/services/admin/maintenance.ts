@@ -1,10 +1,12 @@
 /**
  * Background upkeep: the idle scanner stops sandboxes whose sliding timeout expired, and the reconciler keeps the
- * records and the runtime in step (instances nobody owns are stopped; records whose instance vanished are stopped).
+ * records and the runtime in step (instances nobody owns are removed, running or dead; a sandbox whose instance died
+ * is recorded as failed, with why, and what is left of its instance removed).
  */
+import { stateOf } from "../../../core/kinds/deployment.ts";
 import type { Operator } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
-import type { SandboxLifecycle } from "./lifecycle.ts";
+import { instanceFailure, type SandboxLifecycle } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { SandboxRecords } from "./sandbox-records.ts";
 
@@ -34,20 +36,25 @@ export class Maintenance {
     const stoppedInstances: string[] = [];
     const stoppedRecords: string[] = [];
     const liveIds = new Set((await this.live.all()).map((s) => s.sandbox_id));
+    const activeRecords = new Set(this.records.active().map((r) => r.sandbox_id));
     for (const instance of await this.operator.list()) {
-      if (instance.state !== "running" || liveIds.has(instance.sandbox_id) || this.lifecycle.starting.has(instance.sandbox_id)) continue;
-      await this.operator.stop(instance.sandbox_id);
-      stoppedInstances.push(instance.sandbox_id);
+      const id = instance.sandbox_id;
+      if (liveIds.has(id) || this.lifecycle.starting.has(id)) continue;
+      // A dead instance of an active record is left for the loop below, which records why it died.
+      if (instance.state !== "running" && activeRecords.has(id)) continue;
+      await this.operator.stop(id);
+      stoppedInstances.push(id);
     }
     // Records that claim to be active: their live entry may be gone (a restart of the admin) or their instance may be.
-    const active = new Set([...liveIds, ...this.records.active().map((r) => r.sandbox_id)]);
-    for (const sandbox_id of active) {
+    for (const sandbox_id of new Set([...liveIds, ...activeRecords])) {
       if (this.lifecycle.starting.has(sandbox_id)) continue;
       const hasLive = liveIds.has(sandbox_id);
-      const state = await this.operator.get_status(sandbox_id);
+      const status = await this.operator.get_status(sandbox_id);
+      const state = stateOf(status);
       if (hasLive && state === "running") continue;
       if (state === "running") await this.operator.stop(sandbox_id);
-      await this.lifecycle.markStopped(sandbox_id, "reconciled");
+      if (state === "running" || stoppedInstances.includes(sandbox_id)) await this.lifecycle.markStopped(sandbox_id, "reconciled");
+      else await this.lifecycle.fail(sandbox_id, instanceFailure(status));
       stoppedRecords.push(sandbox_id);
     }
     if (stoppedInstances.length || stoppedRecords.length) this.log.info("reconciled", { stopped_instances: stoppedInstances, stopped_records: stoppedRecords });

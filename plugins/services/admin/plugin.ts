@@ -11,16 +11,20 @@ import { envelopeErrorBody, envelopeErrorStatus } from "./envelope.ts";
 import { SandboxLifecycle } from "./lifecycle.ts";
 import { LiveSandboxes } from "./live-sandboxes.ts";
 import { Maintenance } from "./maintenance.ts";
-import { parseMemory } from "./resources.ts";
+import { formatMemory, hostLimits, parseMemory } from "./resources.ts";
 import { RockletClient } from "./rocklet-client.ts";
 import { mountAdminRoutes } from "./routes.ts";
 import { SandboxRecords } from "./sandbox-records.ts";
 
+const MEMORY_PATTERN = "^\\s*\\d+(\\.\\d+)?\\s*[bkmgtBKMGT]?i?[bB]?\\s*$";
+
 const Config = Type.Object({
   operator: Type.String({ default: "local-operator", minLength: 1, description: "The operator plugin that places sandboxes" }),
-  max_cpus: Type.Number({ default: 16, exclusiveMinimum: 0, description: "Largest `cpus` a start may ask for" }),
-  max_memory: Type.String({ default: "64g", pattern: "^\\s*\\d+(\\.\\d+)?\\s*[bkmgtBKMGT]?i?[bB]?\\s*$", description: "Largest `memory` a start may ask for" }),
-  pids_limit: Type.Integer({ default: 4096, minimum: 16, description: "Process limit of each sandbox" }),
+  max_cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "Largest `cpus` a start may ask for (default: the host's cores)" })),
+  max_memory: Type.Optional(Type.String({ pattern: MEMORY_PATTERN, description: "Largest `memory` a start may ask for (default: half the host's memory)" })),
+  default_cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "`cpus` of a start that names none (default: 2, at most half the host's cores)" })),
+  default_memory: Type.Optional(Type.String({ pattern: MEMORY_PATTERN, description: "`memory` of a start that names none (default: 8g, at most a quarter of the host's memory)" })),
+  pids_limit: Type.Integer({ default: 1024, minimum: 16, description: "Process (and thread) limit of each sandbox: a fork bomb stops there" }),
   auto_clear_time_minutes: Type.Number({ default: 30, exclusiveMinimum: 0, description: "Idle timeout when a start request sets none" }),
   start_timeout_seconds: Type.Number({ default: 85, exclusiveMinimum: 0, description: "How long a start waits for the rocklet to answer" }),
   idle_scan_interval_ms: Type.Integer({ default: 60_000, minimum: 10, description: "How often expired sandboxes are looked for" }),
@@ -40,15 +44,30 @@ export default definePlugin({
   setup(ctx) {
     const operator = ctx.use<{ operator?: Operator }>(ctx.config.operator).operator;
     if (!operator) throw new Error(`plugin '${ctx.config.operator}' is not an operator plugin`);
-    const maxMemoryBytes = parseMemory(ctx.config.max_memory);
-    if (maxMemoryBytes === null) throw new Error(`max_memory '${ctx.config.max_memory}' is not a size such as 64g`);
+    const host = hostLimits();
+    const memory = (field: "max_memory" | "default_memory", fallback: number) => {
+      const text = ctx.config[field];
+      if (text === undefined) return fallback;
+      const bytes = parseMemory(text);
+      if (bytes === null) throw new Error(`${field} '${text}' is not a size such as 64g`);
+      return bytes;
+    };
+    const maxCpus = ctx.config.max_cpus ?? host.maxCpus;
+    const maxMemoryBytes = memory("max_memory", host.maxMemoryBytes);
+    // A derived default never exceeds a configured maximum; a configured one must not.
+    const defaultCpus = ctx.config.default_cpus ?? Math.min(host.defaultCpus, maxCpus);
+    const defaultMemoryBytes = memory("default_memory", Math.min(host.defaultMemoryBytes, maxMemoryBytes));
+    if (defaultCpus > maxCpus) throw new Error(`default_cpus ${defaultCpus} exceeds max_cpus ${maxCpus}`);
+    if (defaultMemoryBytes > maxMemoryBytes) throw new Error(`default_memory ${formatMemory(defaultMemoryBytes)} exceeds max_memory ${formatMemory(maxMemoryBytes)}`);
 
     const records = new SandboxRecords(ctx.db());
     const live = new LiveSandboxes(ctx.store);
     const rocklet = new RockletClient(ctx.fetch);
     const lifecycle = new SandboxLifecycle(operator, records, live, rocklet, {
-      maxCpus: ctx.config.max_cpus,
+      maxCpus,
       maxMemoryBytes,
+      defaultCpus,
+      defaultMemoryBytes,
       pidsLimit: ctx.config.pids_limit,
       defaultAutoClearMinutes: ctx.config.auto_clear_time_minutes,
       startTimeoutMs: ctx.config.start_timeout_seconds * 1000,

@@ -46,12 +46,17 @@ export function mountAdminRoutes(app: Elysia<any, any, any, any, any, any, any>,
 
   async function status(sandbox_id: string, includeAll: boolean) {
     let record = records.get(sandbox_id);
-    if (!record || (!includeAll && !isActive(record.state))) throw badRequest(`Sandbox ${sandbox_id} not found`);
+    // A sandbox that failed stays visible, so that whoever polls it learns why it stopped.
+    if (!record || (!includeAll && !isActive(record.state) && !record.failure_reason)) throw badRequest(`Sandbox ${sandbox_id} not found`);
     let alive = false;
     const info = isActive(record.state) ? await live.get(sandbox_id) : null;
     if (info?.rockletUrl) {
       alive = await rocklet.isAlive(info);
       if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);
+      if (!alive && record.state === "running") {
+        const failed = await lifecycle.failIfDead(sandbox_id);
+        if (failed) return statusResponse(failed, false, null);
+      }
       await live.touch(sandbox_id);
     }
     return statusResponse(record, alive, info ? await live.expiresAt(sandbox_id) : null);

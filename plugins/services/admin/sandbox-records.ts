@@ -20,6 +20,8 @@ export interface SandboxRecord {
   start_time: string | null;
   stop_time: string | null;
   delete_time: string | null;
+  /** Why the sandbox stopped by itself (event `fail`); null otherwise, and again after a restart. */
+  failure_reason: string | null;
 }
 
 const timeColumn: Partial<Record<SandboxState, "start_time" | "stop_time" | "delete_time">> = { running: "start_time", stopped: "stop_time", deleted: "delete_time" };
@@ -29,7 +31,10 @@ export class SandboxRecords {
     db.run(`CREATE TABLE IF NOT EXISTS sandboxes (
       sandbox_id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL, meta TEXT NOT NULL,
       host_ip TEXT, host_name TEXT, port_mapping TEXT NOT NULL DEFAULT '{}', state_history TEXT NOT NULL DEFAULT '[]',
-      create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT)`);
+      create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT, failure_reason TEXT)`);
+    // Data dirs of earlier versions lack the column.
+    const columns = db.query(`PRAGMA table_info(sandboxes)`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === "failure_reason")) db.run(`ALTER TABLE sandboxes ADD COLUMN failure_reason TEXT`);
   }
 
   /** A new pending sandbox; replaces an earlier record of the same id (ids are reusable once stopped). */
@@ -59,9 +64,10 @@ export class SandboxRecords {
 
   /**
    * Applies `event` when the record's state allows it and returns the updated record; null when it does not (the
-   * caller decides whether that is an error or a no-op). The check and the write are one statement.
+   * caller decides whether that is an error or a no-op). The check and the write are one statement. `failureReason`
+   * goes with the `fail` event.
    */
-  transition(sandbox_id: string, event: SandboxEvent): SandboxRecord | null {
+  transition(sandbox_id: string, event: SandboxEvent, failureReason: string | null = null): SandboxRecord | null {
     const record = this.get(sandbox_id);
     if (!record) return null;
     const to = nextState(record.state, event);
@@ -69,10 +75,11 @@ export class SandboxRecords {
     const now = new Date().toISOString();
     const history = [...record.state_history, { from_state: record.state, to_state: to, event, timestamp: now }].slice(-HISTORY_LIMIT);
     const column = timeColumn[to];
-    const reset = event === "restart" ? ", start_time = NULL, stop_time = NULL" : "";
+    const reset = event === "restart" ? ", start_time = NULL, stop_time = NULL, failure_reason = NULL" : "";
+    const failure = event === "fail" ? ", failure_reason = ?" : "";
     const changed = this.db.run(
-      `UPDATE sandboxes SET state = ?, state_history = ?${column ? `, ${column} = ?` : ""}${reset} WHERE sandbox_id = ? AND state = ?`,
-      [to, JSON.stringify(history), ...(column ? [now] : []), sandbox_id, record.state],
+      `UPDATE sandboxes SET state = ?, state_history = ?${column ? `, ${column} = ?` : ""}${reset}${failure} WHERE sandbox_id = ? AND state = ?`,
+      [to, JSON.stringify(history), ...(column ? [now] : []), ...(failure ? [failureReason] : []), sandbox_id, record.state],
     ).changes;
     return changed ? this.get(sandbox_id) : null;
   }

@@ -11,6 +11,8 @@ export interface StateTransition {
 const transitions: Record<string, { from: SandboxState[]; to: SandboxState }> = {
   alive: { from: ["pending"], to: "running" },
   stop: { from: ["pending", "running"], to: "stopped" },
+  // The instance died by itself (the rocklet exited, was killed, ran out of memory); the record keeps why.
+  fail: { from: ["pending", "running"], to: "stopped" },
   restart: { from: ["stopped"], to: "pending" },
   delete: { from: ["stopped"], to: "deleted" },
 };

@@ -8,7 +8,11 @@ export function statusResponse(record: SandboxRecord, is_alive: boolean, expireT
   const started = record.state === "running" || record.state === "stopped" || record.state === "deleted";
   return {
     sandbox_id: record.sandbox_id,
-    status: { image_pull: phase(started || record.host_ip ? "success" : "running"), docker_run: phase(started ? "success" : record.host_ip ? "running" : "waiting") },
+    status: {
+      image_pull: phase(started || record.host_ip ? "success" : "running"),
+      // ROCK's phase status `failed`, with why, for a sandbox whose instance died.
+      docker_run: record.failure_reason ? { status: "failed", message: record.failure_reason } : phase(started ? "success" : record.host_ip ? "running" : "waiting"),
+    },
     state: record.state,
     port_mapping: record.port_mapping,
     host_name: record.host_name,

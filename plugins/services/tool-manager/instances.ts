@@ -10,7 +10,7 @@ import { engineMessage, hasStatus } from "../../deployments/docker/docker-errors
 import { ensureImage } from "../../deployments/docker/image-policy.ts";
 import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
 import type { NodeClient } from "./node-client.ts";
-import { nodeContainerOptions, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";
+import { nodeContainerOptions, nodeSecrets, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";
 import { exitReason } from "./node-state.ts";
 import type { PortAllocator } from "./port-allocator.ts";
 
@@ -171,6 +171,10 @@ export class ToolInstances {
       } catch (error) {
         throw new Error(`starting the container failed: ${engineMessage(error)}`, { cause: error });
       }
+      await container.sendStdin(nodeSecrets(spec)).catch(async (error) => {
+        const info = await container!.inspect();
+        throw new Error(info.State.Running ? `handing the node its token failed: ${engineMessage(error)}` : await exitReason(container!, info), { cause: error });
+      });
       await this.waitReady(spec, container, signal);
       this.records.update(spec.name, { status: "running", error: null });
       this.log.info("tool node running", { node: spec.name, port: spec.port, ms: Math.round(performance.now() - started) });

@@ -1,7 +1,8 @@
 /**
  * The container of one tool node: any glibc image with the compiled tool node bind-mounted read-only as its only
  * program, run as nobody with no capabilities at all (it is an HTTP server and needs none), a read-only root with a
- * small /tmp, CPU/memory/pids limits and its port published on 127.0.0.1 only.
+ * small /tmp, CPU/memory/pids limits and its port published on 127.0.0.1 only. Its token and config are not in the
+ * container's config: the manager writes them to the node's stdin once it started (`nodeSecrets`).
  */
 import type Docker from "dockerode";
 
@@ -26,7 +27,7 @@ export interface NodeSpec {
   image: string;
   port: number;
   node_token: string;
-  /** The instance's validated `tool_cfg`; reaches the node as TOOL_CFG (the original never delivered it). */
+  /** The instance's validated `tool_cfg`; reaches the node on its stdin (the original never delivered it). */
   config: Record<string, unknown>;
 }
 
@@ -37,8 +38,11 @@ export function nodeContainerOptions(spec: NodeSpec, settings: NodeContainerSett
     Image: spec.image,
     Entrypoint: [NODE_MOUNT_PATH],
     // 0.0.0.0 inside the container's own network namespace: Docker's port forwarding arrives on its bridge address.
-    Cmd: ["--host", "0.0.0.0", "--port", String(spec.port)],
-    Env: [`TOOL_NAME=${spec.tool_name}`, `TOOL_NODE_TOKEN=${spec.node_token}`, `TOOL_CFG=${JSON.stringify(spec.config)}`],
+    Cmd: ["--host", "0.0.0.0", "--port", String(spec.port), "--secrets-stdin"],
+    Env: [`TOOL_NAME=${spec.tool_name}`],
+    // The node reads its secrets from the first line of stdin; the engine closes it when the manager detaches.
+    OpenStdin: true,
+    StdinOnce: true,
     Labels: { [TOOL_LABEL]: spec.tool_name, [TENANT_LABEL]: spec.tenant_id, [NODE_LABEL]: spec.name },
     User: settings.user || undefined,
     WorkingDir: "/tmp",
@@ -62,4 +66,9 @@ export function nodeContainerOptions(spec: NodeSpec, settings: NodeContainerSett
       AutoRemove: false,
     },
   };
+}
+
+/** The line the manager writes to a started node's stdin. */
+export function nodeSecrets(spec: NodeSpec): string {
+  return `${JSON.stringify({ token: spec.node_token, config: spec.config })}\n`;
 }

@@ -4,7 +4,7 @@
  * `unix` option; dockerode's hijacked exec streams can hang under Bun).
  */
 import Docker from "dockerode";
-import { containerName, containerOptions, type ContainerSettings } from "../../../plugins/deployments/docker/container-options.ts";
+import { containerName, containerOptions, rockletStdin, type ContainerSettings } from "../../../plugins/deployments/docker/container-options.ts";
 
 export interface RawSandbox {
   id: string;
@@ -14,7 +14,7 @@ export interface RawSandbox {
 }
 
 export function rawSettings(rockletBinary: string): ContainerSettings {
-  return { rockletBinary, rockletPort: 22555, networkMode: "bridge", capAdd: [], init: true, user: "" };
+  return { rockletBinary, rockletPort: 22555, networkMode: "bridge", capAdd: [], init: true, user: "", maxSessions: 64 };
 }
 
 /** Create + start + the rocklet's first `is_alive` (polled every 5 ms); returns when it answers. */
@@ -23,6 +23,10 @@ export async function startRaw(engine: Docker, settings: ContainerSettings, sand
   const spec = { sandbox_id: sandboxId, image, cpus, memoryBytes, pidsLimit: 4096, env: {}, rockletToken: token, pull: "never" as const, labels: { bench: "raw" } };
   const container = await engine.createContainer(containerOptions(spec, settings));
   await container.start();
+  // The rocklet reads its token from stdin, as the deployment hands it over.
+  const stdin = (await container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+  await new Promise<void>((resolve) => stdin.end(rockletStdin(spec), () => resolve()));
+  stdin.destroy();
   const info = await container.inspect();
   const port = info.NetworkSettings.Ports[`${settings.rockletPort}/tcp`]?.find((b) => b.HostIp === "127.0.0.1")?.HostPort;
   if (!port) throw new Error(`no loopback port published for ${containerName(sandboxId)}`);
