@@ -2,6 +2,7 @@
  * Compiles a Bun program into one self-contained executable (the Bun runtime included), the form our programs take
  * inside sandboxes and containers that have neither Bun nor this repository (rocklet, tool node, model service).
  */
+import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..");
@@ -42,4 +43,24 @@ export function compileOptionsFromArgs(args: string[]): CompileOptions {
 
 export async function reportBuilt(outfile: string) {
   console.log(`built ${outfile} (${(Bun.file(outfile).size / 1024 ** 2).toFixed(1)} MiB)`);
+}
+
+/**
+ * True when `outfile` is missing or older than a TypeScript file under `dirs` (default: the kernel and plugins/lib,
+ * which is everything our programs import), i.e. when a build made before a checkout or an edit would run old code.
+ */
+export function needsBuild(outfile: string, dirs: string[] = [join(REPO_ROOT, "core"), join(REPO_ROOT, "plugins", "lib")]): boolean {
+  let built: number;
+  try {
+    built = statSync(outfile).mtimeMs;
+  } catch {
+    return true;
+  }
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return newer(path);
+      return entry.name.endsWith(".ts") && statSync(path).mtimeMs > built;
+    });
+  return dirs.some(newer);
 }

@@ -1,17 +1,28 @@
 /** Helpers shared by the deployment tests: a kernel with one deployment plugin, sandbox specs, rocklet calls. */
-import { existsSync } from "node:fs";
+import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import type { Deployment, SandboxSpec } from "../../core/kinds/deployment.ts";
+import { needsBuild } from "../../plugins/lib/compile.ts";
 import { buildRocklet } from "../../plugins/lib/rocklet/build.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
 
 export const rockletBinary = join(repoRoot, "dist", "rocklet");
 
-/** Builds dist/rocklet unless it is there already. */
-export async function ensureRockletBinary(): Promise<string> {
-  if (!existsSync(rockletBinary)) await buildRocklet({ outfile: rockletBinary });
-  return rockletBinary;
+let rockletBuilt: Promise<string> | undefined;
+
+/** Builds dist/rocklet when it is missing or older than its sources (a stale binary would test old code). */
+export function ensureRockletBinary(): Promise<string> {
+  rockletBuilt ??= (async () => {
+    if (needsBuild(rockletBinary)) {
+      // Built beside and renamed: a concurrent test file never runs a half-written binary.
+      const scratch = `${rockletBinary}-${process.pid}`;
+      await buildRocklet({ outfile: scratch });
+      renameSync(scratch, rockletBinary);
+    }
+    return rockletBinary;
+  })();
+  return rockletBuilt;
 }
 
 export interface BootedDeployment {

@@ -3,8 +3,9 @@
  * through the admin API exactly as a trainer outside the sandbox would.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { needsBuild } from "../../plugins/lib/compile.ts";
 import { buildModelService } from "../../plugins/lib/model-service/build.ts";
 import { ModelServiceError, SandboxModelService } from "../../plugins/lib/model-service/sandbox-model-service.ts";
 import { Sandbox } from "../../plugins/lib/sdk/index.ts";
@@ -19,7 +20,7 @@ let service: SandboxModelService;
 
 beforeAll(async () => {
   mkdirSync(join(binary, ".."), { recursive: true });
-  if (!existsSync(binary)) await buildModelService({ outfile: binary });
+  if (needsBuild(binary)) await buildModelService({ outfile: binary });
   admin = await bootAdminKernel(localAdminYaml());
   sandbox = new Sandbox({ baseUrl: admin.baseUrl, image: "python:3.11", memory: "1g", cpus: 1, sandboxId: newSandboxId("model") });
   await sandbox.start();
