@@ -12,6 +12,7 @@ export interface CliOptions {
   requestTimeoutSeconds: number;
   idleTimeoutSeconds: number;
   maxOutputBytes: number;
+  maxReadBytes: number;
   help: boolean;
   version: boolean;
 }
@@ -30,6 +31,7 @@ Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-file PATH | env ROCKLET_T
   --request-timeout SECS    deadline of routes without their own timeout (default 600)
   --idle-timeout SECS       idle timeout of keep-alive connections (default 120)
   --max-output-bytes SIZE   output kept per command; the middle of longer output is dropped (default 64m)
+  --max-read-bytes SIZE     largest file read_file returns (default 16m); larger ones are an error
   -v, --version             print the version
   -h, --help                print this help
 
@@ -58,6 +60,7 @@ export function parseCli(argv: string[]): CliOptions {
     requestTimeoutSeconds: DEFAULT_OPTIONS.requestTimeoutSeconds,
     idleTimeoutSeconds: DEFAULT_OPTIONS.idleTimeoutSeconds,
     maxOutputBytes: DEFAULT_OPTIONS.maxOutputBytes,
+    maxReadBytes: DEFAULT_OPTIONS.maxReadBytes,
     help: false,
     version: false,
   };
@@ -95,6 +98,9 @@ export function parseCli(argv: string[]): CliOptions {
         break;
       case "--max-output-bytes":
         options.maxOutputBytes = parseSize(value());
+        break;
+      case "--max-read-bytes":
+        options.maxReadBytes = parseSize(value());
         break;
       case "-h":
       case "--help":

@@ -60,6 +60,7 @@ function main(): void {
       commandMarginSeconds: 30,
       idleTimeoutSeconds: options.idleTimeoutSeconds,
       maxOutputBytes: options.maxOutputBytes,
+      maxReadBytes: options.maxReadBytes,
       bashPath,
       logError: log,
     });

@@ -26,6 +26,8 @@ export interface RockletOptions {
   commandMarginSeconds: number;
   idleTimeoutSeconds: number;
   maxOutputBytes: number;
+  /** Largest file read_file returns (the answer is one JSON string, held in memory several times over). */
+  maxReadBytes: number;
   bashPath: string;
   logError: (message: string) => void;
 }
@@ -39,6 +41,7 @@ export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "logError" | "bashP
   commandMarginSeconds: 30,
   idleTimeoutSeconds: 120,
   maxOutputBytes: 64 * 1024 ** 2,
+  maxReadBytes: 16 * 1024 ** 2,
 };
 
 export interface RockletServer {
@@ -62,6 +65,7 @@ export function startRocklet(options: RockletOptions): RockletServer {
     sessions,
     bashPath: options.bashPath,
     maxOutputBytes: options.maxOutputBytes,
+    maxReadBytes: options.maxReadBytes,
     upload: { maxUploadBytes: options.maxUploadBytes, maxUnzipBytes: options.maxUnzipBytes },
     commandMarginSeconds: options.commandMarginSeconds,
   });
