@@ -6,6 +6,7 @@ import { applyPluginEnv, loadConfig, rejectUnknownFields, validate, type LoadedC
 import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
+import { requestLimits } from "./http/limits.ts";
 import { startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
 import { createRegistry } from "./metrics.ts";
@@ -209,6 +210,7 @@ export class Kernel {
             registry: this.registry,
             log: createLogger({ plugin: plan.definition.name }),
             service: http,
+            limits: requestLimits(this.config.kernel.server),
           }),
         );
       }
