@@ -68,13 +68,27 @@ export function boundedBody(body: ReadableStream<Uint8Array>, limit: number): Re
   );
 }
 
-/** True when arrays and objects in `value` nest more than `levels` deep (`{}` is one level, `[{}]` two). */
-export function nestedDeeperThan(value: unknown, levels: number): boolean {
+/**
+ * Prepares a parsed body (or query) for validation, in one walk: returns true when arrays and objects in `value` nest
+ * more than `levels` deep (`{}` is one level, `[{}]` two). An object with its own `toString` or `valueOf` key (JSON
+ * may have them) gets a hidden Symbol.toPrimitive: Elysia quotes a rejected value in a template string, which throws
+ * a TypeError for such an object, and a 400 became a 500. Symbol keys are invisible to JSON, validation and handlers.
+ */
+export function preparedDeeperThan(value: unknown, levels: number): boolean {
   if (typeof value !== "object" || value === null) return false;
   if (levels <= 0) return true;
-  const children = Array.isArray(value) ? value : Object.values(value);
-  for (const child of children) if (typeof child === "object" && child !== null && nestedDeeperThan(child, levels - 1)) return true;
+  let children: unknown[];
+  if (Array.isArray(value)) children = value;
+  else {
+    if (Object.hasOwn(value, "toString") || Object.hasOwn(value, "valueOf")) Object.defineProperty(value, Symbol.toPrimitive, { value: plainText });
+    children = Object.values(value);
+  }
+  for (const child of children) if (typeof child === "object" && child !== null && preparedDeeperThan(child, levels - 1)) return true;
   return false;
+}
+
+function plainText(): string {
+  return "[object Object]";
 }
 
 export function tooDeep(limit: number): HttpError {

@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { HttpError, PermissionDenied, errorMessage } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../plugin.ts";
-import { boundedBody, defaultLimits, nestedDeeperThan, oversized, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
+import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 
 export interface ServerOptions {
@@ -132,7 +132,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = options.limits ?? defaultLimits;
   raiseTransportHeaderLimit(limits);
 
-  const app = new Elysia({ name: `rock-${name}` })
+  // normalize "typebox": Elysia's default cleaner (exact-mirror) runs before validation and turned a string sent for a
+  // nullable record into {"0": …, "1": …}, which then passed, at a cost of seconds for a large string.
+  const app = new Elysia({ name: `rock-${name}`, normalize: "typebox" })
     .use(
       openapi({
         path: "/docs",
@@ -171,8 +173,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         context.request = counted;
       }
     })
-    .onTransform(({ body }) => {
-      if (nestedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
+    .onTransform(({ body, query }) => {
+      if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
+      preparedDeeperThan(query, 1);
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal } = classify(code, error);

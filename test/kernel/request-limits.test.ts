@@ -24,8 +24,12 @@ const service = (name: string) => `{
         mount: (app) =>
           app
             .post("/any", ({ body }) => ({ got: JSON.stringify(body).length }), { body: t.Any() })
-            .post("/items", ({ body }) => ({ n: body.tags.length }), {
-              body: t.Object({ name: t.String(), tags: t.Optional(t.Nullable(t.Array(t.Object({ label: t.String({ minLength: 1 }) })))) }),
+            .post("/items", ({ body }) => ({ n: body.tags?.length, meta: body.meta }), {
+              body: t.Object({
+                name: t.String(),
+                tags: t.Optional(t.Nullable(t.Array(t.Object({ label: t.String({ minLength: 1 }) })))),
+                meta: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
+              }),
             })
             .post("/upload", ({ body }) => ({ size: body.file.size }), { body: t.Object({ file: t.File() }) }),
       },
@@ -160,6 +164,24 @@ describe("validation messages", () => {
     expect((await res.json()).why).toStartWith("invalid body: tags.0.label: ");
   });
 
+  test("a rejected object with its own toString or valueOf key is a 400 (quoting it threw a TypeError: 500)", async () => {
+    for (const body of [{ name: { toString: 1 } }, { name: [{ valueOf: "x", toString: "y" }] }, { name: "x", tags: { toString: 1 } }]) {
+      const res = await post("/items", JSON.stringify(body));
+      expect(res.status).toBe(400);
+      expect((await res.json()).why).toStartWith("invalid body: ");
+    }
+    expect(await (await post("/any", JSON.stringify({ toString: 1, valueOf: [2] }))).json()).toEqual({ got: 28 });
+  });
+
+  test("a string or a list sent for a nullable record is a 400, not a record of its characters", async () => {
+    for (const meta of ["abc", ["q"]]) {
+      const res = await post("/items", JSON.stringify({ name: "x", meta }));
+      expect(res.status).toBe(400);
+      expect((await res.json()).why).toStartWith("invalid body: meta: ");
+    }
+    expect(await (await post("/items", JSON.stringify({ name: "x", meta: { a: "b" }, extra: 1 }))).json()).toEqual({ meta: { a: "b" } });
+  });
+
   test("the value found is clipped, not echoed whole", async () => {
     const res = await post("/items", JSON.stringify({ name: Array.from({ length: 5000 }, (_, i) => i) }));
     expect(res.status).toBe(400);
@@ -185,5 +207,13 @@ describe("default limits", () => {
     const query = await fetch(`${defaults}/any?q=${"a".repeat(100_000)}`, { method: "POST", body: "{}" });
     expect(query.status).toBe(414);
     expect((await query.json()).why).toContain("more than the limit of 16384 bytes (server.max_header_bytes)");
+  });
+
+  test("a 1.5 MB string where a record belongs is refused in well under a second (it took seconds of CPU)", async () => {
+    const started = performance.now();
+    const res = await fetch(`${defaults}/items`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "x", meta: "m".repeat(1_500_000) }) });
+    expect(res.status).toBe(400);
+    expect((await res.json()).why).toStartWith("invalid body: meta: ");
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });
