@@ -6,6 +6,7 @@ import { applyPluginEnv, loadConfig, rejectUnknownFields, secretValues, validate
 import { buildContext } from "./context.ts";
 import { discoverPlugins, type DiscoveredPlugin } from "./discover.ts";
 import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./errors.ts";
+import { requestLimits } from "./http/limits.ts";
 import { assertPortFree, startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
 import { createRegistry } from "./metrics.ts";
@@ -210,6 +211,7 @@ export class Kernel {
             registry: this.registry,
             log: createLogger({ plugin: plan.definition.name }),
             service: http,
+            limits: requestLimits(this.config.kernel.server),
           }),
         );
       }

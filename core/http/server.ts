@@ -4,6 +4,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { HttpError, PermissionDenied, PortInUse, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../plugin.ts";
+import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 
 export interface ServerOptions {
@@ -16,6 +17,7 @@ export interface ServerOptions {
   registry: Registry;
   log: Logger;
   service: HttpService;
+  limits?: RequestLimits;
 }
 
 export interface RunningServer {
@@ -72,12 +74,15 @@ export function classify(code: unknown, error: any): { status: number; message: 
   if (error instanceof HttpError) return { status: error.status, message: error.message, field: error.field, internal: false };
   switch (code) {
     case "VALIDATION": {
-      const first = error.all?.[0] ?? {};
+      const first = innermost(error.all?.[0] ?? {});
       const field = String(first.path ?? "").replace(/^\//, "").replace(/\//g, ".") || (error.type === "body" ? "body" : error.type);
-      const summary = first.summary ?? first.message ?? "invalid value";
+      // Elysia's summary quotes the value it found, which may be the whole (large) body.
+      const summary = clip(String(first.summary ?? first.message ?? "invalid value"), 300);
       return { status: 400, message: `invalid ${error.type ?? "request"}: ${field ? `${field}: ` : ""}${summary}`, field, internal: false };
     }
     case "PARSE":
+      // A body stream that failed on purpose (too large) arrives wrapped in Elysia's ParseError.
+      if (error?.cause instanceof HttpError) return { status: error.cause.status, message: error.cause.message, field: error.cause.field, internal: false };
       return { status: 400, message: "request body could not be parsed (malformed JSON or form data)", internal: false };
     case "NOT_FOUND":
       return { status: 404, message: "no such route", internal: false };
@@ -103,6 +108,30 @@ export function assertPortFree(service: string, host: string, port: number): voi
 }
 
 /**
+ * TypeBox reports a value that matches no member of a union (`t.Nullable(...)` is one) as a whole; the member error
+ * that reached deepest into the value usually names what the client got wrong (`tool_calls.0.function.name`).
+ */
+function innermost(error: any, depth = 0): any {
+  if (!Array.isArray(error.errors) || depth > 8) return error;
+  let best = error;
+  for (const member of error.errors) {
+    let seen = 0;
+    for (const sub of member) {
+      const candidate = innermost(sub, depth + 1);
+      if (segments(candidate.path) > segments(best.path)) best = candidate;
+      if (++seen >= 16) break;
+    }
+  }
+  return best;
+}
+
+const segments = (path: unknown) => String(path ?? "").split("/").length;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+
+/**
  * One HTTP server for one service plugin: request ids, access log, optional bearer token, `/health`, `/metrics`,
  * OpenAPI at `/docs` (`/openapi.json`), JSON errors without stack traces, then the service's own routes.
  */
@@ -113,6 +142,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const publicPaths = new Set(["/health", ...(service.publicPaths ?? [])]);
   const started = new WeakMap<Request, { id: string; at: number }>();
   const requestIdOf = (request: Request) => started.get(request)?.id ?? "unknown";
+  const limits = options.limits ?? defaultLimits;
+  raiseTransportHeaderLimit(limits);
   /** Requests whose bearer token onRequest accepted; a matched route checks it again (see onBeforeHandle below). */
   const authorized = new WeakSet<Request>();
   // An answer from onRequest skips onAfterResponse; counted here so that probing and token guessing show in /metrics.
@@ -125,7 +156,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // standardHostname: false makes Elysia find the path after "http://" instead of skipping 11 characters, which with
   // a Host of 1-3 characters lands inside the path or the query (`Host: x` + `/health?/apis/...` routed to `/apis/...`).
-  const app = new Elysia({ name: `rock-${name}`, handler: { standardHostname: false } });
+  // normalize "typebox": Elysia's default cleaner (exact-mirror) runs before validation and turned a string sent for a
+  // nullable record into {"0": …, "1": …}, which then passed, at a cost of seconds for a large string.
+  const app = new Elysia({ name: `rock-${name}`, normalize: "typebox", handler: { standardHostname: false } });
   if (token) {
     // Defence in depth, before any route is added so that it guards all of them: whatever path onRequest saw, a
     // matched route runs only when it is public or the token was accepted (Bun's own router, which Elysia fills with
@@ -140,7 +173,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         path: "/docs",
         specPath: "/openapi.json",
         documentation: { info: { title: service.title ?? `${name} API`, version: options.version } },
-        exclude: { paths: ["/metrics", "/health"] },
+        // staticFile: paths with a dot (the Agent's /v1.0/...) are routes here, not files.
+        exclude: { paths: ["/metrics", "/health"], staticFile: false },
       }),
     )
     .onRequest(({ request, set }) => {
@@ -165,6 +199,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         refused(request.method, 401);
         return unauthorized(set, id);
       }
+    })
+    .onRequest((context) => {
+      const { request, set } = context;
+      const problem = oversized(request, limits);
+      if (problem) {
+        set.status = service.errorStatus?.(problem.status) ?? problem.status;
+        set.headers["content-type"] = "application/json";
+        set.headers.connection = "close";
+        return errorBody({ status: problem.status, message: problem.message, field: problem.field, requestId: requestIdOf(request) });
+      }
+      // A body without a declared length (chunked) is counted as it is read.
+      if (request.body && !request.headers.has("content-length")) {
+        const counted = new Request(request, { body: boundedBody(request.body, limits.maxBodyBytes), signal: request.signal, duplex: "half" } as RequestInit);
+        started.set(counted, started.get(request)!);
+        if (authorized.has(request)) authorized.add(counted);
+        context.request = counted;
+      }
+    })
+    .onTransform(({ body, query }) => {
+      if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
+      preparedDeeperThan(query, 1);
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal } = classify(code, error);
@@ -202,8 +257,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await service.mount(app);
   try {
     // Elysia asks Bun for SO_REUSEPORT, with which a second instance on the same port starts and takes half the
-    // connections.
-    app.listen({ hostname: options.host, port: options.port, reusePort: false });
+    // connections. Bun's own body limit answers with an empty 413: ours (in onRequest) answers first, in the
+    // service's shape.
+    app.listen({ hostname: options.host, port: options.port, reusePort: false, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
   } catch (error) {
     if (isAddressInUse(error)) throw new PortInUse(name, options.host, options.port);
     throw error;

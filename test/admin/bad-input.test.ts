@@ -45,6 +45,25 @@ describe("admin: bad input is Failed with code 4000 and names the problem (HTTP 
     expect((await admin.get("/sandboxes")).result.total).toBe(0);
   });
 
+  test("mutated bodies the fuzzer sent (an object with its own toString, nesting 5,000 deep) are Failed 4000, not HTTP 500", async () => {
+    const deep = "[".repeat(5000) + "]".repeat(5000);
+    for (const [path, body] of [
+      ["/write_file", `{"sandbox_id":"x","path":{"toString":1},"content":"c"}`],
+      ["/upload", `{"sandbox_id":{"toString":1},"target_path":"t"}`],
+      ["/stop", `{"sandbox_id":{"valueOf":1,"toString":1}}`],
+      ["/restart", `{"sandbox_id":{"toString":"x"}}`],
+      ["/sandboxes/batch", `{"sandbox_ids":[{"toString":1}]}`],
+      ["/execute", `{"sandbox_id":"x","command":${deep}}`],
+      ["/start", deep],
+    ]) {
+      const res = await fetch(admin.base + path, { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(res.status).toBe(200);
+      const envelope = await res.json();
+      expect(envelope).toMatchObject({ status: "Failed", result: { code: 4000 } });
+      expect(envelope.error).toBeString();
+    }
+  });
+
   test("a duplicate start is refused; a running sandbox cannot be deleted", async () => {
     const id = `dup-${process.pid}`;
     expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).status).toBe("Success");

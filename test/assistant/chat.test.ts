@@ -401,6 +401,19 @@ describe("bad input gets an OpenAI-style error naming the field", () => {
     expect(error.param).toBe("tools[0].function.name");
   });
 
+  test("a replayed assistant turn whose tool call lacks its function is 400 naming the field", async () => {
+    for (const [calls, param] of [
+      [[{}], "messages.1.tool_calls.0.function"],
+      [[{ type: "function", function: { arguments: "{}" } }], "messages.1.tool_calls.0.function.name"],
+      [[{ type: "function", function: { name: "f" } }], "messages.1.tool_calls.0.function.arguments"],
+      [["f"], "messages.1.tool_calls.0"],
+    ] as const) {
+      const res = await raw({ model: "m", messages: [{ role: "user", content: "x" }, { role: "assistant", content: null, tool_calls: calls }, { role: "tool", tool_call_id: "a", content: "r" }] });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.param).toBe(param);
+    }
+  });
+
   test("an upstream that is down: 502 naming the upstream, stream or not", async () => {
     const error = await client.chat.completions.create({ model: "down-1", messages: [{ role: "user", content: "x" }] }).catch((e) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);

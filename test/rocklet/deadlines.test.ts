@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 
@@ -17,10 +17,11 @@ describe("request deadlines", () => {
     const dir = scratchDir("rocklet-fifo-");
     const fifo = join(dir, "pipe");
     Bun.spawnSync(["mkfifo", fifo]);
-    const { status, body } = await rocklet.post("/read_file", { path: fifo });
+    // read_file refuses a FIFO at once; write_file waits for a reader that never comes.
+    const { status, body } = await rocklet.post("/write_file", { path: fifo, content: "waiting" });
     expect(status).toBe(504);
     expect(body).toEqual({ detail: "Request processing timed out after 1 seconds." });
-    writeFileSync(fifo, "release the blocked reader");
+    expect(readFileSync(fifo, "utf8")).toBe("waiting"); // releases the blocked writer
   });
 
   test("commands get their own timeout plus a margin, never less", async () => {

@@ -14,6 +14,7 @@ export interface CliOptions {
   requestTimeoutSeconds: number;
   idleTimeoutSeconds: number;
   maxOutputBytes: number;
+  maxReadBytes: number;
   help: boolean;
   version: boolean;
 }
@@ -35,6 +36,7 @@ Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-stdin | --token-file PATH
   --idle-timeout SECS       idle timeout of keep-alive connections (default 120)
   --max-output-bytes SIZE   output kept per command; the middle of longer output is dropped (default 64m)
   --max-sessions N          bash sessions open at once; more are refused (default 64)
+  --max-read-bytes SIZE     largest file read_file returns (default 16m); larger ones are an error
   -v, --version             print the version
   -h, --help                print this help
 
@@ -65,6 +67,7 @@ export function parseCli(argv: string[]): CliOptions {
     requestTimeoutSeconds: DEFAULT_OPTIONS.requestTimeoutSeconds,
     idleTimeoutSeconds: DEFAULT_OPTIONS.idleTimeoutSeconds,
     maxOutputBytes: DEFAULT_OPTIONS.maxOutputBytes,
+    maxReadBytes: DEFAULT_OPTIONS.maxReadBytes,
     help: false,
     version: false,
   };
@@ -108,6 +111,9 @@ export function parseCli(argv: string[]): CliOptions {
         break;
       case "--max-output-bytes":
         options.maxOutputBytes = parseSize(value());
+        break;
+      case "--max-read-bytes":
+        options.maxReadBytes = parseSize(value());
         break;
       case "-h":
       case "--help":

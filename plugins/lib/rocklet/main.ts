@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       idleTimeoutSeconds: options.idleTimeoutSeconds,
       maxOutputBytes: options.maxOutputBytes,
       maxSessions: options.maxSessions,
+      maxReadBytes: options.maxReadBytes,
       bashPath,
       logError: log,
     });

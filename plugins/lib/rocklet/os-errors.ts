@@ -9,6 +9,7 @@ const PYTHON_CLASS_BY_CODE: Record<string, string> = {
   EISDIR: "IsADirectoryError",
   ENOTDIR: "NotADirectoryError",
   EEXIST: "FileExistsError",
+  EAGAIN: "BlockingIOError",
 };
 
 const STRERROR_BY_CODE: Record<string, [number, string]> = {
@@ -22,6 +23,8 @@ const STRERROR_BY_CODE: Record<string, [number, string]> = {
   EROFS: [30, "Read-only file system"],
   ENAMETOOLONG: [36, "File name too long"],
   ELOOP: [40, "Too many levels of symbolic links"],
+  ENXIO: [6, "No such device or address"],
+  EAGAIN: [11, "Resource temporarily unavailable"],
 };
 
 /** Turns a Node/Bun system error about `path` into Python's `[Errno N] text: 'path'` form. */

@@ -18,6 +18,7 @@ export interface RouteContext {
   sessions: SessionRegistry;
   bashPath: string;
   maxOutputBytes: number;
+  maxReadBytes: number;
   upload: UploadLimits;
   /** Extra time a command route is given beyond the command's own timeout (interrupt and resync, transfer). */
   commandMarginSeconds: number;
@@ -70,7 +71,7 @@ export function buildRoutes(context: RouteContext): Map<string, Route> {
           }),
       },
     ],
-    ["POST /read_file", { input: "json", run: (body) => readTextFile(parseReadFile(body)) }],
+    ["POST /read_file", { input: "json", run: (body) => readTextFile(parseReadFile(body), context.maxReadBytes) }],
     ["POST /write_file", { input: "json", run: (body) => writeTextFile(parseWriteFile(body)) }],
     ["POST /upload", { input: "request", run: (request) => handleUpload(request, context.upload) }],
     [

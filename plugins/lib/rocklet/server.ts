@@ -28,6 +28,8 @@ export interface RockletOptions {
   maxOutputBytes: number;
   /** Bash sessions open at once; a create beyond it is refused (each session is a shell holding memory and a pid). */
   maxSessions: number;
+  /** Largest file read_file returns (the answer is one JSON string, held in memory several times over). */
+  maxReadBytes: number;
   bashPath: string;
   logError: (message: string) => void;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "logError" | "bashP
   idleTimeoutSeconds: 120,
   maxOutputBytes: 64 * 1024 ** 2,
   maxSessions: 64,
+  maxReadBytes: 16 * 1024 ** 2,
 };
 
 export interface RockletServer {
@@ -69,6 +72,7 @@ export function startRocklet(options: RockletOptions): RockletServer {
     sessions,
     bashPath: options.bashPath,
     maxOutputBytes: options.maxOutputBytes,
+    maxReadBytes: options.maxReadBytes,
     upload: { maxUploadBytes: options.maxUploadBytes, maxUnzipBytes: options.maxUnzipBytes },
     commandMarginSeconds: options.commandMarginSeconds,
   });

@@ -1,4 +1,4 @@
-import { Type } from "@sinclair/typebox";
+import { Type, type TObject } from "@sinclair/typebox";
 import { hostAllowed } from "../../../core/permissions/fetch.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { Balancer } from "./balancer.ts";
@@ -19,6 +19,25 @@ const Config = Type.Object({
   reservation_ttl_ms: Type.Integer({ minimum: 100, default: 60_000, description: "How long a worker/schedule reservation waits for its chat" }),
   worker_timeout_ms: Type.Integer({ minimum: 100, default: 120_000, description: "Deadline for a worker's response head" }),
   abort_timeout_ms: Type.Integer({ minimum: 100, default: 10_000 }),
+});
+
+/**
+ * The form each route reads, for the OpenAPI document only: the routes check the fields themselves and answer in the
+ * original's plain-text words.
+ */
+const Text = (description?: string) => Type.String({ minLength: 1, description });
+const forms = {
+  register: Type.Object({ name: Text(), endpoint: Text("The worker's http(s) URL"), slots: Type.Optional(Type.String({ pattern: "^\\d+$" })) }),
+  unregister: Type.Object({ name: Text(), endpoint: Text() }),
+  schedule: Type.Object({ name: Text(), history_id: Text(), user_id: Type.Optional(Type.String()) }),
+  chat: Type.Object(
+    { name: Text(), input: Text('The conversation as JSON, e.g. [{"msg":"hi","isbot":false}]'), history_id: Type.Optional(Type.String()), user_id: Type.Optional(Type.String()) },
+    { additionalProperties: true },
+  ),
+  abort: Type.Object({ history_id: Text("A JSON list such as [12,13]"), user_id: Text() }),
+};
+const formDoc = (schema: TObject) => ({
+  detail: { requestBody: { required: true, content: { "application/x-www-form-urlencoded": { schema }, "multipart/form-data": { schema } } } },
 });
 
 /** Base URL (`scheme://host:port`), on which the Kernel matches unregistrations. */
@@ -97,9 +116,11 @@ export default definePlugin({
       http: {
         title: "Worker Framework Agent",
         mount(app) {
-          const post = (path: string, handler: ReturnType<typeof guarded>) => app.post(`/v1.0${path}`, (context: any) => handler(context));
+          const post = (path: string, form: TObject, handler: ReturnType<typeof guarded>) =>
+            app.post(`/v1.0${path}`, (context: any) => handler(context), formDoc(form) as any);
           post(
             "/worker/register",
+            forms.register,
             guarded("Failed", async (form) => {
               const name = field(form, "name", true);
               const endpoint = registerEndpoint(form);
@@ -113,6 +134,7 @@ export default definePlugin({
           );
           post(
             "/worker/unregister",
+            forms.unregister,
             guarded("Failed", async (form) => {
               const name = field(form, "name", true);
               const base = origin(field(form, "endpoint", true));
@@ -125,6 +147,7 @@ export default definePlugin({
           );
           post(
             "/worker/schedule",
+            forms.schedule,
             guarded("BUSY", (form) => {
               const name = field(form, "name", true);
               const historyId = field(form, "history_id", true);
@@ -136,13 +159,15 @@ export default definePlugin({
             // With ?name=, the endpoints of that name (our addition: workers use it to check they are known).
             const name = typeof query?.name === "string" ? (query.name as string) : undefined;
             return Response.json(name === undefined ? registry.names() : registry.workers(name).map((w) => w.endpoint));
-          });
+          }, { detail: { parameters: [{ name: "name", in: "query", required: false, schema: { type: "string" } }] } });
           post(
             "/chat/completions",
+            forms.chat,
             guarded("", (form, request) => dispatcher.complete(form, request.headers)),
           );
           post(
             "/chat/abort",
+            forms.abort,
             guarded("Failed", async (form) => {
               const historyIds = historyIdList(field(form, "history_id", true));
               const userId = field(form, "user_id", true);

@@ -8,12 +8,25 @@ const Integer = Type.Integer;
 
 const ContentPart = t.Object({ type: t.String() }, { additionalProperties: true });
 
+// A replayed assistant turn: the history renderer and native backends read `function.name` and `function.arguments`.
+const ToolCall = t.Object(
+  {
+    id: t.Optional(t.Nullable(t.String())),
+    type: t.Optional(t.String()),
+    function: t.Object(
+      { name: t.String({ minLength: 1 }), arguments: t.Union([t.String(), t.Record(t.String(), t.Any())]) },
+      { additionalProperties: true },
+    ),
+  },
+  { additionalProperties: true },
+);
+
 const Message = t.Object(
   {
     role: t.Union([t.Literal("system"), t.Literal("developer"), t.Literal("user"), t.Literal("assistant"), t.Literal("tool")]),
     content: t.Optional(t.Union([t.String(), t.Null(), t.Array(ContentPart)])),
     name: t.Optional(t.String()),
-    tool_calls: t.Optional(t.Nullable(t.Array(t.Any()))),
+    tool_calls: t.Optional(t.Nullable(t.Array(ToolCall))),
     tool_call_id: t.Optional(t.String()),
   },
   { additionalProperties: true },

@@ -2,7 +2,8 @@
  * The tool manager's routes, as the original declared them (each with and without the trailing slash, which the
  * original answered with a redirect), in its envelope. Inputs come from the JSON body or the query string.
  */
-import type { Elysia } from "elysia";
+import type { TObject } from "@sinclair/typebox";
+import { t, type Elysia } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import { registerSecret } from "../../../core/log.ts";
 import { ToolConfigError, type PreparedTool } from "../../lib/tool-node/prepared-tool.ts";
@@ -25,6 +26,24 @@ export interface ManagerParts {
 type Context = { query: Record<string, unknown>; body: unknown; request: Request; set: { headers: Record<string, unknown> } };
 type Method = "get" | "post";
 
+/**
+ * The fields each route reads, for the OpenAPI document only: the routes check them themselves (in the original's
+ * envelope and words), from the JSON body or, for GET, the query string.
+ */
+const Tool = { tool_name: t.String({ minLength: 1 }), tenant_id: t.Optional(t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" })) };
+const fields = {
+  create: t.Object({ ...Tool, tool_cfg: t.Optional(t.Record(t.String(), t.Any())), tool_image: t.Optional(t.String()), tool_url: t.Optional(t.String()) }),
+  tool: t.Object(Tool),
+  tenant: t.Object({ tenant_id: Tool.tenant_id }),
+  execute: t.Object({ ...Tool, params: t.Union([t.String(), t.Record(t.String(), t.Any())]), kwargs: t.Optional(t.Record(t.String(), t.Any())) }),
+};
+
+function documented(method: Method, schema: TObject): { detail: object } {
+  if (method === "post") return { detail: { requestBody: { required: true, content: { "application/json": { schema } } } } };
+  const required = new Set(schema.required ?? []);
+  return { detail: { parameters: Object.entries(schema.properties).map(([name, s]) => ({ name, in: "query", required: required.has(name), schema: s })) } };
+}
+
 export const routePaths = ["/create_tool_service", "/check_tool_service_status", "/update_tool_service", "/remove_tool", "/tools", "/tool_info", "/execute_tool"];
 
 const requestIdOf = (ctx: Context) => String(ctx.set.headers["x-request-id"] ?? crypto.randomUUID());
@@ -44,8 +63,8 @@ function nodeMessage(reply: NodeReply): string {
 export function mountToolManagerRoutes(app: Elysia<any, any, any, any, any, any, any>, parts: ManagerParts) {
   const { instances, catalog, auth, client } = parts;
 
-  function route(methods: Method[], path: string, handler: (ctx: Context) => unknown) {
-    for (const method of methods) for (const p of [path, `${path}/`]) app[method](p, handler as any);
+  function route(methods: Method[], path: string, schema: TObject, handler: (ctx: Context) => unknown) {
+    for (const method of methods) for (const p of [path, `${path}/`]) app[method](p, handler as any, documented(method, schema) as any);
   }
 
   /** Caller, tool and tenant of a request that names a tool; 401/403 before anything else is looked at. */
@@ -109,31 +128,31 @@ export function mountToolManagerRoutes(app: Elysia<any, any, any, any, any, any,
 
   app.all("/", () => ({ message: "Hello World" }));
 
-  route(["post"], "/create_tool_service", async (ctx) => {
+  route(["post"], "/create_tool_service", fields.create, async (ctx) => {
     const { spec } = createSpec(ctx);
     return success(requestIdOf(ctx), nodeOutput(await instances.create(spec)));
   });
 
-  route(["post"], "/update_tool_service", async (ctx) => {
+  route(["post"], "/update_tool_service", fields.create, async (ctx) => {
     const { spec } = createSpec(ctx);
     return success(requestIdOf(ctx), nodeOutput(await instances.update(spec)));
   });
 
-  route(["get", "post"], "/check_tool_service_status", async (ctx) => {
+  route(["get", "post"], "/check_tool_service_status", fields.tool, async (ctx) => {
     const { name } = target(ctx);
     const record = await instances.refresh(name);
     if (!record) throw new HttpError(404, "Tool not found");
     return success(requestIdOf(ctx), nodeOutput(record), record.status === "failed" ? (record.error ?? "") : "");
   });
 
-  route(["post", "get"], "/remove_tool", async (ctx) => {
+  route(["post", "get"], "/remove_tool", fields.tool, async (ctx) => {
     const { name } = target(ctx);
     const record = await instances.remove(name);
     if (!record) throw new HttpError(404, "Tool not found");
     return success(requestIdOf(ctx), nodeOutput(record));
   });
 
-  route(["get", "post"], "/tools", (ctx) => {
+  route(["get", "post"], "/tools", fields.tenant, (ctx) => {
     const caller = auth.caller(ctx.request.headers);
     const tenant = tenantId(mergeInput(ctx.query, ctx.body), caller.tenant);
     auth.allow(caller, tenant);
@@ -141,7 +160,7 @@ export function mountToolManagerRoutes(app: Elysia<any, any, any, any, any, any,
     return success(requestIdOf(ctx), { tools });
   });
 
-  route(["post", "get"], "/tool_info", async (ctx) => {
+  route(["post", "get"], "/tool_info", fields.tool, async (ctx) => {
     const { tool, name } = target(ctx);
     const record = runningInstance(tool, name);
     const requestId = requestIdOf(ctx);
@@ -149,7 +168,7 @@ export function mountToolManagerRoutes(app: Elysia<any, any, any, any, any, any,
     return success(requestId, JSON.parse(reply.text).output);
   });
 
-  route(["post"], "/execute_tool", async (ctx) => {
+  route(["post"], "/execute_tool", fields.execute, async (ctx) => {
     const { values, tool, name } = target(ctx);
     const record = runningInstance(tool, name);
     const params = values.params;
