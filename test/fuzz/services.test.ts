@@ -4,9 +4,10 @@
  * and every answer must be below 500, and a 4xx must be in the service's own error shape with a message.
  *
  * Seeded: `ROCK_FUZZ_SEED=<n>` repeats a run (the seed is printed with every failure), `ROCK_FUZZ_REQUESTS` sets the
- * number of requests per service. Bad input must leave nothing behind: the admin refuses every start (its limits are
- * below anything the generator asks for), tool names are never offered ones, worker hosts are never allowed; the
- * last test checks that no sandbox, no container and no new store key is left.
+ * number of requests per service. Bad input must leave nothing behind: tool names are never offered ones, worker hosts
+ * are never allowed, and a sandbox may exist only when a start answered Success with its id (a start naming no
+ * limits is valid and gets the defaults); the last test stops those and checks that no sandbox, no container and no
+ * new store key is left.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Docker from "dockerode";
@@ -28,6 +29,8 @@ let kernel: Kernel;
 let redis: Redis | undefined;
 let docker: Docker | undefined;
 let keysBefore: string[] = [];
+/** Sandboxes the admin reported as started (a valid start among the mutations). */
+const started = new Set<string>();
 
 type Answer = { status: number; contentType: string; xError: string | null; text: string };
 /** Why an error answer is not in the service's shape, or null when it is. */
@@ -76,6 +79,15 @@ function judge(service: string, request: FuzzRequest, answer: Answer): string | 
   return null;
 }
 
+function startedSandbox(answer: Answer): string | undefined {
+  try {
+    const json = JSON.parse(answer.text);
+    return json?.status === "Success" && typeof json.result?.sandbox_id === "string" ? json.result.sandbox_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function send(base: string, request: FuzzRequest): Promise<Answer | string> {
   try {
     const res = await fetch(base + request.target, {
@@ -103,6 +115,10 @@ async function fuzz(service: string): Promise<{ failures: string[]; statuses: Ma
     const request = fuzzRequest(ops, rng, TOKEN);
     const answer = await send(base, request);
     const problem = typeof answer === "string" ? answer : judge(service, request, answer);
+    if (service === "admin" && typeof answer !== "string") {
+      const id = startedSandbox(answer);
+      if (id) started.add(id);
+    }
     if (typeof answer !== "string") statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
     if (problem && failures.length < 10) {
       const excerpt = typeof answer === "string" ? "" : ` → ${answer.text.slice(0, 300)}`;
@@ -187,8 +203,15 @@ describe(`fuzzing each service from its OpenAPI document (seed ${SEED})`, () => 
 
   test("nothing is left behind: no sandbox, no container, the same store keys", async () => {
     const local = kernel.instance<{ deployment: Deployment }>("local")!.deployment;
+    const admin = kernel.server("admin")!.url;
+    const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+    for (const { sandbox_id } of await local.list()) expect(started).toContain(sandbox_id);
+    for (const id of started) {
+      const stopped = await (await fetch(`${admin}/apis/envs/sandbox/v1/stop`, { method: "POST", headers: auth, body: JSON.stringify({ sandbox_id: id }) })).json();
+      expect(stopped.status).toBe("Success");
+    }
     expect(await local.list()).toEqual([]);
-    const listed = await (await fetch(`${kernel.server("admin")!.url}/apis/envs/sandbox/v1/sandboxes`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const listed = await (await fetch(`${admin}/apis/envs/sandbox/v1/sandboxes`, { headers: auth })).json();
     expect(listed.result.total).toBe(0);
     if (docker) expect(await docker.listContainers({ all: true, filters: { label: ["rock.managed=true"] } })).toEqual([]);
     if (redis) expect((await redis.keys(`${KEY_PREFIX}*`)).sort()).toEqual(keysBefore);
