@@ -5,6 +5,8 @@
  * the program itself stays resident.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, repoRoot } from "../support/project.ts";
 import { eventually } from "../workers/support.ts";
@@ -88,6 +90,19 @@ test("npm skipped bun's install script: the quick start's command repairs bun an
   expect(version).toBe((await Bun.file(join(repoRoot, "package.json")).json()).devDependencies.bun);
   expect(await signalAndWait(server, "SIGTERM")).toMatchObject({ code: 0 });
 }, 90_000);
+
+test("./rock before npm ci: exits 1 and says to run npm ci", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rock-no-modules-"));
+  try {
+    copyFileSync(join(repoRoot, "rock"), join(dir, "rock"));
+    chmodSync(join(dir, "rock"), 0o755);
+    const run = Bun.spawnSync([join(dir, "rock")], { env: userEnv({}) });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.toString()).toBe(`rock: ${join(dir, "node_modules/bun")} is missing; run npm ci first\n`);
+  } finally {
+    removeCopy(dir);
+  }
+});
 
 test("the README's commands leave one process each, the program itself, well below the old wrapper chain", async () => {
   const server = await startServer();
