@@ -62,7 +62,7 @@ export function userEnv(extra: Record<string, string>): Record<string, string> {
 
 /**
  * The parent of a live process; undefined when it is gone or a zombie. A zombie has exited: its parent died before
- * reaping it and it now waits for init (this machine's PID 1 never reaps, so zombies stay in /proc for good).
+ * reaping it, and it stays in /proc until init does (this machine's PID 1 takes its time).
  */
 function parentOf(pid: number): number | undefined {
   try {
