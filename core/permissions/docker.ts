@@ -1,4 +1,6 @@
 import Docker from "dockerode";
+import { realpathSync } from "node:fs";
+import { dirname, resolve, sep } from "node:path";
 import { PermissionDenied } from "../errors.ts";
 
 /** Label on every container the kernel's plugins create; `rock.plugin` names the owner. */
@@ -72,6 +74,7 @@ export class ScopedContainer {
  */
 export class ScopedDocker {
   readonly #engine: Docker;
+  readonly #socket: string;
   readonly labels: Readonly<Record<string, string>>;
 
   constructor(
@@ -79,6 +82,7 @@ export class ScopedDocker {
     settings: DockerSettings,
   ) {
     this.#engine = new Docker({ socketPath: settings.socket });
+    this.#socket = settings.socket;
     this.labels = Object.freeze({ [MANAGED_LABEL]: "true", [PLUGIN_LABEL]: plugin });
   }
 
@@ -87,8 +91,45 @@ export class ScopedDocker {
   }
 
   async createContainer(options: Docker.ContainerCreateOptions): Promise<ScopedContainer> {
+    this.#refuseEngineAccess(options);
     const container = await this.#engine.createContainer({ ...options, Labels: { ...options.Labels, ...this.labels } });
     return new ScopedContainer(container, container.id);
+  }
+
+  /**
+   * A container that is privileged, shares the host's PID/IPC/user namespaces or mounts the engine's socket (or a
+   * directory holding it) would hand the plugin the whole engine, and the host, from inside: refused.
+   */
+  #refuseEngineAccess(options: Docker.ContainerCreateOptions): void {
+    const host: Docker.HostConfig & { CgroupnsMode?: string } = options.HostConfig ?? {};
+    const deny = (what: string, hint: string) => {
+      throw new PermissionDenied(this.plugin, `docker:${what}`, hint);
+    };
+    if (host.Privileged) deny("privileged", "plugins may not create privileged containers");
+    for (const mode of ["PidMode", "IpcMode", "UsernsMode", "CgroupnsMode"] as const) {
+      if (host[mode] === "host") deny(`${mode}=host`, "plugins may not share the host's namespaces with a container");
+    }
+    const sources = [
+      ...(host.Binds ?? []).map((bind) => bind.split(":")[0]),
+      ...(host.Mounts ?? []).filter((m) => (m.Type ?? "bind") === "bind").map((m) => m.Source),
+    ];
+    for (const source of sources) {
+      if (source && this.#exposesSocket(source)) deny(`mount:${source}`, `the mount would expose the engine's socket (${this.#socket})`);
+    }
+  }
+
+  #exposesSocket(source: string): boolean {
+    if (!source.startsWith("/")) return false; // a named volume
+    const real = (path: string) => {
+      try {
+        return realpathSync(path);
+      } catch {
+        return resolve(path);
+      }
+    };
+    const socket = real(this.#socket);
+    const mounted = real(source);
+    return socket === mounted || socket.startsWith(mounted.endsWith(sep) ? mounted : mounted + sep) || mounted === dirname(socket);
   }
 
   /** Containers of this plugin (all states), optionally narrowed by more label filters (which cannot widen it). */

@@ -111,6 +111,29 @@ describe.skipIf(!available("docker", socket))("ScopedDocker on the real engine",
     expect(raw.map((o) => (o as any).constructor?.name)).toEqual([]);
   });
 
+  test("a container that would reach the engine or the host is refused before anything is created", async () => {
+    const base = sleeper(`scope-escape-${tag}`);
+    const dir = socket!.slice(0, socket!.lastIndexOf("/"));
+    const attempts: [string, Docker.HostConfig][] = [
+      ["docker:privileged", { Privileged: true }],
+      ["docker:PidMode=host", { PidMode: "host" }],
+      ["docker:UsernsMode=host", { UsernsMode: "host" }],
+      [`docker:mount:${socket}`, { Binds: [`${socket}:/var/run/docker.sock`] }],
+      [`docker:mount:${dir}`, { Binds: [`${dir}:/engine:ro`] }],
+      ["docker:mount:/", { Binds: ["/:/host:ro"] }],
+      [`docker:mount:${socket}`, { Mounts: [{ Type: "bind", Source: socket!, Target: "/s" }] }],
+    ];
+    for (const [permission, hostConfig] of attempts) {
+      const error = await a.createContainer({ ...base, HostConfig: { ...base.HostConfig, ...hostConfig } }).catch((e) => e);
+      expect([permission, error]).toEqual([permission, expect.any(PermissionDenied)]);
+      expect(error.message).toContain(permission);
+    }
+    expect(await engine.listContainers({ all: true, filters: { name: [`scope-escape-${tag}`] } })).toEqual([]);
+    // An ordinary read-only bind (how the rocklet is mounted) is fine.
+    const ok = await a.createContainer({ ...base, HostConfig: { ...base.HostConfig, Binds: ["/etc/hostname:/x:ro"] } });
+    await ok.remove({ force: true });
+  });
+
   test("its own container: stop and remove work through the handle", async () => {
     const found = (await a.getContainer(mine.id))!;
     await found.container.stop({ t: 0 });
