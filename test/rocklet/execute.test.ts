@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { percentile, startTestRocklet, type TestRocklet } from "./harness.ts";
+import { join } from "node:path";
+import { percentile, scratchDir, startTestRocklet, type TestRocklet } from "./harness.ts";
 
 let rocklet: TestRocklet;
 
@@ -60,16 +61,17 @@ describe("execute", () => {
 
   test("a timeout kills the whole process group and reports failure with partial output", async () => {
     const started = performance.now();
+    // A file of this run's own: another checkout's suite may run the same test at the same time.
+    const pidFile = join(scratchDir("exec-child-"), "pid");
     const { body } = await execute({
-      command: "echo started; sleep 30 & echo $! > /tmp/rocklet-exec-child-$PPID; sleep 30",
+      command: `echo started; sleep 30 & echo $! > ${pidFile}; sleep 30`,
       timeout: 0.5,
     });
     expect(performance.now() - started).toBeLessThan(3000);
     expect(body.exit_code).toBe(-1);
     expect(body.stdout).toBe("started\n");
     expect(body.failure_reason).toBe("Timeout (0.5s) exceeded while running command");
-    const { body: listing } = await execute({ command: "cat /tmp/rocklet-exec-child-* && rm -f /tmp/rocklet-exec-child-*" });
-    const child = Number(listing.stdout.trim().split("\n").pop());
+    const child = Number(readFileSync(pidFile, "utf8").trim());
     expect(child).toBeGreaterThan(0);
     expect(processRuns(child)).toBe(false);
   });
