@@ -3,7 +3,7 @@
  * in its environment, and sandboxes are started and driven through its admin API with the SDK.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "../../plugins/lib/sdk/index.ts";
@@ -133,6 +133,16 @@ describe.skipIf(!available("bubblewrap", bubblewrap()))("local sandbox isolation
     expect(await run(sandbox, `ls -A '${homedir()}'`)).toMatchObject({ exit_code: 0, stdout: "" });
   });
 
+  test.skipIf(process.getuid?.() !== 0)("a root server's sandbox runs as nobody: root-owned host files stay closed, its files are nobody's", async () => {
+    expect((await run(sandbox, "id -u; id -g; id -G")).stdout).toBe("65534\n65534\n65534\n");
+    const shadow = await run(sandbox, "cat /etc/shadow");
+    expect(shadow.exit_code).not.toBe(0);
+    expect(shadow.stderr).toContain("Permission denied");
+    await run(sandbox, "echo x > owned.txt");
+    expect(statSync(join(workDir, "owned.txt")).uid).toBe(65534);
+    expect((await run(sandbox, "grep -E '^Cap(Eff|Bnd)' /proc/self/status")).stdout).toBe("CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n");
+  });
+
   test("no Docker socket: neither the test engine's nor /var/run/docker.sock", async () => {
     const sockets = ["/var/run/docker.sock", "/run/docker.sock"];
     if (available("docker", dockerSocket())) {
@@ -160,6 +170,32 @@ describe.skipIf(!available("bubblewrap", bubblewrap()))("local sandbox isolation
       expect(pids.length).toBeLessThan(10);
     } finally {
       await other.stop();
+    }
+  });
+});
+
+describe.skipIf(!available("bubblewrap", bubblewrap()) || process.getuid?.() !== 0)("a data dir the sandbox uid cannot reach", () => {
+  let server: ServerProcess;
+  let parent: string;
+
+  beforeAll(async () => {
+    // Outside everything a sandbox has hidden or private, and closed to others (mkdtemp makes it 0700).
+    parent = mkdtempSync(join(existsSync("/srv") ? "/srv" : "/opt", "rock-private-"));
+    server = await startServer({ ROCK_DATA_DIR: join(parent, "data") });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  test("sandboxes stay isolated, as root without capabilities, and the log says why", async () => {
+    expect(server.log()).toContain("local sandboxes run as root (without capabilities, in their own namespaces): running them as uid 65534 failed:");
+    const sandbox = newSandbox(server);
+    expect((await sandbox.start()).isolation).toBe("bubblewrap");
+    try {
+      expect((await run(sandbox, "id -u; grep -E '^CapEff' /proc/self/status")).stdout).toBe("0\nCapEff:\t0000000000000000\n");
+    } finally {
+      await sandbox.stop();
     }
   });
 });

@@ -63,8 +63,10 @@ describe("local deployment", () => {
     expect(created.status).toBe(200);
     const ran = await rockletCall(handle.rockletUrl, s.rockletToken, "/run_in_session", { session: "bg", command: "nohup sleep 302 >/dev/null 2>&1 &", sandbox_id: s.sandbox_id });
     expect(ran.status).toBe(200);
-    const sleeps = sandboxProcesses(handle.instance_id).filter((p) => cmdline(p.pid)[0] === "sleep");
-    expect(sleeps.map((p) => cmdline(p.pid)[1]).sort()).toEqual(["300", "301", "302"]);
+    // Background jobs may still be between fork and exec (nohup, setsid) when the call returns.
+    const sleeps = () => sandboxProcesses(handle.instance_id).filter((p) => cmdline(p.pid)[0] === "sleep").map((p) => cmdline(p.pid)[1]);
+    expect(await eventually(() => sleeps().length === 3)).toBe(true);
+    expect(sleeps().sort()).toEqual(["300", "301", "302"]);
     const pids = sandboxProcesses(handle.instance_id).map((p) => p.pid);
 
     expect(await deployment.state(s.sandbox_id)).toBe("running");

@@ -1,10 +1,11 @@
 /**
- * How a local sandbox is confined. With bubblewrap each sandbox gets its own mount, PID, IPC, UTS, cgroup and user
- * namespaces: the host read-only, the server's files and every other sandbox hidden, a private /tmp, no capabilities.
- * It shares the host's network, so that the admin reaches its rocklet on a loopback port.
+ * How a local sandbox is confined. With bubblewrap each sandbox gets its own mount, PID, IPC, UTS and cgroup
+ * namespaces: the host read-only, the server's files and every other sandbox hidden, a private /tmp, no capabilities,
+ * and either an unprivileged uid or a user namespace of its own. It shares the host's network, so that the admin
+ * reaches its rocklet on a loopback port.
  */
 import { realpathSync, statSync } from "node:fs";
-import { sep } from "node:path";
+import { dirname, sep } from "node:path";
 
 export type Isolation = "bubblewrap" | "none";
 
@@ -15,7 +16,7 @@ export interface SandboxView {
   hide: string[];
   /** Host paths shown again, read-only, inside hidden directories (the rocklet, the Bun that runs it). */
   expose: string[];
-  /** Size of the private /tmp and /var/tmp, in bytes. */
+  /** Size of each private /tmp, /var/tmp and /dev/shm, in bytes. */
   tmpBytes: number;
 }
 
@@ -43,25 +44,47 @@ export function realPath(path: string): string | null {
 export interface BwrapFeatures {
   /** --size for tmpfs (caps the private /tmp). */
   size: boolean;
+  /** --perms for tmpfs and dirs (a world-writable /tmp, mount points others may cross). */
+  perms: boolean;
   /** --disable-userns (0.8): no nested user namespaces inside the sandbox. */
   disableUserns: boolean;
 }
 
 export function bwrapFeatures(help: string): BwrapFeatures {
-  return { size: help.includes("--size"), disableUserns: help.includes("--disable-userns") };
+  return { size: help.includes("--size"), perms: help.includes("--perms"), disableUserns: help.includes("--disable-userns") };
 }
 
-/** Private, writable, empty on every start. */
-const PRIVATE_TMP = ["/tmp", "/var/tmp"];
+/**
+ * Who the sandbox's processes are. Null: the server's user, in a user namespace of their own. Given: a root server
+ * starts bubblewrap as root and `setpriv` drops the rocklet to this uid and gid, since root without capabilities
+ * would still own (and read) every root-owned file of the read-only host.
+ */
+export interface RunAs {
+  uid: number;
+  setpriv: string;
+}
+
+/** Private, writable by all (sticky), empty on every start. */
+const PRIVATE_TMP = ["/tmp", "/var/tmp", "/dev/shm"];
 
 function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === sep ? dir : dir + sep);
 }
 
+/** The directories strictly between `root` and `path`, outermost first. */
+function between(root: string, path: string): string[] {
+  const out: string[] = [];
+  for (let dir = dirname(path); dir !== root && inside(dir, root); dir = dirname(dir)) out.unshift(dir);
+  return out;
+}
+
 /** `bwrap` arguments that run `command` in the sandbox's view of the host; it starts in the work dir. */
-export function bwrapCommand(bwrap: string, features: BwrapFeatures, view: SandboxView, kind: PathKind, command: string[]): string[] {
+export function bwrapCommand(bwrap: string, features: BwrapFeatures, view: SandboxView, kind: PathKind, command: string[], runAs: RunAs | null = null): string[] {
   const args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
-  for (const dir of PRIVATE_TMP) if (kind(dir) === "dir") args.push(...(features.size ? ["--size", String(view.tmpBytes)] : []), "--tmpfs", dir);
+  const perms = (mode: string) => (features.perms ? ["--perms", mode] : []);
+  for (const dir of PRIVATE_TMP) {
+    if (dir === "/dev/shm" || kind(dir) === "dir") args.push(...perms("1777"), ...(features.size ? ["--size", String(view.tmpBytes)] : []), "--tmpfs", dir);
+  }
 
   // Parents before children, and nothing twice: a directory inside a hidden one is hidden already.
   const hidden: string[] = [];
@@ -73,20 +96,35 @@ export function bwrapCommand(bwrap: string, features: BwrapFeatures, view: Sandb
     else continue;
     hidden.push(path);
   }
-  for (const path of view.expose) if (kind(path) !== null) args.push("--ro-bind", path, path);
+  const shown = [...view.expose.filter((path) => kind(path) !== null), view.workDir];
+  // Mount points bubblewrap would create for them are root's alone (0700): make them crossable by the sandbox's uid.
+  const made = new Set<string>();
+  for (const path of shown) {
+    const root = [...hidden, ...PRIVATE_TMP].find((h) => inside(path, h) && path !== h);
+    for (const dir of root ? between(root, path) : []) {
+      if (!made.has(dir)) args.push(...perms("0755"), "--dir", dir);
+      made.add(dir);
+    }
+  }
+  for (const path of shown.slice(0, -1)) args.push("--ro-bind", path, path);
   args.push("--bind", view.workDir, view.workDir);
   // Read-only last: bubblewrap had to create the mount points of the paths shown again inside them.
   for (const dir of hidden) if (kind(dir) === "dir") args.push("--remount-ro", dir);
 
+  args.push("--chdir", view.workDir);
+  if (runAs) args.push("--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP");
+  else args.push("--unshare-user", ...(features.disableUserns ? ["--disable-userns"] : []), "--cap-drop", "ALL");
   args.push(
-    "--chdir", view.workDir,
-    "--unshare-user", ...(features.disableUserns ? ["--disable-userns"] : []),
     "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-    "--cap-drop", "ALL",
     // Dies with the supervisor; its own session keeps it off any terminal (no TIOCSTI).
     "--die-with-parent", "--new-session",
-    "--", ...command,
+    "--",
   );
+  if (runAs) {
+    const id = String(runAs.uid);
+    args.push(runAs.setpriv, `--reuid=${id}`, `--regid=${id}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--");
+  }
+  args.push(...command);
   return args;
 }
 

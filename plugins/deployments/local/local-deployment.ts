@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { chownSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
@@ -7,7 +7,7 @@ import type { ScopedFs } from "../../../core/permissions/fs.ts";
 import type { ScopedRun } from "../../../core/permissions/run.ts";
 import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
 import { freeLoopbackPort } from "./free-port.ts";
-import { bwrapCommand, type BwrapFeatures, type Isolation, type PathKind, type SandboxView } from "./isolation.ts";
+import { bwrapCommand, type BwrapFeatures, type Isolation, type PathKind, type RunAs, type SandboxView } from "./isolation.ts";
 import { descendantsOf, processTable, readProcess, sendSignal, stillRunning, type ProcReader } from "./process-table.ts";
 import { BUN_FLAGS, rockletLaunch, type RockletLaunch, type Runner } from "./rocklet-launch.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
@@ -24,6 +24,8 @@ export interface LocalDeploymentOptions {
   graceMs: number;
   /** Bubblewrap and what it supports, or null: the sandboxes run unconfined. */
   bubblewrap: { path: string; features: BwrapFeatures } | null;
+  /** The uid and gid sandboxes run as (their work dir is theirs); null: the server's. */
+  runAs: RunAs | null;
   /** Host paths a sandbox must not see (the server's files, other sandboxes, sockets). */
   hide: string[];
   /** Host paths inside hidden ones that every sandbox needs read-only (e.g. /etc/resolv.conf's target). */
@@ -68,14 +70,15 @@ export class LocalDeployment implements Deployment {
       port,
     );
     await fs.mkdir(workDir);
+    const { bubblewrap, runAs } = this.options;
     // A file, not the environment: the rocklet deletes it once read, so its commands never see the token.
     const tokenFile = join(workDir, ".rocklet-token");
     writeFileSync(fs.check(tokenFile, "write"), spec.rockletToken, { mode: 0o600 });
+    if (bubblewrap && runAs) for (const path of [workDir, tokenFile]) chownSync(fs.check(path, "write"), runAs.uid, runAs.uid);
     const rocklet = [...launch.command, "--token-file", tokenFile];
-    const { bubblewrap } = this.options;
     const isolation: Isolation = bubblewrap ? "bubblewrap" : "none";
     const command = bubblewrap
-      ? bwrapCommand(bubblewrap.path, bubblewrap.features, this.view(workDir, launch, spec), this.caps.pathKind, rocklet)
+      ? bwrapCommand(bubblewrap.path, bubblewrap.features, this.view(workDir, launch, spec), this.caps.pathKind, rocklet, runAs)
       : rocklet;
     if (!bubblewrap) this.caps.log.warn("local sandbox runs WITHOUT isolation: it sees the host's files and processes as the server's user", { sandbox_id: spec.sandbox_id });
     let pid: number | undefined;
