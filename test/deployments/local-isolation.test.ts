@@ -3,7 +3,7 @@
  * in its environment, and sandboxes are started and driven through its admin API with the SDK.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "../../plugins/lib/sdk/index.ts";
@@ -23,11 +23,11 @@ interface ServerProcess {
 }
 
 /** `bun core/cli.ts` (what `bun run rock` runs) with the admin on the local deployment, as its own process. */
-async function startServer(env: Record<string, string> = {}): Promise<ServerProcess> {
+async function startServer(env: Record<string, string> = {}, localYaml = ""): Promise<ServerProcess> {
   await ensureRockletBinary();
   const project = tempProject("rock-isolation-");
   const port = freePort();
-  const config = project.config(`plugins:\n  local:\n    stop_grace_ms: 200\n  local-operator: {}\n  admin:\n    port: ${port}\n`);
+  const config = project.config(`plugins:\n  local:\n    stop_grace_ms: 200\n${localYaml}  local-operator: {}\n  admin:\n    port: ${port}\n`);
   const childEnv: Record<string, string | undefined> = { ...process.env, ROCK_CONFIG: config, ROCK_DATA_DIR: join(project.root, "data"), ...env };
   for (const name of ["ROCK_REDIS_URL", "ROCK_API_TOKEN", "DOCKER_HOST"]) delete childEnv[name];
   const child = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { cwd: repoRoot, env: childEnv, stdout: "pipe", stderr: "pipe" });
@@ -194,6 +194,37 @@ describe.skipIf(!available("bubblewrap", bubblewrap()) || process.getuid?.() !==
     expect((await sandbox.start()).isolation).toBe("bubblewrap");
     try {
       expect((await run(sandbox, "id -u; grep -E '^CapEff' /proc/self/status")).stdout).toBe("0\nCapEff:\t0000000000000000\n");
+    } finally {
+      await sandbox.stop();
+    }
+  });
+});
+
+describe.skipIf(!available("bubblewrap", bubblewrap()))("hide: more host paths", () => {
+  let server: ServerProcess;
+  let outside: string;
+
+  beforeAll(async () => {
+    // Somewhere nothing hides by default (not the project, /tmp, /run or the home directory).
+    outside = mkdtempSync(join(existsSync("/srv") ? "/srv" : "/opt", "rock-hide-"));
+    chmodSync(outside, 0o755);
+    writeFileSync(join(outside, "rock.yml"), "token: kept-elsewhere\n");
+    mkdirSync(join(outside, "keys"));
+    writeFileSync(join(outside, "keys", "key.pem"), "secret key\n");
+    writeFileSync(join(outside, "public.txt"), "public\n");
+    server = await startServer({}, `    hide: [${join(outside, "rock.yml")}, ${join(outside, "keys")}]\n`);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  test("a listed file reads empty, a listed directory is empty, the rest stays visible", async () => {
+    const sandbox = newSandbox(server);
+    await sandbox.start();
+    try {
+      const seen = await run(sandbox, `cat '${outside}/rock.yml'; ls -A '${outside}/keys'; cat '${outside}/public.txt'`);
+      expect(seen).toMatchObject({ exit_code: 0, stdout: "public\n" });
     } finally {
       await sandbox.stop();
     }

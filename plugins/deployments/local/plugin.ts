@@ -59,7 +59,7 @@ export default definePlugin({
     };
     const records = new SandboxRecords(ctx.fs, join(ctx.paths.pluginData, ".sandboxes"));
     await records.load();
-    const hide = [ctx.paths.root, ctx.paths.data, ctx.paths.pluginData, homedir(), "/run", ...ctx.config.hide].flatMap((p) => realPath(p) ?? []);
+    const hide = [ctx.paths.root, ctx.paths.data, ctx.paths.pluginData, homedir(), "/run", "/var/run", ...ctx.config.hide].flatMap((p) => realPath(p) ?? []);
     const expose = targetsInside(["/etc/resolv.conf", "/etc/hosts", "/etc/localtime"], hide, realPath);
     const supervisor = join(ctx.paths.pluginDir, "supervisor.ts");
     // A root server hands its sandboxes to an unprivileged uid: root without capabilities still owns root's files.
