@@ -36,6 +36,8 @@ export interface SandboxHandle {
    * with its own token. Absent means the spec's token.
    */
   rockletToken?: string;
+  /** How the sandbox is confined when the deployment can say (e.g. "bubblewrap", or "none" for a bare process). */
+  isolation?: string;
 }
 
 export type InstanceState = "running" | "stopped" | "missing";

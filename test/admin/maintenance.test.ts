@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
-import { readProcess } from "../../plugins/deployments/local/process-table.ts";
+import { processTable, readProcess } from "../../plugins/deployments/local/process-table.ts";
 import { sandboxSpec } from "../deployments/support.ts";
 import { bootAdmin, type AdminHarness } from "./support.ts";
 
@@ -22,20 +23,33 @@ async function stateOf(id: string): Promise<string> {
   return (await admin.get(`/get_status?sandbox_id=${id}&include_all_states=true`)).result.state;
 }
 
-async function instancePid(id: string): Promise<number> {
-  // The local deployment's instance id is the supervisor's pid; read it back through a fresh handle-less path.
+/**
+ * Host pids of the sandbox's processes: the supervisor, bubblewrap and the rocklet name its work dir on their command
+ * lines (inside, its own PID namespace numbers them from 1).
+ */
+async function instancePids(id: string): Promise<number[]> {
   const listed = await admin.deployment.list();
   expect(listed.some((s) => s.sandbox_id === id)).toBe(true);
-  const pid = Number((await admin.post("/execute", { sandbox_id: id, command: "echo $PPID", shell: true })).result.stdout.trim());
-  pids.push(pid);
-  return pid;
+  const mine = processTable()
+    .filter((p) => !gone(p.pid))
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/${id}/`);
+      } catch {
+        return false;
+      }
+    });
+  expect(mine.length).toBeGreaterThan(0);
+  pids.push(...mine);
+  return mine;
 }
 
 describe("admin: idle timeout and reconciler", () => {
   test("an idle sandbox is stopped after auto_clear_time_minutes; one in use is not", async () => {
     const idle = (await admin.post("/start", { image: "x", memory: "1g", auto_clear_time_minutes: 0.01 })).result.sandbox_id;
     const busy = (await admin.post("/start", { image: "x", memory: "1g", auto_clear_time_minutes: 0.01 })).result.sandbox_id;
-    await instancePid(idle);
+    await instancePids(idle);
     const until = Date.now() + 1500;
     while (Date.now() < until) {
       await admin.post("/execute", { sandbox_id: busy, command: "true", shell: true });
@@ -53,7 +67,7 @@ describe("admin: idle timeout and reconciler", () => {
     const orphan = sandboxSpec("orphan");
     await admin.deployment.start(orphan);
     const tracked = (await admin.post("/start", { image: "x", memory: "1g" })).result.sandbox_id;
-    await instancePid(tracked);
+    await instancePids(tracked);
     await admin.deployment.stop(tracked);
 
     const result = await maintenance.reconcile();
@@ -66,11 +80,11 @@ describe("admin: idle timeout and reconciler", () => {
 
   test("no process outlives its sandbox", async () => {
     const id = (await admin.post("/start", { image: "x", memory: "1g" })).result.sandbox_id;
-    const pid = await instancePid(id);
+    const mine = await instancePids(id);
     await admin.post("/stop", { sandbox_id: id });
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && !pids.every(gone)) await Bun.sleep(50);
     expect(pids.filter((p) => !gone(p))).toEqual([]);
-    expect(gone(pid)).toBe(true);
+    expect(mine.filter((p) => !gone(p))).toEqual([]);
   }, 30_000);
 });

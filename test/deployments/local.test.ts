@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { descendantsOf, processTable, readProcess } from "../../plugins/deployments/local/process-table.ts";
 import { tempProject } from "../support/project.ts";
 import { bootDeployment, ensureRockletBinary, execute, rockletCall, sandboxSpec, waitAlive, type BootedDeployment } from "./support.ts";
@@ -8,6 +8,20 @@ const gone = (pid: number) => {
   const entry = readProcess(pid);
   return entry === null || entry.state === "Z";
 };
+
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+};
+
+/** The sandbox's processes as the host sees them (inside, its PID namespace numbers them from 1). */
+const sandboxProcesses = (instance: string) => descendantsOf(Number(instance), processTable()).filter((p) => !gone(p.pid));
+
+/** The rocklet: below bubblewrap when the sandbox is isolated, else the supervisor's child. */
+const rockletOf = (instance: string) => sandboxProcesses(instance).find((p) => cmdline(p.pid).includes("--port") && !cmdline(p.pid)[0].endsWith("bwrap"))!;
 
 async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -44,14 +58,16 @@ describe("local deployment", () => {
     expect(token).toBe("no-token");
 
     // A plain background job, one in its own session (setsid), and one started from a bash session.
-    const background = await execute(handle.rockletUrl, s.rockletToken, "sleep 300 >/dev/null 2>&1 & echo $!; setsid sleep 301 >/dev/null 2>&1 & echo $!");
-    const pids = background.stdout.trim().split("\n").map(Number);
+    await execute(handle.rockletUrl, s.rockletToken, "sleep 300 >/dev/null 2>&1 & setsid sleep 301 >/dev/null 2>&1 &");
     const created = await rockletCall(handle.rockletUrl, s.rockletToken, "/create_session", { session: "bg", sandbox_id: s.sandbox_id });
     expect(created.status).toBe(200);
-    const ran = await rockletCall(handle.rockletUrl, s.rockletToken, "/run_in_session", { session: "bg", command: "nohup sleep 302 >/dev/null 2>&1 & echo $!", sandbox_id: s.sandbox_id });
-    pids.push(Number(((await ran.json()) as { output: string }).output.trim().split("\n").at(-1)));
-    expect(pids).toHaveLength(3);
-    for (const pid of pids) expect(gone(pid)).toBe(false);
+    const ran = await rockletCall(handle.rockletUrl, s.rockletToken, "/run_in_session", { session: "bg", command: "nohup sleep 302 >/dev/null 2>&1 &", sandbox_id: s.sandbox_id });
+    expect(ran.status).toBe(200);
+    // Background jobs may still be between fork and exec (nohup, setsid) when the call returns.
+    const sleeps = () => sandboxProcesses(handle.instance_id).filter((p) => cmdline(p.pid)[0] === "sleep").map((p) => cmdline(p.pid)[1]);
+    expect(await eventually(() => sleeps().length === 3)).toBe(true);
+    expect(sleeps().sort()).toEqual(["300", "301", "302"]);
+    const pids = sandboxProcesses(handle.instance_id).map((p) => p.pid);
 
     expect(await deployment.state(s.sandbox_id)).toBe("running");
     expect(await deployment.list()).toContainEqual({ sandbox_id: s.sandbox_id, state: "running" });
@@ -71,8 +87,7 @@ describe("local deployment", () => {
     const handle = await deployment.start(s);
     await waitAlive(handle.rockletUrl, s.rockletToken);
     await expect(deployment.start(s)).rejects.toThrow(`sandbox '${s.sandbox_id}' already exists (running)`);
-    const rocklet = descendantsOf(Number(handle.instance_id), processTable())[0];
-    process.kill(rocklet.pid, "SIGKILL");
+    process.kill(rockletOf(handle.instance_id).pid, "SIGKILL");
     expect(await eventually(() => gone(Number(handle.instance_id)))).toBe(true);
     expect(await deployment.state(s.sandbox_id)).toBe("stopped");
     expect(await deployment.list()).toContainEqual({ sandbox_id: s.sandbox_id, state: "stopped" });
@@ -90,8 +105,7 @@ describe("local deployment", () => {
       const s = sandboxSpec("ltest");
       const handle = await booted.deployment.start(s);
       await waitAlive(handle.rockletUrl, s.rockletToken);
-      const rocklet = descendantsOf(Number(handle.instance_id), processTable())[0];
-      expect(await Bun.file(`/proc/${rocklet.pid}/cmdline`).text()).toStartWith(binary);
+      expect(cmdline(rockletOf(handle.instance_id).pid)[0]).toBe(binary);
       expect((await execute(handle.rockletUrl, s.rockletToken, "echo ok")).stdout).toBe("ok\n");
       await booted.deployment.stop(s.sandbox_id);
     } finally {

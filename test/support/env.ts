@@ -34,6 +34,11 @@ export function dockerSocket(): string | undefined {
   return testVar("ROCK_TEST_DOCKER_SOCKET");
 }
 
+/** Path of bubblewrap (`bwrap`), which isolates local sandboxes; test/env/up installs it. */
+export function bubblewrap(): string | undefined {
+  return Bun.which("bwrap") ?? undefined;
+}
+
 /** Image built by `test/image/build` for sandbox tests. */
 export function sandboxImage(): string {
   return testVar("ROCK_TEST_IMAGE") ?? "rock-test-sandbox:latest";

@@ -1,13 +1,15 @@
+import { chownSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedFs } from "../../../core/permissions/fs.ts";
 import type { ScopedRun } from "../../../core/permissions/run.ts";
 import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
 import { freeLoopbackPort } from "./free-port.ts";
+import { bwrapCommand, type BwrapFeatures, type Isolation, type PathKind, type RunAs, type SandboxView } from "./isolation.ts";
 import { descendantsOf, processTable, readProcess, sendSignal, stillRunning, type ProcReader } from "./process-table.ts";
-import { BUN_FLAGS, rockletLaunch, type Runner } from "./rocklet-launch.ts";
+import { BUN_FLAGS, rockletLaunch, type RockletLaunch, type Runner } from "./rocklet-launch.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
 
 export interface LocalDeploymentOptions {
@@ -20,6 +22,14 @@ export interface LocalDeploymentOptions {
   supervisor: string;
   /** How long processes get between SIGTERM and SIGKILL. */
   graceMs: number;
+  /** Bubblewrap and what it supports, or null: the sandboxes run unconfined. */
+  bubblewrap: { path: string; features: BwrapFeatures } | null;
+  /** The uid and gid sandboxes run as (their work dir is theirs); null: the server's. */
+  runAs: RunAs | null;
+  /** Host paths a sandbox must not see (the server's files, other sandboxes, sockets). */
+  hide: string[];
+  /** Host paths inside hidden ones that every sandbox needs read-only (e.g. /etc/resolv.conf's target). */
+  expose: string[];
 }
 
 export interface LocalDeploymentCapabilities {
@@ -28,6 +38,7 @@ export interface LocalDeploymentCapabilities {
   proc: ProcReader;
   records: SandboxRecords;
   log: Logger;
+  pathKind: PathKind;
 }
 
 /** Sandboxes as local process groups: a supervisor (child subreaper) running the rocklet in the sandbox's work dir. */
@@ -59,14 +70,25 @@ export class LocalDeployment implements Deployment {
       port,
     );
     await fs.mkdir(workDir);
+    const { bubblewrap, runAs } = this.options;
+    // A file, not the environment: the rocklet deletes it once read, so its commands never see the token.
+    const tokenFile = join(workDir, ".rocklet-token");
+    writeFileSync(fs.check(tokenFile, "write"), spec.rockletToken, { mode: 0o600 });
+    if (bubblewrap && runAs) for (const path of [workDir, tokenFile]) chownSync(fs.check(path, "write"), runAs.uid, runAs.uid);
+    const rocklet = [...launch.command, "--token-file", tokenFile];
+    const isolation: Isolation = bubblewrap ? "bubblewrap" : "none";
+    const command = bubblewrap
+      ? bwrapCommand(bubblewrap.path, bubblewrap.features, this.view(workDir, launch, spec), this.caps.pathKind, rocklet, runAs)
+      : rocklet;
+    if (!bubblewrap) this.caps.log.warn("local sandbox runs WITHOUT isolation: it sees the host's files and processes as the server's user", { sandbox_id: spec.sandbox_id });
     let pid: number | undefined;
     try {
       const supervisor = run.spawn(
-        [process.execPath, ...BUN_FLAGS, this.options.supervisor, "--log", records.logFile(spec.sandbox_id), "--grace-ms", String(this.options.graceMs), "--", ...launch.command],
+        [process.execPath, ...BUN_FLAGS, this.options.supervisor, "--log", records.logFile(spec.sandbox_id), "--grace-ms", String(this.options.graceMs), ...(bubblewrap ? ["--isolated"] : []), "--", ...command],
         {
           cwd: workDir,
           // HOME is the work dir so that tools writing ~/.cache or ~/.config stay inside the sandbox.
-          env: { ...spec.env, HOME: workDir, ROCKLET_TOKEN: spec.rockletToken },
+          env: { TMPDIR: "/tmp", ...spec.env, HOME: workDir },
           detached: true,
           stdin: "ignore",
           stdout: "ignore",
@@ -85,6 +107,7 @@ export class LocalDeployment implements Deployment {
         workDir,
         image: spec.image,
         runner: launch.runner,
+        isolation,
         labels: spec.labels,
         created_at: new Date().toISOString(),
       });
@@ -102,6 +125,7 @@ export class LocalDeployment implements Deployment {
       // No translation: the rocklet listens on the host port itself.
       port_mapping: { [String(port)]: port },
       instance_id: String(pid),
+      isolation,
     };
   }
 
@@ -148,6 +172,12 @@ export class LocalDeployment implements Deployment {
     const tree = descendantsOf(record.pid, processTable(this.caps.proc));
     sendSignal(-record.pid, "SIGKILL");
     for (const p of tree) sendSignal(p.pid, "SIGKILL");
+  }
+
+  /** What the sandbox sees: the host read-only, minus the hidden paths, plus the rocklet and its own work dir. */
+  private view(workDir: string, launch: RockletLaunch, spec: SandboxSpec): SandboxView {
+    const rocklet = launch.runner === "binary" ? [this.options.rockletBinary] : [process.execPath, dirname(this.options.rockletSource)];
+    return { workDir, hide: this.options.hide, expose: [...this.options.expose, ...rocklet], tmpBytes: spec.memoryBytes };
   }
 
   private async binaryExists(): Promise<boolean> {

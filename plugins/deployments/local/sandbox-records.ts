@@ -12,6 +12,8 @@ export interface SandboxRecord {
   /** Recorded, not used: a local sandbox runs on the host's filesystem. */
   image: string;
   runner: "binary" | "source";
+  /** Absent in records written before sandboxes were isolated. */
+  isolation?: "bubblewrap" | "none";
   labels: Record<string, string>;
   created_at: string;
 }

@@ -1,16 +1,19 @@
 /**
- * The first process of a local sandbox: `bun supervisor.ts --log FILE --grace-ms N -- <rocklet command>`.
+ * The first process of a local sandbox: `bun supervisor.ts --log FILE --grace-ms N [--isolated] -- <rocklet command>`.
  * It runs the rocklet as its child and, being a child subreaper, adopts every orphan the sandbox leaves behind.
  * Whatever ends it (SIGTERM from the deployment, or the rocklet exiting) it first ends every process below it:
  * SIGTERM, a grace period, then SIGSTOP + SIGKILL until none is left. Its process group is the sandbox's handle.
+ * With --isolated the command is bubblewrap running the rocklet: bubblewrap and its init (PID 1 of the sandbox) are
+ * spared the SIGTERM, since they end the whole sandbox at once when they go; they end when the rocklet does.
  */
 import { openSync, writeSync } from "node:fs";
-import { descendantsOf, isLive, processTable, sendSignal } from "./process-table.ts";
+import { descendantsOf, isLive, processTable, sendSignal, type ProcessEntry } from "./process-table.ts";
 import { becomeSubreaper, reap } from "./subreaper.ts";
 
 interface SupervisorOptions {
   log: string;
   graceMs: number;
+  isolated: boolean;
   command: string[];
 }
 
@@ -24,7 +27,7 @@ function parseArguments(argv: string[]): SupervisorOptions {
   };
   const command = argv.slice(separator + 1);
   if (separator < 0 || command.length === 0) throw new Error("supervisor: usage: --log FILE --grace-ms N -- COMMAND...");
-  return { log: value("--log"), graceMs: Number(value("--grace-ms")), command };
+  return { log: value("--log"), graceMs: Number(value("--grace-ms")), isolated: flags.includes("--isolated"), command };
 }
 
 const options = parseArguments(process.argv.slice(2));
@@ -36,6 +39,7 @@ if (!becomeSubreaper()) note("warning: cannot become a child subreaper; processe
 const rocklet = Bun.spawn(options.command, { stdin: "ignore", stdout: logFd, stderr: logFd, env: process.env });
 
 const liveBelow = () => descendantsOf(process.pid, processTable()).filter((p) => isLive(p) && p.pid !== process.pid);
+const isLauncher = (p: ProcessEntry) => options.isolated && (p.pid === rocklet.pid || p.parent === rocklet.pid);
 
 function reapAdopted(): void {
   for (const entry of processTable()) {
@@ -49,7 +53,7 @@ async function end(exitCode: number): Promise<void> {
   if (ending) return;
   ending = true;
   clearInterval(reaper);
-  for (const p of liveBelow()) sendSignal(p.pid, "SIGTERM");
+  for (const p of liveBelow()) if (!isLauncher(p)) sendSignal(p.pid, "SIGTERM");
   const deadline = Date.now() + options.graceMs;
   while (Date.now() < deadline && liveBelow().length > 0) {
     reapAdopted();
@@ -64,6 +68,8 @@ async function end(exitCode: number): Promise<void> {
     reapAdopted();
     await Bun.sleep(10);
   }
+  // Dead by now, maybe not yet reaped: let the note on how it exited reach the log first.
+  await Promise.race([rocklet.exited, Bun.sleep(1000)]);
   reapAdopted();
   process.exit(exitCode);
 }

@@ -62,6 +62,8 @@ export interface SandboxStatus {
   delete_time: string | null;
   auto_stop_time: string | null;
   state_history: StateTransition[];
+  /** Not in ROCK: how the deployment confines the sandbox ("bubblewrap", "none" for a bare local process), when it says. */
+  isolation?: string;
 }
 
 export interface SandboxList {

@@ -180,7 +180,7 @@ export class SandboxLifecycle {
   }
 
   private async placed(spec: SandboxSpec, handle: OperatorHandle) {
-    this.records.placed(spec.sandbox_id, { host_ip: handle.host_ip, host_name: handle.host_name, port_mapping: handle.port_mapping, spec });
+    this.records.placed(spec.sandbox_id, { host_ip: handle.host_ip, host_name: handle.host_name, port_mapping: handle.port_mapping, spec, isolation: handle.isolation });
     await this.live.update(spec.sandbox_id, { rockletUrl: handle.rockletUrl, rockletToken: handle.rockletToken, host_ip: handle.host_ip, host_name: handle.host_name });
   }
 

@@ -57,9 +57,11 @@ export class SandboxRecords {
     return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running')`).all() as Record<string, any>[]).map(decode);
   }
 
-  placed(sandbox_id: string, where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; spec?: SandboxSpec }) {
+  placed(sandbox_id: string, where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; spec?: SandboxSpec; isolation?: string }) {
     this.db.run(`UPDATE sandboxes SET host_ip = ?, host_name = ?, port_mapping = ? WHERE sandbox_id = ?`, [where.host_ip, where.host_name, JSON.stringify(where.port_mapping), sandbox_id]);
     if (where.spec) this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(where.spec), sandbox_id]);
+    // In meta, which status responses echo; a restart on another deployment may not say, so it is cleared then.
+    this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.isolation', ?) WHERE sandbox_id = ?`, [where.isolation ?? null, sandbox_id]);
   }
 
   /**

@@ -32,6 +32,8 @@ export function statusResponse(record: SandboxRecord, is_alive: boolean, expireT
     delete_time: record.delete_time,
     auto_stop_time: expireTime === null ? null : new Date(expireTime * 1000).toISOString(),
     state_history: record.state_history,
+    // Not in ROCK (pydantic clients ignore extra keys): "none" tells the admin a local sandbox is not confined.
+    ...(typeof meta.isolation === "string" ? { isolation: meta.isolation } : {}),
   };
 }
 
