@@ -176,7 +176,8 @@ export class LocalDeployment implements Deployment {
 
   /** What the sandbox sees: the host read-only, minus the hidden paths, plus the rocklet and its own work dir. */
   private view(workDir: string, launch: RockletLaunch, spec: SandboxSpec): SandboxView {
-    const rocklet = launch.runner === "binary" ? [this.options.rockletBinary] : [process.execPath, dirname(this.options.rockletSource)];
+    // From source, the rocklet imports its siblings in plugins/lib too (process-secrets.ts): that whole folder is code.
+    const rocklet = launch.runner === "binary" ? [this.options.rockletBinary] : [process.execPath, dirname(dirname(this.options.rockletSource))];
     return { workDir, hide: this.options.hide, expose: [...this.options.expose, ...rocklet], tmpBytes: spec.memoryBytes };
   }
 
