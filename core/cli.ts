@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, PermissionDenied, PluginError, PortInUse, errorMessage } from "./errors.ts";
 import { Kernel, projectRoot } from "./kernel.ts";
-import { createLogger, redact } from "./log.ts";
+import { createLogger, logUncaughtErrors, redact } from "./log.ts";
 import { describePermissions } from "./permissions/schema.ts";
 
 export interface CliCommand {
@@ -139,13 +139,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // What a plugin throws outside any request would be printed by Bun as it is: log it (masked) and exit as Bun would.
-  const fatal = (what: string) => (error: unknown) => {
-    createLogger({ plugin: "kernel" }).error(what, { error: errorMessage(error) });
-    process.exit(1);
-  };
-  process.on("uncaughtException", fatal("uncaught exception"));
-  process.on("unhandledRejection", fatal("unhandled promise rejection"));
+  logUncaughtErrors(createLogger({ plugin: "kernel" }));
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {

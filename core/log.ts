@@ -2,6 +2,7 @@
  * Structured logging to stderr: `text` lines for people, `json` lines for collectors.
  * Every registered secret is replaced by `***` in every line, whoever logs it.
  */
+import { errorMessage } from "./errors.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -83,4 +84,17 @@ export function createLogger(base: LogFields = {}): Logger {
     error: (m, f) => emit("error", base, m, f),
     child: (fields) => createLogger({ ...base, ...fields }),
   };
+}
+
+/**
+ * What a plugin or a layout module throws outside any request would be printed by Bun as it is, secrets included:
+ * log it (masked) and exit 1, as Bun would.
+ */
+export function logUncaughtErrors(log: Logger): void {
+  const fatal = (what: string) => (error: unknown) => {
+    log.error(what, { error: errorMessage(error) });
+    process.exit(1);
+  };
+  process.on("uncaughtException", fatal("uncaught exception"));
+  process.on("unhandledRejection", fatal("unhandled promise rejection"));
 }

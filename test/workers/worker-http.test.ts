@@ -179,3 +179,13 @@ describe("failures", () => {
     expect(await new Response(child.stderr).text()).toContain("test/workers/fixtures/missing.yaml: file not found");
   });
 });
+
+test("an error a layout module throws outside any request is logged with the secrets masked, and the worker exits 1", async () => {
+  const token = `worker-secret-${crypto.randomUUID()}`;
+  const worker = await startWorker("test/workers/fixtures/throws-later", { ...standalone(), WORKER_TOKEN: token });
+  expect(await worker.exited).toBe(1);
+  expect(worker.stderr()).toContain("uncaught exception");
+  expect(worker.stderr()).toContain("background job failed with token ***");
+  expect(worker.stderr()).not.toContain(token);
+});
+

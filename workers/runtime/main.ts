@@ -7,7 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { ConfigError, errorMessage, isAddressInUse } from "../../core/errors.ts";
-import { configureLogging, createLogger, redact, registerSecret } from "../../core/log.ts";
+import { configureLogging, createLogger, logUncaughtErrors, redact, registerSecret } from "../../core/log.ts";
 import { AgentClient } from "./agent-client.ts";
 import { loadLayout } from "./load-layout.ts";
 import { WorkerMetrics } from "./metrics.ts";
@@ -105,4 +105,5 @@ async function main(argv: string[]) {
   } else if (!exiting) agent.watch();
 }
 
+logUncaughtErrors(log);
 await main(process.argv.slice(2));
