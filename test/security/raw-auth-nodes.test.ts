@@ -13,21 +13,7 @@ import { createLogger } from "../../core/log.ts";
 import { WorkerMetrics } from "../../workers/runtime/metrics.ts";
 import { startWorkerServer, type WorkerServer } from "../../workers/runtime/server.ts";
 import { scratchDir, startTestRocklet, type TestRocklet } from "../rocklet/harness.ts";
-import { probesFor, rawHttp, violation, type Probe } from "./raw-http.ts";
-
-async function runProbes(port: number, probes: Probe[], publicAnswers: Record<string, string>): Promise<string[]> {
-  const broken: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < probes.length) {
-      const probe = probes[next++];
-      const problem = violation(probe, await rawHttp(port, probe.request), publicAnswers);
-      if (problem) broken.push(problem);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return broken;
-}
+import { probesFor, runProbes } from "./raw-http.ts";
 
 describe("rocklet", () => {
   let rocklet: TestRocklet;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
-import { concretePath, probesFor, rawHttp, violation, type Probe } from "./raw-http.ts";
+import { concretePath, probesFor, runProbes } from "./raw-http.ts";
 
 const token = "kernel-token-7f3a9c";
 let project: TempProject;
@@ -76,21 +76,6 @@ afterAll(async () => {
   workerStub.stop(true);
   project?.remove();
 });
-
-/** Runs `probes` a few at a time and returns the broken expectations. */
-async function runProbes(port: number, probes: Probe[], publicAnswers: Record<string, string>): Promise<string[]> {
-  const broken: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < probes.length) {
-      const probe = probes[next++];
-      const problem = violation(probe, await rawHttp(port, probe.request), publicAnswers);
-      if (problem) broken.push(problem);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return broken;
-}
 
 describe("every kernel service with a token", () => {
   test("every route but /health answers 401 to every request shape, and no route's work is done", async () => {

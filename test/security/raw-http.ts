@@ -193,3 +193,18 @@ export function violation(probe: Probe, reply: RawReply, publicAnswers: Record<s
   }
   return `${probe.what} -> ${reply.status || "no answer"} ${reply.body.slice(0, 160)}`;
 }
+
+/** Runs `probes` a few at a time and returns the broken expectations. */
+export async function runProbes(port: number, probes: Probe[], publicAnswers: Record<string, string>): Promise<string[]> {
+  const broken: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < probes.length) {
+      const probe = probes[next++];
+      const problem = violation(probe, await rawHttp(port, probe.request), publicAnswers);
+      if (problem) broken.push(problem);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return broken;
+}
