@@ -210,7 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return errorBody({ status: problem.status, message: problem.message, field: problem.field, requestId: requestIdOf(request) });
       }
       // A body without a declared length (chunked) is counted as it is read.
-      if (request.body && !request.headers.has("content-length")) {
+      if (!request.headers.has("content-length") && request.body) {
         const counted = new Request(request, { body: boundedBody(request.body, limits.maxBodyBytes), signal: request.signal, duplex: "half" } as RequestInit);
         started.set(counted, started.get(request)!);
         if (authorized.has(request)) authorized.add(counted);
