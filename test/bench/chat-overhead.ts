@@ -7,7 +7,8 @@
  *   bun test/bench/chat-overhead.ts [requests-per-round] [rounds]
  */
 import { join } from "node:path";
-import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { tempProject } from "../support/project.ts";
+import { startChatServer } from "./support/chat-server.ts";
 import { runLoad } from "./support/http-load.ts";
 import { ms, percentile, spawnAndReadLine } from "./support/measure.ts";
 
@@ -15,15 +16,10 @@ const count = Number(process.argv[2] ?? 3000);
 const rounds = Number(process.argv[3] ?? 5);
 const { child: upstream, line: upstreamPort } = await spawnAndReadLine([process.execPath, join(import.meta.dir, "support/instant-upstream.ts")]);
 
+const rock = await startChatServer(upstreamPort);
 const project = tempProject();
-const port = freePort();
-const config = project.config(
-  `log:\n  level: warn\nplugins:\n  openai:\n    api_base: http://127.0.0.1:${upstreamPort}/v1\n    model: bench\n    supports_tools: false\n  assistant:\n    port: ${port}\n    model_server: openai\n`,
-);
-const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config }, stdout: "ignore", stderr: "inherit" });
-await waitForHttp(`http://127.0.0.1:${port}/health`);
 
-const ours = `http://127.0.0.1:${port}/v1/chat/completions`;
+const ours = rock.url;
 const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;
 const body = (stream: boolean) => JSON.stringify({ model: "bench", stream, messages: [{ role: "user", content: "hi" }] });
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -83,7 +79,6 @@ if (wrk) {
   }
 }
 
-rock.kill("SIGTERM");
+await rock.stop();
 upstream.kill();
-await rock.exited;
 project.remove();
