@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
-import { DEFAULT_OPTIONS } from "../../plugins/lib/rocklet/server.ts";
+import { DEFAULT_OPTIONS } from "../../plugins/programs/rocklet/server.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
 import { api } from "./support.ts";
 

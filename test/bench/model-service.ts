@@ -12,7 +12,7 @@ import { freePort, repoRoot } from "../support/project.ts";
 import { ms, percentile, sample, spawnAndReadLine } from "./support/measure.ts";
 
 const count = Number(process.argv[2] ?? 2000);
-const main = join(repoRoot, "plugins/lib/model-service/main.ts");
+const main = join(repoRoot, "plugins/programs/model-service/main.ts");
 const base = join(repoRoot, "test", ".tmp", "model-service");
 mkdirSync(base, { recursive: true });
 const dir = mkdtempSync(join(base, "bench-"));

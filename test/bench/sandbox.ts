@@ -13,7 +13,7 @@
  */
 import Docker from "dockerode";
 import { join } from "node:path";
-import { RockClient, Sandbox } from "../../plugins/lib/sdk/index.ts";
+import { RockClient, Sandbox } from "../../plugins/clients/sdk/index.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
 import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";

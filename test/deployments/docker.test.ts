@@ -156,7 +156,7 @@ describe.skipIf(!available("docker", socket))("docker deployment (real engine)",
     const missing = await bootDeployment("docker", configYaml("    rocklet_binary: /nonexistent/rocklet\n"));
     try {
       const s = spec();
-      await expect(missing.deployment.start(s)).rejects.toThrow("rocklet binary not found at /nonexistent/rocklet: build it with: npx bun plugins/lib/rocklet/build.ts");
+      await expect(missing.deployment.start(s)).rejects.toThrow("rocklet binary not found at /nonexistent/rocklet: build it with: npx bun plugins/programs/rocklet/build.ts");
       expect(await containersOf(s.sandbox_id)).toEqual([]);
     } finally {
       await missing.close();

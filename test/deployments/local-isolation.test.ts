@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Sandbox } from "../../plugins/lib/sdk/index.ts";
+import { Sandbox } from "../../plugins/clients/sdk/index.ts";
 import { available, bubblewrap, dockerSocket } from "../support/env.ts";
 import { freePort, repoRoot, tempProject, waitForHttp, type TempProject } from "../support/project.ts";
 import { bwrapCommand, bwrapFeatures, pathKind } from "../../plugins/deployments/local/isolation.ts";

@@ -5,7 +5,7 @@ import { bootDeployment, execute, rockletCall, sandboxSpec, waitAlive, type Boot
 
 /** A rocklet started by someone else: here, the source run by this Bun as its own process. */
 function startRocklet(port: number, token: string) {
-  return Bun.spawn([process.execPath, join(repoRoot, "plugins/lib/rocklet/main.ts"), "--host", "127.0.0.1", "--port", String(port)], {
+  return Bun.spawn([process.execPath, join(repoRoot, "plugins/programs/rocklet/main.ts"), "--host", "127.0.0.1", "--port", String(port)], {
     env: { ...process.env, ROCKLET_TOKEN: token },
     stdout: "ignore",
     stderr: "ignore",

@@ -3,8 +3,8 @@ import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import type { Deployment, SandboxSpec } from "../../core/kinds/deployment.ts";
-import { needsBuild } from "../../plugins/lib/compile.ts";
-import { buildRocklet } from "../../plugins/lib/rocklet/build.ts";
+import { needsBuild } from "../../plugins/programs/compile.ts";
+import { buildRocklet } from "../../plugins/programs/rocklet/build.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
 
 export const rockletBinary = join(repoRoot, "dist", "rocklet");

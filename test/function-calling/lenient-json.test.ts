@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LenientJsonWriter } from "../../plugins/lib/function-calling/lenient-json.ts";
+import { LenientJsonWriter } from "../../plugins/protocol/function-calling/lenient-json.ts";
 
 function convert(input: string): string {
   const writer = new LenientJsonWriter();

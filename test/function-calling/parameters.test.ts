@@ -4,7 +4,7 @@ import {
   normaliseTools,
   ToolDefinitionError,
   toToolSpec,
-} from "../../plugins/lib/function-calling/parameters.ts";
+} from "../../plugins/protocol/function-calling/parameters.ts";
 
 const LIST_FORM = [
   { name: "location", type: "string", description: "城市/区具体名称", required: true },

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseReply } from "../../plugins/lib/function-calling/parse.ts";
+import { parseReply } from "../../plugins/protocol/function-calling/parse.ts";
 import { DEFAULT_TOOL_NAMES, REPLY_CASES } from "./cases.ts";
 
 describe("parseReply", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { normaliseTools, ToolDefinitionError } from "../../plugins/lib/function-calling/parameters.ts";
-import { type RenderRequest, renderPrompt } from "../../plugins/lib/function-calling/render.ts";
+import { normaliseTools, ToolDefinitionError } from "../../plugins/protocol/function-calling/parameters.ts";
+import { type RenderRequest, renderPrompt } from "../../plugins/protocol/function-calling/render.ts";
 
 // The README / seed tool, list-form parameters.
 const WEATHER = {

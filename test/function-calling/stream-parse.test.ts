@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseReply } from "../../plugins/lib/function-calling/parse.ts";
-import { type ReplyEvent, ReplyStreamParser } from "../../plugins/lib/function-calling/stream-parse.ts";
+import { parseReply } from "../../plugins/protocol/function-calling/parse.ts";
+import { type ReplyEvent, ReplyStreamParser } from "../../plugins/protocol/function-calling/stream-parse.ts";
 import { DEFAULT_TOOL_NAMES, REPLY_CASES, type ReplyCase } from "./cases.ts";
 
 interface Collected {

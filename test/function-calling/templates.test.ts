@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { pythonJsonDumps } from "../../plugins/lib/function-calling/python-json.ts";
+import { pythonJsonDumps } from "../../plugins/protocol/function-calling/python-json.ts";
 import {
   describeTools,
   detectLanguage,
@@ -12,7 +12,7 @@ import {
   TOOL_QUERY_PREFIX,
   TOOL_TEMPLATE,
   toolSystemBlock,
-} from "../../plugins/lib/function-calling/templates.ts";
+} from "../../plugins/protocol/function-calling/templates.ts";
 
 // Written from reference §3.3 (zh, en are quoted there JSON-escaped) and modelscope-agent 0.7.1 for the parallel forms.
 const ZH =

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appendRecord, responseLine } from "../../plugins/lib/model-service/log-records.ts";
-import { ModelClient } from "../../plugins/lib/model-service/model-client.ts";
+import { appendRecord, responseLine } from "../../plugins/programs/model-service/log-records.ts";
+import { ModelClient } from "../../plugins/programs/model-service/model-client.ts";
 import { rockLastRequest, rockResponse } from "./support/rock-reader.ts";
 import { agentScript, serviceDir, type ServiceDir } from "./support/service.ts";
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { requestLine, sessionEndLine } from "../../plugins/lib/model-service/log-records.ts";
-import { AntiCallError, ModelClient } from "../../plugins/lib/model-service/model-client.ts";
+import { requestLine, sessionEndLine } from "../../plugins/programs/model-service/log-records.ts";
+import { AntiCallError, ModelClient } from "../../plugins/programs/model-service/model-client.ts";
 import { repoRoot } from "./support/service.ts";
 
 const base = join(repoRoot, "test", ".tmp", "model-service");

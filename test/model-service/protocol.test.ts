@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { LogParser } from "../../plugins/lib/model-service/log-parser.ts";
-import { requestLine, responseLine, sessionEndLine } from "../../plugins/lib/model-service/log-records.ts";
-import { toPythonJson } from "../../plugins/lib/model-service/python-json.ts";
+import { LogParser } from "../../plugins/programs/model-service/log-parser.ts";
+import { requestLine, responseLine, sessionEndLine } from "../../plugins/programs/model-service/log-records.ts";
+import { toPythonJson } from "../../plugins/programs/model-service/python-json.ts";
 import { rockLastRequest, rockResponse } from "./support/rock-reader.ts";
 
 const python = Bun.which("python3");

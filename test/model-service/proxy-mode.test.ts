@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { startModelService, type RunningService } from "../../plugins/lib/model-service/server.ts";
-import { silentLog } from "../../plugins/lib/model-service/service-log.ts";
-import { resolveSettings, type Flags } from "../../plugins/lib/model-service/settings.ts";
+import { startModelService, type RunningService } from "../../plugins/programs/model-service/server.ts";
+import { silentLog } from "../../plugins/programs/model-service/service-log.ts";
+import { resolveSettings, type Flags } from "../../plugins/programs/model-service/settings.ts";
 import { rawHttp } from "../security/raw-http.ts";
 import { repoRoot } from "./support/service.ts";
 import { scriptedUpstream, status, type ScriptedUpstream } from "./support/scripted-upstream.ts";

@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { needsBuild } from "../../plugins/lib/compile.ts";
-import { buildModelService } from "../../plugins/lib/model-service/build.ts";
-import { ModelServiceError, SandboxModelService } from "../../plugins/lib/model-service/sandbox-model-service.ts";
-import { Sandbox } from "../../plugins/lib/sdk/index.ts";
+import { needsBuild } from "../../plugins/programs/compile.ts";
+import { buildModelService } from "../../plugins/programs/model-service/build.ts";
+import { ModelServiceError, SandboxModelService } from "../../plugins/clients/sdk/model-service.ts";
+import { Sandbox } from "../../plugins/clients/sdk/index.ts";
 import { bootAdminKernel, localAdminYaml, newSandboxId, type RunningAdmin } from "../sdk/support.ts";
 import { freePort } from "../support/project.ts";
 import { repoRoot } from "./support/service.ts";

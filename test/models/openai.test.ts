@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { ModelError } from "../../core/kinds/model.ts";
-import { createOpenAIClient } from "../../plugins/models/openai/client.ts";
-import { OpenAIConfig } from "../../plugins/models/openai/config.ts";
+import { createOpenAIClient } from "../../plugins/protocol/openai-chat/client.ts";
+import { OpenAIConfig } from "../../plugins/protocol/openai-chat/config.ts";
 import { Value } from "@sinclair/typebox/value";
 import { collect, failure, fastRetries, json, SECRET_KEY, serveLoopback, sse, textOf, type Loopback } from "./support/loopback.ts";
 import { describeTransport } from "./support/transport-suite.ts";

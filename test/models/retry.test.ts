@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createDeadline } from "../../plugins/lib/model-http/deadline.ts";
-import { backoffMs, ConnectionFailure, fetchWithRetry, retryAfterMs, type RetryPolicy } from "../../plugins/lib/model-http/retry.ts";
+import { createDeadline } from "../../plugins/protocol/model-http/deadline.ts";
+import { backoffMs, ConnectionFailure, fetchWithRetry, retryAfterMs, type RetryPolicy } from "../../plugins/protocol/model-http/retry.ts";
 
 const policy: RetryPolicy = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 1_000 };
 

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { ChatCompletionDecoder } from "../../plugins/models/openai/events.ts";
-import { decodeBatches } from "../../plugins/lib/model-http/decoder.ts";
-import { parseNDJSON } from "../../plugins/lib/model-http/ndjson.ts";
-import { MalformedFrame } from "../../plugins/lib/model-http/json-frame.ts";
-import { parseSSE, SSEDecoder, type SSEEvent } from "../../plugins/lib/model-http/sse.ts";
+import { ChatCompletionDecoder } from "../../plugins/protocol/openai-chat/events.ts";
+import { decodeBatches } from "../../plugins/protocol/model-http/decoder.ts";
+import { parseNDJSON } from "../../plugins/protocol/model-http/ndjson.ts";
+import { MalformedFrame } from "../../plugins/protocol/model-http/json-frame.ts";
+import { parseSSE, SSEDecoder, type SSEEvent } from "../../plugins/protocol/model-http/sse.ts";
 
 /** A byte stream delivered in the given pieces (strings are UTF-8 encoded; arrays are raw bytes). */
 function bytes(pieces: (string | number[])[]): ReadableStream<Uint8Array> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildRocklet } from "../../plugins/lib/rocklet/build.ts";
+import { buildRocklet } from "../../plugins/programs/rocklet/build.ts";
 import { type RockletProcess, spawnRocklet } from "./process-harness.ts";
 
 let dir: string;

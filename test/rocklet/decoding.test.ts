@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { isTriviallyValid } from "../../plugins/lib/rocklet/bash-syntax.ts";
-import { pythonRepr } from "../../plugins/lib/rocklet/python-repr.ts";
-import { findSentinel, newSentinel } from "../../plugins/lib/rocklet/sentinel.ts";
-import { decodeUtf8, Utf8Decoder } from "../../plugins/lib/rocklet/utf8-decoder.ts";
+import { isTriviallyValid } from "../../plugins/programs/rocklet/bash-syntax.ts";
+import { pythonRepr } from "../../plugins/protocol/python-repr.ts";
+import { findSentinel, newSentinel } from "../../plugins/programs/rocklet/sentinel.ts";
+import { decodeUtf8, Utf8Decoder } from "../../plugins/programs/rocklet/utf8-decoder.ts";
 
 describe("UTF-8 decoding", () => {
   test("sequences split across chunks are reassembled", () => {

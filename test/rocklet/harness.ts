@@ -1,7 +1,7 @@
 /** Starts an in-process rocklet on a free port and talks to it over real HTTP. */
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_OPTIONS, type RockletOptions, startRocklet } from "../../plugins/lib/rocklet/server.ts";
+import { DEFAULT_OPTIONS, type RockletOptions, startRocklet } from "../../plugins/programs/rocklet/server.ts";
 
 export interface TestRocklet {
   url: string;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseMultipart, type PartSink } from "../../plugins/lib/rocklet/multipart.ts";
+import { parseMultipart, type PartSink } from "../../plugins/programs/rocklet/multipart.ts";
 
 async function parse(body: Uint8Array, boundary: string, chunkSize: number) {
   const fields: Record<string, string> = {};

@@ -2,7 +2,7 @@
 import type { Subprocess } from "bun";
 import { join } from "node:path";
 
-export const ENTRY = join(import.meta.dir, "../../plugins/lib/rocklet/main.ts");
+export const ENTRY = join(import.meta.dir, "../../plugins/programs/rocklet/main.ts");
 
 export interface RockletProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_OPTIONS } from "../../plugins/lib/rocklet/server.ts";
+import { DEFAULT_OPTIONS } from "../../plugins/programs/rocklet/server.ts";
 import { scratchDir } from "./harness.ts";
 import { ENTRY, type RockletProcess, spawnRocklet } from "./process-harness.ts";
 

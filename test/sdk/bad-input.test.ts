@@ -6,7 +6,7 @@ import {
   RockClient,
   RockError,
   Sandbox,
-} from "../../plugins/lib/sdk/index.ts";
+} from "../../plugins/clients/sdk/index.ts";
 import { freePort } from "../support/project.ts";
 import { bootAdminKernel, localAdminYaml, newSandboxId, type RunningAdmin } from "./support.ts";
 

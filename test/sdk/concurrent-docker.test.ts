@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Docker from "dockerode";
-import { RockClient, Sandbox } from "../../plugins/lib/sdk/index.ts";
+import { RockClient, Sandbox } from "../../plugins/clients/sdk/index.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { available, dockerSocket, sandboxImage } from "../support/env.ts";
 import { bootAdminKernel, dockerAdminYaml, newSandboxId, ourContainers, removeOurContainers, type RunningAdmin } from "./support.ts";

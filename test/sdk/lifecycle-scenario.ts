@@ -5,7 +5,7 @@
 import { expect } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BadRequestRockError, CommandRockError, Sandbox, type SandboxOptions, type StartProgress } from "../../plugins/lib/sdk/index.ts";
+import { BadRequestRockError, CommandRockError, Sandbox, type SandboxOptions, type StartProgress } from "../../plugins/clients/sdk/index.ts";
 import { buildZip } from "../rocklet/zip-writer.ts";
 
 export async function sandboxLifecycle(options: SandboxOptions, scratchDir: string): Promise<string> {

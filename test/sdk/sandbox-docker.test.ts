@@ -3,7 +3,7 @@ import Docker from "dockerode";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InternalServerRockError, Sandbox } from "../../plugins/lib/sdk/index.ts";
+import { InternalServerRockError, Sandbox } from "../../plugins/clients/sdk/index.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { available, dockerSocket, sandboxImage } from "../support/env.ts";
 import { sandboxLifecycle } from "./lifecycle-scenario.ts";

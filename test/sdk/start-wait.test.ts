@@ -1,6 +1,6 @@
 /** `Sandbox.start`'s bounded wait against a scripted admin: time-outs, starts the admin gave up on, failed phases. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Sandbox, SandboxStartError, type StartProgress } from "../../plugins/lib/sdk/index.ts";
+import { Sandbox, SandboxStartError, type StartProgress } from "../../plugins/clients/sdk/index.ts";
 
 interface Script {
   status(call: number, includeAll: boolean): { status: "Success" | "Failed"; result: unknown; error?: string };

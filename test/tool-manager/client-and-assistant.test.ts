@@ -4,7 +4,7 @@
  */
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ToolServiceError, ToolServiceProxy } from "../../plugins/lib/tool-client/index.ts";
+import { ToolServiceError, ToolServiceProxy } from "../../plugins/clients/tool-client/index.ts";
 import { available, dockerSocket } from "../support/env.ts";
 import { freePort } from "../support/project.ts";
 import { bootManager, ensureTestNodeBinary, portRange, tenants, type BootedManager } from "./support.ts";

@@ -2,7 +2,7 @@
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
-import { buildToolNode } from "../../plugins/lib/tool-node/build.ts";
+import { buildToolNode } from "../../plugins/programs/tool-node/build.ts";
 import type { ToolInstances } from "../../plugins/services/tool-manager/instances.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";

@@ -5,7 +5,7 @@ import { validate } from "../../core/config.ts";
 import { ConfigError } from "../../core/errors.ts";
 import type { Kernel } from "../../core/kernel.ts";
 import { FilterArgsError, isFilterPluginInstance, type TextFilter } from "../../core/kinds/filter.ts";
-import type { ModelPluginInstance } from "../../plugins/lib/model-plugin.ts";
+import type { ModelPluginInstance } from "../../plugins/shared/model-plugin.ts";
 import type { LayoutLlm, LayoutProcess, WorkerModule } from "./contract.ts";
 import { readLayoutFile, type LayoutEntry } from "./layout-file.ts";
 import { modelLlm } from "./model-llm.ts";

@@ -3,12 +3,12 @@ import { hostname } from "node:os";
 import type { Deployment, InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
-import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
+import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
 import { containerName, containerOptions, rockletStdin, SANDBOX_ID_LABEL, type ContainerSettings } from "./container-options.ts";
-import { logTail } from "./container-logs.ts";
-import { engineMessage, hasStatus } from "./docker-errors.ts";
+import { logTail } from "../../shared/containers/container-logs.ts";
+import { engineMessage, hasStatus } from "../../shared/containers/docker-errors.ts";
 import { exitReason } from "./exit-reason.ts";
-import { ensureImage } from "./image-policy.ts";
+import { ensureImage } from "../../shared/containers/image-policy.ts";
 
 export interface DockerDeploymentOptions extends ContainerSettings {
   name: string;

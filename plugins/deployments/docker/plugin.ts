@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { Deployment } from "../../../core/kinds/deployment.ts";
 import { definePlugin } from "../../../core/plugin.ts";
-import { fromRoot, ROCKLET_BINARY_DEFAULT, ROCKLET_BUILD_HINT } from "../../lib/deployment/rocklet-files.ts";
+import { fromRoot, ROCKLET_BINARY_DEFAULT, ROCKLET_BUILD_HINT } from "../../shared/deployment/rocklet-files.ts";
 import { DockerDeployment } from "./docker-deployment.ts";
 
 /** Modes in which the rocklet could not be published on a loopback port of its own. */

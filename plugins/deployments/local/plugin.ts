@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { ScopedFs } from "../../../core/permissions/fs.ts";
 import type { ScopedRun } from "../../../core/permissions/run.ts";
 import { definePlugin } from "../../../core/plugin.ts";
-import { fromRoot, ROCKLET_BINARY_DEFAULT, ROCKLET_SOURCE } from "../../lib/deployment/rocklet-files.ts";
+import { fromRoot, ROCKLET_BINARY_DEFAULT, ROCKLET_SOURCE } from "../../shared/deployment/rocklet-files.ts";
 import { bwrapCommand, bwrapFeatures, pathKind, realPath, targetsInside, type BwrapFeatures, type RunAs, type SandboxView } from "./isolation.ts";
 import { LocalDeployment } from "./local-deployment.ts";
 import { BUN_FLAGS } from "./rocklet-launch.ts";

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Logger } from "../../../core/log.ts";
-import { assertSandboxId } from "../../lib/deployment/sandbox-id.ts";
+import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
 
 export interface RemoteDeploymentOptions {
   name: string;

@@ -3,8 +3,8 @@
  * enable_search, …) live under `parameters`, so `extra` is merged there.
  */
 import type { ChatMessage, ChatOptions } from "../../../core/kinds/model.ts";
-import { setIfDefined } from "../../lib/model-http/shape.ts";
-import { samplingFields } from "../../lib/model-http/sampling.ts";
+import { setIfDefined } from "../../protocol/model-http/shape.ts";
+import { samplingFields } from "../../protocol/model-http/sampling.ts";
 
 export function generationBody(
   messages: ChatMessage[],

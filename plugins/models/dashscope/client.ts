@@ -1,11 +1,11 @@
 /** ModelClient for DashScope's native text-generation API (streamed as SSE). */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
-import { flatten } from "../../lib/model-http/decoder.ts";
-import type { ClientDeps } from "../../lib/model-http/deps.ts";
-import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
-import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
-import { asObject, asString } from "../../lib/model-http/shape.ts";
-import { bearerHeaders, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
+import { flatten } from "../../protocol/model-http/decoder.ts";
+import type { ClientDeps } from "../../protocol/model-http/deps.ts";
+import { readCommonErrorMessage, type ErrorMessageReader } from "../../protocol/model-http/errors.ts";
+import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
+import { asObject, asString } from "../../protocol/model-http/shape.ts";
+import { bearerHeaders, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
 import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
 import { GenerationDecoder } from "./events.ts";

@@ -1,6 +1,6 @@
 /** Configuration of the client for DashScope's native text-generation API. */
 import { Type, type Static } from "@sinclair/typebox";
-import { HttpSettings } from "../../lib/model-http/settings.ts";
+import { HttpSettings } from "../../protocol/model-http/settings.ts";
 
 export const DASHSCOPE_DEFAULTS = {
   api_base: "https://dashscope.aliyuncs.com",

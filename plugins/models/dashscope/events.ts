@@ -6,12 +6,12 @@
  * before such a frame was cut.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
-import { LayeredDecoder } from "../../lib/model-http/decoder.ts";
-import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
-import { parseJsonFrame } from "../../lib/model-http/json-frame.ts";
-import type { Log } from "../../lib/model-http/deps.ts";
-import { asArray, asNumber, asObject, asString, type JsonObject } from "../../lib/model-http/shape.ts";
-import { SSEDecoder, type SSEEvent } from "../../lib/model-http/sse.ts";
+import { LayeredDecoder } from "../../protocol/model-http/decoder.ts";
+import { streamCutError, upstreamError, type ErrorContext } from "../../protocol/model-http/errors.ts";
+import { parseJsonFrame } from "../../protocol/model-http/json-frame.ts";
+import type { Log } from "../../protocol/model-http/deps.ts";
+import { asArray, asNumber, asObject, asString, type JsonObject } from "../../protocol/model-http/shape.ts";
+import { SSEDecoder, type SSEEvent } from "../../protocol/model-http/sse.ts";
 import { CumulativeText } from "./cumulative.ts";
 
 export interface FrameOptions {

@@ -1,4 +1,4 @@
-import { modelPlugin } from "../../lib/model-plugin.ts";
+import { modelPlugin } from "../../shared/model-plugin.ts";
 import { createDashScopeClient } from "./client.ts";
 import { DASHSCOPE_DEFAULTS, DashScopeConfig } from "./config.ts";
 

@@ -3,9 +3,9 @@
  * with usage counted by `countTokens`. Needs no network; useful for workers and tests.
  */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
-import { createDeadline, type Deadline } from "../../lib/model-http/deadline.ts";
-import type { ClientDeps } from "../../lib/model-http/deps.ts";
-import { callerAbortError, timeoutError, type ErrorContext } from "../../lib/model-http/errors.ts";
+import { createDeadline, type Deadline } from "../../protocol/model-http/deadline.ts";
+import type { ClientDeps } from "../../protocol/model-http/deps.ts";
+import { callerAbortError, timeoutError, type ErrorContext } from "../../protocol/model-http/errors.ts";
 import { ECHO_DEFAULTS, type EchoConfig } from "./config.ts";
 import { countTokens, splitIntoChunks } from "./tokens.ts";
 

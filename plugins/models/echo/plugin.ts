@@ -1,4 +1,4 @@
-import { modelPlugin } from "../../lib/model-plugin.ts";
+import { modelPlugin } from "../../shared/model-plugin.ts";
 import { createEchoClient } from "./client.ts";
 import { EchoConfig } from "./config.ts";
 

@@ -3,8 +3,8 @@
  * names: max_tokens is num_predict). `extra` is merged into the top level, its `options` into ours.
  */
 import type { ChatMessage, ChatOptions, ToolCall } from "../../../core/kinds/model.ts";
-import { asObject, setIfDefined } from "../../lib/model-http/shape.ts";
-import { samplingFields } from "../../lib/model-http/sampling.ts";
+import { asObject, setIfDefined } from "../../protocol/model-http/shape.ts";
+import { samplingFields } from "../../protocol/model-http/sampling.ts";
 
 export interface ChatBodySettings {
   model: string;

@@ -3,12 +3,12 @@
  * operator's to pull, and the 404 says so.
  */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
-import { flatten } from "../../lib/model-http/decoder.ts";
-import type { ClientDeps } from "../../lib/model-http/deps.ts";
-import { readCommonErrorMessage, type ErrorMessageReader } from "../../lib/model-http/errors.ts";
-import { resolveHttpSettings } from "../../lib/model-http/settings.ts";
-import { asArray, asObject, asString } from "../../lib/model-http/shape.ts";
-import { bearerHeaders, listModels, postJsonStream, type Upstream } from "../../lib/model-http/upstream.ts";
+import { flatten } from "../../protocol/model-http/decoder.ts";
+import type { ClientDeps } from "../../protocol/model-http/deps.ts";
+import { readCommonErrorMessage, type ErrorMessageReader } from "../../protocol/model-http/errors.ts";
+import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
+import { asArray, asObject, asString } from "../../protocol/model-http/shape.ts";
+import { bearerHeaders, listModels, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { ollamaChatBody } from "./body.ts";
 import { OLLAMA_DEFAULTS, type OllamaConfig } from "./config.ts";
 import { OllamaChatDecoder } from "./events.ts";

@@ -1,6 +1,6 @@
 /** Configuration of the client for an Ollama server's /api/chat. */
 import { Type, type Static } from "@sinclair/typebox";
-import { HttpSettings } from "../../lib/model-http/settings.ts";
+import { HttpSettings } from "../../protocol/model-http/settings.ts";
 
 export const OLLAMA_DEFAULTS = {
   host: "http://localhost:11434",

@@ -5,10 +5,10 @@
  * line each, so each becomes one complete tool_call event; `{"error": "…"}` lines are failures.
  */
 import type { ChatEvent, Usage } from "../../../core/kinds/model.ts";
-import { streamCutError, upstreamError, type ErrorContext } from "../../lib/model-http/errors.ts";
-import { LayeredDecoder } from "../../lib/model-http/decoder.ts";
-import { NDJSONDecoder } from "../../lib/model-http/ndjson.ts";
-import { asArray, asNumber, asObject, asString, withoutUndefined, type JsonObject } from "../../lib/model-http/shape.ts";
+import { streamCutError, upstreamError, type ErrorContext } from "../../protocol/model-http/errors.ts";
+import { LayeredDecoder } from "../../protocol/model-http/decoder.ts";
+import { NDJSONDecoder } from "../../protocol/model-http/ndjson.ts";
+import { asArray, asNumber, asObject, asString, withoutUndefined, type JsonObject } from "../../protocol/model-http/shape.ts";
 
 export class OllamaChatDecoder extends LayeredDecoder<unknown, ChatEvent> {
   private toolCalls = 0;

@@ -1,4 +1,4 @@
-import { modelPlugin } from "../../lib/model-plugin.ts";
+import { modelPlugin } from "../../shared/model-plugin.ts";
 import { createOllamaClient } from "./client.ts";
 import { OLLAMA_DEFAULTS, OllamaConfig } from "./config.ts";
 

@@ -1,6 +1,6 @@
-import { modelPlugin } from "../../lib/model-plugin.ts";
-import { createOpenAIClient } from "./client.ts";
-import { OPENAI_DEFAULTS, OpenAIConfig } from "./config.ts";
+import { modelPlugin } from "../../shared/model-plugin.ts";
+import { createOpenAIClient } from "../../protocol/openai-chat/client.ts";
+import { OPENAI_DEFAULTS, OpenAIConfig } from "../../protocol/openai-chat/config.ts";
 
 export default modelPlugin({
   name: "openai",

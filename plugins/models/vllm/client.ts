@@ -4,8 +4,8 @@
  * is configured, as vLLM's own docs do.
  */
 import type { ModelClient } from "../../../core/kinds/model.ts";
-import type { ClientDeps } from "../../lib/model-http/deps.ts";
-import { createOpenAIClient } from "../openai/client.ts";
+import type { ClientDeps } from "../../protocol/model-http/deps.ts";
+import { createOpenAIClient } from "../../protocol/openai-chat/client.ts";
 import { VLLM_DEFAULTS, type VllmConfig } from "./config.ts";
 
 export function createVllmClient(config: VllmConfig, deps: ClientDeps): ModelClient {

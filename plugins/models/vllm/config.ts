@@ -1,6 +1,6 @@
 /** Configuration of the client for vLLM's OpenAI-compatible server. */
 import { Type, type Static } from "@sinclair/typebox";
-import { HttpSettings } from "../../lib/model-http/settings.ts";
+import { HttpSettings } from "../../protocol/model-http/settings.ts";
 
 export const VLLM_DEFAULTS = {
   api_base: "http://localhost:8000/v1",

@@ -1,4 +1,4 @@
-import { modelPlugin } from "../../lib/model-plugin.ts";
+import { modelPlugin } from "../../shared/model-plugin.ts";
 import { createVllmClient } from "./client.ts";
 import { VLLM_DEFAULTS, VllmConfig } from "./config.ts";
 

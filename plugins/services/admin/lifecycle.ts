@@ -11,7 +11,7 @@ import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient } from "./rocklet-client.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
-import type { StartRequest } from "./schemas.ts";
+import type { StartRequest } from "../../protocol/rock-admin/schemas.ts";
 
 export interface LifecycleLimits {
   maxCpus: number;

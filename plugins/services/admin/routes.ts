@@ -6,7 +6,7 @@ import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { RockletClient } from "./rocklet-client.ts";
 import type { SandboxRecords } from "./sandbox-records.ts";
-import * as S from "./schemas.ts";
+import * as S from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "./state-machine.ts";
 import { startResponse, statusResponse } from "./status.ts";
 

@@ -4,7 +4,7 @@
  */
 import { HttpError } from "../../../core/errors.ts";
 import { chatBatches, type ChatEvent, type ChatMessage, type ChatOptions, type ModelClient, type ToolCall, type Usage } from "../../../core/kinds/model.ts";
-import { messageText } from "../../lib/function-calling/history.ts";
+import { messageText } from "../../protocol/function-calling/history.ts";
 import {
   newToolCallId,
   normaliseTools,
@@ -13,7 +13,7 @@ import {
   ToolDefinitionError,
   toToolSpec,
   type RequestMessage,
-} from "../../lib/function-calling/index.ts";
+} from "../../protocol/function-calling/index.ts";
 import type { ChatCompletionRequest } from "./request.ts";
 
 export type CompletionEvent = Extract<ChatEvent, { type: "text" | "tool_call" }>;

@@ -7,7 +7,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { ToolCall } from "../../../core/kinds/model.ts";
 import { registerSecret, type Logger } from "../../../core/log.ts";
-import { ToolServiceProxy } from "../../lib/tool-client/index.ts";
+import { ToolServiceProxy } from "../../clients/tool-client/index.ts";
 import type { ChatCompletionRequest } from "./request.ts";
 
 export const ToolManagerSettings = Type.Object({

@@ -6,8 +6,8 @@
  */
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
-import { engineMessage, hasStatus } from "../../deployments/docker/docker-errors.ts";
-import { ensureImage } from "../../deployments/docker/image-policy.ts";
+import { engineMessage, hasStatus } from "../../shared/containers/docker-errors.ts";
+import { ensureImage } from "../../shared/containers/image-policy.ts";
 import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
 import type { NodeClient } from "./node-client.ts";
 import { nodeContainerOptions, nodeSecrets, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";

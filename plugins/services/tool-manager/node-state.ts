@@ -1,7 +1,7 @@
 /** What Docker says about a node's container, in words for a `failed` record. */
 import type Docker from "dockerode";
 import type { ScopedContainer } from "../../../core/permissions/docker.ts";
-import { logTail } from "../../deployments/docker/container-logs.ts";
+import { logTail } from "../../shared/containers/container-logs.ts";
 
 export async function exitReason(container: ScopedContainer, info?: Docker.ContainerInspectInfo): Promise<string> {
   const state = (info ?? (await container.inspect())).State;

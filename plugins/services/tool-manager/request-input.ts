@@ -3,7 +3,7 @@
  * (`check_tool_service_status`, `remove_tool` and `tools` took a query). Both are merged, the body winning.
  */
 import { HttpError } from "../../../core/errors.ts";
-import { isPlainObject } from "../../lib/function-calling/parameters.ts";
+import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
 
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -1,4 +1,4 @@
-import { toolPlugin } from "../lib/tool-plugin.ts";
+import { toolPlugin } from "../../shared/tool-plugin.ts";
 import tool from "./tool.ts";
 
 export default toolPlugin("renew-instance", "0.1.0", tool);

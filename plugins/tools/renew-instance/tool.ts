@@ -1,6 +1,6 @@
 /** `RenewInstance`, the original's example tool: renews a monthly ECS instance (a stand-in; nothing is billed). */
 import { defineTool } from "../../../core/kinds/tool.ts";
-import { pythonRepr } from "../../lib/rocklet/python-repr.ts";
+import { pythonRepr } from "../../protocol/python-repr.ts";
 
 export default defineTool<{ instance_id: string; period: string }>({
   name: "RenewInstance",

@@ -3,7 +3,7 @@
  * embedding the protocol would):  bun echo-trainer.ts <log-file>
  * Prints "ready" once it follows the file; stops at SESSION_END.
  */
-import { ModelClient } from "../../../plugins/lib/model-service/model-client.ts";
+import { ModelClient } from "../../../plugins/programs/model-service/model-client.ts";
 
 const answer = JSON.stringify({ id: "t", object: "chat.completion", model: "policy", choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }] });
 const client = new ModelClient(process.argv[2]);

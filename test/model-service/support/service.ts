@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { freePort } from "../../support/project.ts";
 
 export const repoRoot = resolve(import.meta.dir, "../../..");
-export const serviceMain = join(repoRoot, "plugins/lib/model-service/main.ts");
+export const serviceMain = join(repoRoot, "plugins/programs/model-service/main.ts");
 export const agentScript = join(import.meta.dir, "agent.ts");
 
 export interface CliResult {
