@@ -62,15 +62,20 @@ describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox k
     await post("/run_in_session", { sandbox_id: id, session: "bomb", command: ":(){ :|:& };:", timeout: 5 });
 
     // While the bomb holds every pid, each call answers quickly; starting a process is refused naming the limit.
+    // Under the bomb an answer may, rarely, be a dropped connection ("not reachable"): quick and clear, but not the
+    // refusal; a few are tolerated, the refusal naming the limit must come.
     let refusal = "";
+    const dropped: string[] = [];
     const deadline = Date.now() + 15_000;
     while (!refusal && Date.now() < deadline) {
       const began = Date.now();
       const executed = await post("/execute", { sandbox_id: id, command: "echo hi", timeout: 5 }, 5000);
       expect(Date.now() - began).toBeLessThan(5000);
-      if (executed.status === "Failed") refusal = executed.error;
-      else await Bun.sleep(200);
+      if (executed.status === "Failed" && /not reachable/.test(`${executed.message} ${executed.error}`)) dropped.push(executed.error);
+      else if (executed.status === "Failed") refusal = executed.error;
+      if (!refusal) await Bun.sleep(200);
     }
+    expect(dropped.length).toBeLessThanOrEqual(2);
     expect(refusal).toContain("cannot start '/usr/bin/bash': the sandbox has reached its process limit (pids.max 128");
     const status = await get(`/get_status?sandbox_id=${id}`, 3000);
     expect(status.result).toMatchObject({ state: "running", is_alive: true });
