@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /**
- * `bun run rock [command]`. Built-in commands start the server and list plugins; plugins add their own
- * commands (e.g. `sandbox`, `model-service`) by exporting `commands` from a `cli.ts` beside their `plugin.ts`.
+ * `bun run rock [command]`. Built-in commands start the server and list plugins; folders under plugins/ add their
+ * own commands (e.g. `sandbox`, `model-service`) by exporting `commands` from a `cli.ts`.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -85,7 +85,7 @@ async function listPlugins(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Commands exported by `plugins/<kind>/<name>/cli.ts` files. */
+/** Commands exported by `plugins/<folder>/<name>/cli.ts` files (a plugin's, a client's, a program's). */
 async function pluginCommands(): Promise<Record<string, CliCommand>> {
   const found: Record<string, CliCommand> = {};
   const root = join(projectRoot, "plugins");
