@@ -4,7 +4,6 @@ import { join } from "node:path";
 import type { Registry } from "prom-client";
 import { openDatabase } from "./db.ts";
 import { PermissionDenied } from "./errors.ts";
-import type { PluginPlan } from "./kernel.ts";
 import { createLogger, registerSecret } from "./log.ts";
 import { PluginMetrics, defaultMetricsPrefix } from "./metrics.ts";
 import { ScopedDocker } from "./permissions/docker.ts";
@@ -12,7 +11,9 @@ import { scopedEnv } from "./permissions/env.ts";
 import { checkHost, scopedFetch } from "./permissions/fetch.ts";
 import { scopedFs } from "./permissions/fs.ts";
 import { scopedRun } from "./permissions/run.ts";
-import type { PluginContext, PluginInstance, PluginKind } from "./plugin.ts";
+import type { KindInstances, PluginKind } from "./kinds/index.ts";
+import type { PluginPlan } from "./plan.ts";
+import type { PluginContext } from "./plugin.ts";
 import type { Store } from "./store/store.ts";
 
 /** What the kernel lends to the contexts it builds. */
@@ -26,7 +27,8 @@ export interface ContextSources {
   store: Store;
   /** Called with each database a plugin opens, so that the kernel closes it at shutdown. */
   onDatabase(db: Database): void;
-  instance(name: string): PluginInstance | undefined;
+  /** The instance of `name`, checked to be of `kind`; `by` is the plugin asking. */
+  use<K extends PluginKind>(name: string, kind: K, by: string): KindInstances[K];
   enabledPlugins(): PluginPlan[];
 }
 
@@ -68,9 +70,9 @@ export function buildContext(plan: PluginPlan, from: ContextSources): PluginCont
       if (!db) from.onDatabase((db = openDatabase(join(from.dataDir, `${name}.sqlite`))));
       return db;
     },
-    use: <T>(dep: string) => {
+    use: (dep, kind) => {
       if (!deps.has(dep)) throw new PermissionDenied(name, `use:${dep}`, `add '${dep}' to the plugin's dependencies`);
-      return from.instance(dep) as T;
+      return from.use(dep, kind, name);
     },
     pluginsOfKind: (kind: PluginKind) => from.enabledPlugins().filter((p) => p.definition.kind === kind).map((p) => p.definition.name),
   };

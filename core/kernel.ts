@@ -10,8 +10,10 @@ import { requestLimits } from "./http/limits.ts";
 import { assertPortFree, startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
 import { createRegistry } from "./metrics.ts";
+import { missingKindMember, type KindInstances, type PluginKind } from "./kinds/index.ts";
 import { Permissions } from "./permissions/schema.ts";
-import type { PluginContext, PluginDefinition, PluginInstance } from "./plugin.ts";
+import type { PluginPlan } from "./plan.ts";
+import type { PluginContext, PluginInstance } from "./plugin.ts";
 import { createStore } from "./store/index.ts";
 import type { Store } from "./store/store.ts";
 
@@ -23,17 +25,6 @@ export interface KernelOptions {
   /** Config file; default `ROCK_CONFIG`, then `conf/rock.yml`. */
   configFile?: string;
   env?: Record<string, string | undefined>;
-}
-
-/** A discovered plugin with everything the kernel derived from its config. */
-export interface PluginPlan {
-  discovered: DiscoveredPlugin;
-  definition: PluginDefinition<any, any>;
-  enabled: boolean;
-  config: Record<string, unknown>;
-  permissions: Permissions;
-  dependencies: string[];
-  listen?: { host: string; port: number; token?: string };
 }
 
 const ServiceListen = Type.Object({
@@ -64,6 +55,18 @@ function orderByDependencies(plans: PluginPlan[], file: string): PluginPlan[] {
   };
   for (const plan of plans) visit(plan, []);
   return ordered;
+}
+
+const article = (word: string) => `${/^[aeiou]/.test(word) ? "an" : "a"} ${word}`;
+
+/** Refuses an instance that lacks a member its kind provides, naming the plugin and the member. */
+function checkInstance(plugin: string, kind: PluginKind, instance: PluginInstance) {
+  const missing = missingKindMember(kind, instance);
+  if (missing) throw new PluginError(plugin, `${article(kind)} plugin provides ${missing.member} (${article(missing.expected)}), but setup returned ${missing.found} for it`);
+  for (const hook of ["start", "stop"]) {
+    const value = instance[hook];
+    if (value !== undefined && typeof value !== "function") throw new PluginError(plugin, `setup returned ${hook} as ${article(typeof value)}; it must be a function or absent`);
+  }
 }
 
 export class Kernel {
@@ -184,12 +187,15 @@ export class Kernel {
       for (const plan of this.enabledPlugins()) {
         const name = plan.definition.name;
         const ctx = this.contextFor(plan);
+        let instance: PluginInstance;
         try {
-          this.instances.set(name, (await plan.definition.setup(ctx)) ?? {});
+          instance = (await plan.definition.setup(ctx)) ?? {};
         } catch (error) {
-          if (error instanceof PermissionDenied) throw error;
+          if (error instanceof PermissionDenied || (error instanceof PluginError && error.plugin === name)) throw error;
           throw new PluginError(name, `setup failed: ${errorMessage(error)}`, { cause: error });
         }
+        checkInstance(name, plan.definition.kind, instance);
+        this.instances.set(name, instance);
       }
       for (const plan of this.enabledPlugins()) {
         const name = plan.definition.name;
@@ -201,8 +207,8 @@ export class Kernel {
         }
       }
       for (const plan of this.enabledPlugins()) {
-        const http = this.instances.get(plan.definition.name)?.http;
-        if (!plan.listen || !http) continue;
+        if (!plan.listen) continue;
+        const { http } = this.use(plan.definition.name, "service");
         this.servers.push(
           await startServer({
             name: plan.definition.name,
@@ -263,6 +269,19 @@ export class Kernel {
     return this.instances.get(name) as T | undefined;
   }
 
+  /** The instance of the set-up plugin `name`, which must be of `kind`; `by` names the plugin that asks, for errors. */
+  use<K extends PluginKind>(name: string, kind: K, by?: string): KindInstances[K] {
+    const plan = this.enabledPlugins().find((p) => p.definition.name === name);
+    const instance = this.instances.get(name);
+    if (!plan || !instance) throw new PluginError(by ?? name, by ? `uses '${name}', which is not set up` : "is not set up");
+    const actual = plan.definition.kind;
+    if (actual !== kind) {
+      if (by) throw new PluginError(by, `uses '${name}' as ${article(kind)} plugin, but '${name}' is ${article(actual)} plugin`);
+      throw new PluginError(name, `is ${article(actual)} plugin, not ${article(kind)} plugin`);
+    }
+    return instance as unknown as KindInstances[K];
+  }
+
   server(name: string): RunningServer | undefined {
     return this.servers.find((s) => s.name === name);
   }
@@ -277,7 +296,7 @@ export class Kernel {
       dockerSocket: this.config.kernel.docker.socket,
       store: this.store!,
       onDatabase: (db) => this.databases.push(db),
-      instance: (name) => this.instances.get(name),
+      use: (name, kind, by) => this.use(name, kind, by),
       enabledPlugins: () => this.enabledPlugins(),
     });
   }

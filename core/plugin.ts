@@ -1,6 +1,6 @@
 import { Type, type Static, type TObject, type TSchema } from "@sinclair/typebox";
 import type { Database } from "bun:sqlite";
-import type { Elysia } from "elysia";
+import { pluginKinds, type KindInstances, type PluginKind } from "./kinds/index.ts";
 import type { Logger } from "./log.ts";
 import type { PluginMetrics } from "./metrics.ts";
 import type { ScopedDocker } from "./permissions/docker.ts";
@@ -9,9 +9,6 @@ import type { ScopedFs } from "./permissions/fs.ts";
 import type { ScopedRun } from "./permissions/run.ts";
 import type { Permissions } from "./permissions/schema.ts";
 import type { Store } from "./store/store.ts";
-
-export const pluginKinds = ["deployment", "operator", "model", "tool", "filter", "service"] as const;
-export type PluginKind = (typeof pluginKinds)[number];
 
 /** Folder under a plugin directory that holds plugins of each kind. */
 export const kindFolders: Record<string, PluginKind> = {
@@ -57,36 +54,28 @@ export interface PluginContext<C = unknown> {
   readonly store: Store;
   /** This plugin's SQLite database (permission `database`). */
   db(): Database;
-  /** The instance of a plugin named in `dependencies`. */
-  use<T = PluginInstance>(name: string): T;
+  /** The instance of a plugin named in `dependencies`, which must be of `kind` (checked: an error names both plugins). */
+  use<K extends PluginKind>(name: string, kind: K): KindInstances[K];
   /** Enabled plugins of a kind, by name (for choosing a backend by config). */
   pluginsOfKind(kind: PluginKind): string[];
 }
 
-export interface HttpService {
-  /** Mounts the service's routes on the app the kernel built (health, metrics, auth and errors are the kernel's). */
-  mount(app: Elysia<any, any, any, any, any, any, any>): unknown;
-  /** Shapes error bodies in the service's own envelope; the default is `{error:{message,type,field,request_id}}`. */
-  errorBody?(error: { status: number; message: string; field?: string; requestId: string }): unknown;
-  /** The HTTP status to send for an error of `status` (ROCK answers validation errors with 200 and "Failed"). */
-  errorStatus?(status: number): number;
-  /** Paths that need no token besides `/health` (e.g. a worker's own health route). */
-  publicPaths?: string[];
-  /** Title for the OpenAPI document. */
-  title?: string;
-}
-
-/** What `setup` returns. Kinds add their own members (a service its `http`, a model its `client`, …). */
-export interface PluginInstance {
+/** Hooks any instance may have: `start` after every plugin is set up, `stop` at shutdown (in reverse order). */
+export interface PluginHooks {
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
-  http?: HttpService;
-  [member: string]: unknown;
 }
 
-export interface PluginDefinition<S extends TObject = TObject, I extends PluginInstance = PluginInstance> {
+/**
+ * What `setup` returns for a plugin of kind `K`: the members its kind provides (core/kinds/), the hooks, and whatever
+ * else the plugin keeps there (tests reach it through `kernel.instance`).
+ */
+export type PluginInstance<K extends PluginKind = PluginKind> = KindInstances[K] & PluginHooks & { [member: string]: unknown };
+
+export interface PluginDefinition<K extends PluginKind = PluginKind, S extends TObject = TObject> {
   name: string;
-  kind: PluginKind;
+  /** Selects what `setup` must return: a plugin returning another shape does not compile, nor pass the kernel's check. */
+  kind: K;
   version: string;
   description?: string;
   /** TypeBox schema of the plugin's config section; defaults in it are applied. */
@@ -101,13 +90,11 @@ export interface PluginDefinition<S extends TObject = TObject, I extends PluginI
   configEnv?: Record<string, string>;
   /** Prefix for this plugin's metric names (default `rock_<name>_`). */
   metricsPrefix?: string;
-  setup(ctx: PluginContext<Static<S>>): I | Promise<I>;
+  setup(ctx: PluginContext<Static<S>>): PluginInstance<K> | Promise<PluginInstance<K>>;
 }
 
-/** Identity function that gives a plugin definition its types. */
-export function definePlugin<S extends TObject = TObject, I extends PluginInstance = PluginInstance>(
-  definition: PluginDefinition<S, I>,
-): PluginDefinition<S, I> {
+/** Identity function that gives a plugin definition its types: `kind` selects the instance `setup` must return. */
+export function definePlugin<K extends PluginKind, S extends TObject = TObject>(definition: PluginDefinition<K, S>): PluginDefinition<K, S> {
   return definition;
 }
 

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { HttpError, PermissionDenied, PortInUse, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
-import type { HttpService } from "../plugin.ts";
+import type { HttpService } from "../kinds/service.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 

@@ -2,6 +2,8 @@
  * The contract a `deployment` plugin provides: start a sandbox whose rocklet answers on a URL, and take it down.
  * Operators (and through them the admin service) drive deployments; they never touch Docker or processes directly.
  */
+import type { ShapeOf } from "./shape.ts";
+
 export interface SandboxSpec {
   sandbox_id: string;
   image: string;
@@ -15,7 +17,7 @@ export interface SandboxSpec {
   env: Record<string, string>;
   /** Token the rocklet requires on every call (Authorization: Bearer). */
   rockletToken: string;
-  /** Pull policy for images (docker only); absent = the deployment's configured default. */
+  /** When to pull `image`; absent = the deployment's configured default. A deployment that runs no images ignores it. */
   pull?: "never" | "missing" | "always";
   /** Free-form labels recorded with the sandbox (user, experiment, namespace, …). */
   labels: Record<string, string>;
@@ -64,3 +66,12 @@ export interface Deployment {
   /** Every sandbox instance this deployment holds, live or not (for the reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
 }
+
+/** What a deployment plugin's `setup` returns. */
+export interface DeploymentPluginInstance {
+  deployment: Deployment;
+}
+
+export const deploymentShape = {
+  deployment: { name: "string", start: "function", state: "function", stop: "function", list: "function" },
+} satisfies ShapeOf<DeploymentPluginInstance>;

@@ -6,6 +6,7 @@
  * (e.g. OpenCC t2s on the way in and s2twp on the way out).
  */
 import type { TObject } from "@sinclair/typebox";
+import type { ShapeOf } from "./shape.ts";
 
 /** Roles of the Worker Framework's chat records (`isbot` true → bot). */
 export type Role = "user" | "bot" | "system";
@@ -32,17 +33,14 @@ export interface TextFilter {
   egress(): EgressStream;
 }
 
+/** What a filter plugin's `setup` returns. */
 export interface FilterPluginInstance {
   /** Schema of one layout entry's `args` (defaults are applied before `create`). */
   args: TObject;
   create(args: any): TextFilter;
-  [member: string]: unknown;
 }
 
-export function isFilterPluginInstance(value: unknown): value is FilterPluginInstance {
-  const v = value as FilterPluginInstance | undefined;
-  return !!v && typeof v.create === "function" && typeof v.args === "object" && v.args !== null;
-}
+export const filterShape = { args: "object", create: "function" } satisfies ShapeOf<FilterPluginInstance>;
 
 /** An egress stream that changes nothing (for filters that only act on the history). */
 export function passThrough(): EgressStream {

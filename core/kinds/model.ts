@@ -2,6 +2,8 @@
  * The contract a `model` plugin provides: one streaming chat call.
  * Messages and options in; text deltas, native tool-call deltas, a finish reason and usage out.
  */
+import type { ShapeOf } from "./shape.ts";
+
 export interface ToolCall {
   id: string;
   type: "function";
@@ -67,6 +69,15 @@ export interface ModelClient {
   /** Names of the models this client serves (for `GET /v1/models`). */
   models(): Promise<string[]>;
 }
+
+/** What a model plugin's `setup` returns. */
+export interface ModelPluginInstance {
+  client: ModelClient;
+}
+
+export const modelShape = {
+  client: { name: "string", chat: "function", models: "function" },
+} satisfies ShapeOf<ModelPluginInstance>;
 
 /** A client's events in groups: its own when it has them, else one event per group. */
 export function chatBatches(client: ModelClient, messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent[]> {

@@ -3,6 +3,7 @@
  * local runtime, a cluster, …) and reports on them; the admin service drives operators and never a deployment directly.
  */
 import type { InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "./deployment.ts";
+import type { ShapeOf } from "./shape.ts";
 
 /** Where a submitted sandbox's rocklet answers, and the token to present to it (already resolved). */
 export interface OperatorHandle extends SandboxHandle {
@@ -27,3 +28,12 @@ export interface Operator {
   /** Every instance the operator's runtime holds (for the admin's reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
 }
+
+/** What an operator plugin's `setup` returns. */
+export interface OperatorPluginInstance {
+  operator: Operator;
+}
+
+export const operatorShape = {
+  operator: { name: "string", submit: "function", get_status: "function", stop: "function", delete: "function", restart: "function", list: "function" },
+} satisfies ShapeOf<OperatorPluginInstance>;

@@ -1,9 +1,10 @@
 /**
- * The contract a `tool` plugin provides: one function an agent may call. A tool runs inside a tool node (its own
- * container, started by the tool manager), so `call` must depend on nothing but its arguments and its context: no
+ * The contract a `tool` plugin provides: one function an agent may call. A tool runs in a process of its own (a tool
+ * node, which the tool manager starts), so `call` must depend on nothing but its arguments and its context: no
  * kernel handles, no state shared with the server.
  */
 import type { TObject } from "@sinclair/typebox";
+import type { ShapeOf } from "./shape.ts";
 
 /** One parameter in the original's list form (`BaseTool.parameters`). */
 export interface ParameterItem {
@@ -27,7 +28,7 @@ export interface ToolContext {
 }
 
 export interface Tool<P extends Record<string, any> = Record<string, any>> {
-  /** The name agents call it by, e.g. `RenewInstance`; also the first half of its container's name. */
+  /** The name agents call it by, e.g. `RenewInstance`. */
   name: string;
   description: string;
   /** The original's list form or a JSON Schema object; normalised to JSON Schema for validation. */
@@ -44,18 +45,13 @@ export interface Tool<P extends Record<string, any> = Record<string, any>> {
 /** What a tool plugin's `setup` returns. */
 export interface ToolPluginInstance {
   tool: Tool;
-  [member: string]: unknown;
 }
+
+export const toolShape = {
+  tool: { name: "string", description: "string", parameters: "object", call: "function" },
+} satisfies ShapeOf<ToolPluginInstance>;
 
 /** Identity function that gives a tool its types. */
 export function defineTool<P extends Record<string, any>>(tool: Tool<P>): Tool<P> {
   return tool;
 }
-
-export function isToolPluginInstance(value: unknown): value is ToolPluginInstance {
-  const tool = (value as ToolPluginInstance | undefined)?.tool;
-  return !!tool && typeof tool.name === "string" && typeof tool.call === "function";
-}
-
-/** Tool names become container names (`<tool>_<tenant>`), so they are limited to what Docker accepts. */
-export const TOOL_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;

@@ -22,11 +22,6 @@ export interface ModelPluginSpec {
   create(config: any, deps: ClientDeps): ModelClient;
 }
 
-export interface ModelPluginInstance {
-  client: ModelClient;
-  [member: string]: unknown;
-}
-
 function withKeySettings(spec: ModelPluginSpec): TObject {
   if (!spec.keyEnv) return spec.schema;
   const properties = { ...spec.schema.properties };
@@ -35,8 +30,8 @@ function withKeySettings(spec: ModelPluginSpec): TObject {
   return Type.Object(properties, { additionalProperties: false });
 }
 
-export function modelPlugin(spec: ModelPluginSpec): PluginDefinition<TObject, ModelPluginInstance> {
-  return definePlugin<TObject, ModelPluginInstance>({
+export function modelPlugin(spec: ModelPluginSpec): PluginDefinition<"model"> {
+  return definePlugin({
     name: spec.name,
     kind: "model",
     version: spec.version,

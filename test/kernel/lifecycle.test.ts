@@ -10,17 +10,17 @@ afterEach(() => project?.remove());
 
 const bun = process.execPath;
 
-/** A plugin that appends its hook calls to a shared journal file. */
+/** A filter plugin (the kind with the fewest members) that appends its hook calls to a shared journal file. */
 const journaling = (name: string, deps: string[] = []) => `{
   name: ${JSON.stringify(name)},
-  kind: "operator",
+  kind: "filter",
   version: "1.0.0",
   dependencies: ${JSON.stringify(deps)},
   setup(ctx) {
     const note = (what) => appendFileSync(process.env.JOURNAL, ${JSON.stringify(name)} + ":" + what + "\\n");
     note("setup");
-    for (const dep of ${JSON.stringify(deps)}) if (!ctx.use(dep).ready) throw new Error("dependency not set up");
-    return { ready: true, start: () => note("start"), stop: () => note("stop") };
+    for (const dep of ${JSON.stringify(deps)}) if (!ctx.use(dep, "filter").ready) throw new Error("dependency not set up");
+    return { args: Type.Object({}), create: () => ({}), ready: true, start: () => note("start"), stop: () => note("stop") };
   },
 }`;
 
@@ -30,9 +30,9 @@ describe("plugin lifecycle", () => {
     const journal = join(project.root, "journal.txt");
     process.env.JOURNAL = journal;
     const imports = `import { appendFileSync } from "node:fs";`;
-    project.plugin("plugins/operators", "c", journaling("c", ["b"]), imports);
-    project.plugin("plugins/operators", "a", journaling("a"), imports);
-    project.plugin("plugins/operators", "b", journaling("b", ["a"]), imports);
+    project.plugin("plugins/filters", "c", journaling("c", ["b"]), imports);
+    project.plugin("plugins/filters", "a", journaling("a"), imports);
+    project.plugin("plugins/filters", "b", journaling("b", ["a"]), imports);
     project.config("plugins:\n  a: {}\n  b: {}\n  c: {}\n");
     const kernel = await Kernel.load({ root: project.root });
     await kernel.start();
@@ -45,8 +45,8 @@ describe("plugin lifecycle", () => {
   test("a dependency that is not enabled is a config error naming both", async () => {
     project = tempProject();
     const imports = `import { appendFileSync } from "node:fs";`;
-    project.plugin("plugins/operators", "a", journaling("a"), imports);
-    project.plugin("plugins/operators", "b", journaling("b", ["a"]), imports);
+    project.plugin("plugins/filters", "a", journaling("a"), imports);
+    project.plugin("plugins/filters", "b", journaling("b", ["a"]), imports);
     project.config("plugins:\n  b: {}\n");
     const error = await Kernel.load({ root: project.root }).catch((e) => e);
     expect(error.message).toContain("plugins.b: depends on plugin 'a', which is not enabled");
@@ -55,8 +55,8 @@ describe("plugin lifecycle", () => {
   test("a dependency cycle is refused", async () => {
     project = tempProject();
     const imports = `import { appendFileSync } from "node:fs";`;
-    project.plugin("plugins/operators", "a", journaling("a", ["b"]), imports);
-    project.plugin("plugins/operators", "b", journaling("b", ["a"]), imports);
+    project.plugin("plugins/filters", "a", journaling("a", ["b"]), imports);
+    project.plugin("plugins/filters", "b", journaling("b", ["a"]), imports);
     project.config("plugins:\n  a: {}\n  b: {}\n");
     const error = await Kernel.load({ root: project.root }).catch((e) => e);
     expect(error.message).toContain("dependency cycle");
@@ -67,8 +67,8 @@ describe("plugin lifecycle", () => {
     const journal = join(project.root, "journal.txt");
     process.env.JOURNAL = journal;
     const imports = `import { appendFileSync } from "node:fs";`;
-    project.plugin("plugins/operators", "a", journaling("a"), imports);
-    project.plugin("plugins/operators", "boom", `{ name: "boom", kind: "operator", version: "1.0.0", dependencies: ["a"], setup() { throw new Error("no disk"); } }`);
+    project.plugin("plugins/filters", "a", journaling("a"), imports);
+    project.plugin("plugins/filters", "boom", `{ name: "boom", kind: "filter", version: "1.0.0", dependencies: ["a"], setup() { throw new Error("no disk"); } }`);
     project.config("plugins:\n  a: {}\n  boom: {}\n");
     const kernel = await Kernel.load({ root: project.root });
     const error = await kernel.start().catch((e) => e);

@@ -108,7 +108,7 @@ describe("the same plugin through the kernel, without and with its permission", 
       const key = ctx.env.get("PROBE_KEY");
       const text = await ctx.fs.readText(ctx.config.file);
       const run = await ctx.run.exec(["echo", "ran"]);
-      return { result: { body, key, text, ran: run.stdout.trim() } };
+      return { tool: { name: "probe", description: "probe", parameters: {}, call: () => null }, result: { body, key, text, ran: run.stdout.trim() } };
     },
   }`;
 
@@ -154,10 +154,10 @@ describe("the same plugin through the kernel, without and with its permission", 
       "plugins/tools",
       "greedy",
       `{ name: "greedy", kind: "tool", version: "1.0.0", setup(ctx) {
-          const tries = { docker: () => ctx.docker(), store: () => ctx.store.get("x"), database: () => ctx.db(), use: () => ctx.use("other") };
+          const tries = { docker: () => ctx.docker(), store: () => ctx.store.get("x"), database: () => ctx.db(), use: () => ctx.use("other", "tool") };
           const out = {};
           for (const [k, f] of Object.entries(tries)) { try { f(); out[k] = "allowed"; } catch (e) { out[k] = e.permission; } }
-          return { out };
+          return { tool: { name: "greedy", description: "greedy", parameters: {}, call: () => null }, out };
         } }`,
     );
     project.config("plugins:\n  greedy: {}\n");

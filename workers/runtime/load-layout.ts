@@ -4,8 +4,7 @@ import { isAbsolute, relative, resolve } from "node:path";
 import { validate } from "../../core/config.ts";
 import { ConfigError } from "../../core/errors.ts";
 import type { Kernel } from "../../core/kernel.ts";
-import { FilterArgsError, isFilterPluginInstance, type TextFilter } from "../../core/kinds/filter.ts";
-import type { ModelPluginInstance } from "../../plugins/shared/model-plugin.ts";
+import { FilterArgsError, type TextFilter } from "../../core/kinds/filter.ts";
 import type { LayoutLlm, LayoutProcess, WorkerModule } from "./contract.ts";
 import { readLayoutFile, type LayoutEntry } from "./layout-file.ts";
 import { modelLlm } from "./model-llm.ts";
@@ -64,11 +63,8 @@ export async function loadLayout(folder: string, layoutPath: string, env: Record
         const module = await importModule(folder, shown, at, entry, kind);
         return createWithArgs<T>(shown, at, entry, module.args, (args) => module.create(args) as T | Promise<T>);
       }
-      const instance = kernel.instance(entry.plugin!);
-      if (kind === "llm") {
-        return modelLlm((instance as unknown as ModelPluginInstance).client) as T;
-      }
-      if (!isFilterPluginInstance(instance)) throw new ConfigError(shown, `${at}.plugin`, `'${entry.plugin}' does not provide a filter (args + create)`);
+      if (kind === "llm") return modelLlm(kernel.use(entry.plugin!, "model").client) as T;
+      const instance = kernel.use(entry.plugin!, "filter");
       return createWithArgs<T>(shown, at, entry, instance.args, (args) => instance.create(args) as T);
     };
 

@@ -11,7 +11,7 @@ import { stringify } from "yaml";
 import { discoverPlugins } from "../../core/discover.ts";
 import { ConfigError } from "../../core/errors.ts";
 import { Kernel, projectRoot } from "../../core/kernel.ts";
-import type { PluginKind } from "../../core/plugin.ts";
+import type { PluginKind } from "../../core/kinds/index.ts";
 import type { LayoutFile, PlacedEntry } from "./layout-file.ts";
 
 /** Kernel settings a worker takes from its environment; other ROCK_* variables belong to `bun run rock`. */

@@ -1,6 +1,6 @@
-import { Type, type TObject } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
 import { Converter } from "opencc-js";
-import type { FilterPluginInstance, TextFilter } from "../../../core/kinds/filter.ts";
+import type { TextFilter } from "../../../core/kinds/filter.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { conversionNames, conversions, type ConversionName } from "./conversions.ts";
 import { dictionaryChars } from "./dictionary-chars.ts";
@@ -21,7 +21,7 @@ const Args = Type.Object(
  * OpenCC (opencc-js): converts every record of the history on the way in, and the response stream on the way
  * out, between Simplified, Traditional, Taiwan, Hong Kong and Japanese variants.
  */
-export default definePlugin<TObject, FilterPluginInstance>({
+export default definePlugin({
   name: "opencc",
   kind: "filter",
   version: "0.1.0",

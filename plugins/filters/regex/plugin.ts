@@ -1,5 +1,5 @@
-import { Type, type TObject } from "@sinclair/typebox";
-import { FilterArgsError, passThrough, type FilterPluginInstance, type Role, type TextFilter } from "../../../core/kinds/filter.ts";
+import { Type } from "@sinclair/typebox";
+import { FilterArgsError, passThrough, type Role, type TextFilter } from "../../../core/kinds/filter.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { streamingReplace } from "./stream.ts";
 
@@ -38,7 +38,7 @@ function compile(args: RegexArgs): RegExp {
 }
 
 /** Replaces or redacts regex matches in the history and in the response stream: the smallest filter there is. */
-export default definePlugin<TObject, FilterPluginInstance>({
+export default definePlugin({
   name: "regex",
   kind: "filter",
   version: "0.1.0",

@@ -48,8 +48,7 @@ export default definePlugin({
   }),
   dependencies: (config) => [config.deployment],
   setup(ctx) {
-    const deployment = ctx.use<{ deployment?: Deployment }>(ctx.config.deployment).deployment;
-    if (!deployment) throw new Error(`plugin '${ctx.config.deployment}' is not a deployment plugin`);
+    const { deployment } = ctx.use(ctx.config.deployment, "deployment");
     const operator: Operator = new DeploymentOperator(ctx.name, deployment);
     return { operator };
   },

@@ -4,7 +4,6 @@
  * random per-sandbox token that never leaves the server.
  */
 import { Type } from "@sinclair/typebox";
-import type { Operator } from "../../../core/kinds/operator.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { DataPlane } from "./data-plane.ts";
 import { envelopeErrorBody, envelopeErrorStatus } from "./envelope.ts";
@@ -42,8 +41,7 @@ export default definePlugin({
   dependencies: (config) => [config.operator],
   permissions: (config) => ({ store: "sandbox", database: true, net: ["127.0.0.1", "localhost", ...config.rocklet_hosts] }),
   setup(ctx) {
-    const operator = ctx.use<{ operator?: Operator }>(ctx.config.operator).operator;
-    if (!operator) throw new Error(`plugin '${ctx.config.operator}' is not an operator plugin`);
+    const { operator } = ctx.use(ctx.config.operator, "operator");
     const host = hostLimits();
     const memory = (field: "max_memory" | "default_memory", fallback: number) => {
       const text = ctx.config[field];

@@ -1,5 +1,5 @@
 /** ROCK's admin routes under `/apis/envs/sandbox/v1`, each answering in the envelope (HTTP 200 even when Failed). */
-import type { Elysia } from "elysia";
+import type { ServiceApp } from "../../../core/kinds/service.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { badRequest, failed, success } from "./envelope.ts";
 import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
@@ -41,7 +41,7 @@ function startHeaders(headers: Headers): StartHeaders {
 /** The fields of a live sandbox that list filters may match (never the rocklet's address or token). */
 const filterable = new Set(["sandbox_id", "state", "image", "user_id", "experiment_id", "namespace", "host_ip", "host_name"]);
 
-export function mountAdminRoutes(app: Elysia<any, any, any, any, any, any, any>, parts: AdminParts) {
+export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
   const { lifecycle, dataPlane, records, live, rocklet } = parts;
 
   async function status(sandbox_id: string, includeAll: boolean) {

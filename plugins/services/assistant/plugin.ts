@@ -42,9 +42,7 @@ export default definePlugin({
   setup(ctx) {
     const clients = new Map<string, ModelClient>();
     for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
-      const client = ctx.use<{ client?: ModelClient }>(name).client;
-      if (!client) throw new Error(`plugin '${name}' is not a model plugin`);
-      clients.set(name, client);
+      clients.set(name, ctx.use(name, "model").client);
     }
     const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");

@@ -4,7 +4,6 @@
  * containers at start-up; ports come from 31513 up, rebuilt from the records. Tenants have tokens.
  */
 import { Type } from "@sinclair/typebox";
-import { isToolPluginInstance } from "../../../core/kinds/tool.ts";
 import { registerSecret } from "../../../core/log.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { fromRoot } from "../../shared/deployment/rocklet-files.ts";
@@ -64,9 +63,8 @@ export default definePlugin({
     if (config.port_end < config.port_start) throw new Error(`port_end (${config.port_end}) is below port_start (${config.port_start})`);
     const catalog = new Map<string, PreparedTool>();
     for (const plugin of config.tools) {
-      const instance = ctx.use(plugin);
-      if (!isToolPluginInstance(instance)) throw new Error(`plugin '${plugin}' is not a tool plugin`);
-      catalog.set(instance.tool.name, new PreparedTool(instance.tool));
+      const { tool } = ctx.use(plugin, "tool");
+      catalog.set(tool.name, new PreparedTool(tool));
     }
     const envTokens = ctx.env.get(TENANT_TOKENS_ENV);
     const tenants = { ...config.tenants, ...(envTokens ? parseTenantTokens(envTokens) : {}) };

@@ -3,8 +3,9 @@
  * original answered with a redirect), in its envelope. Inputs come from the JSON body or the query string.
  */
 import type { TObject } from "@sinclair/typebox";
-import { t, type Elysia } from "elysia";
+import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
+import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { registerSecret } from "../../../core/log.ts";
 import { ToolConfigError, type PreparedTool } from "../../programs/tool-node/prepared-tool.ts";
 import { success } from "./envelope.ts";
@@ -60,7 +61,7 @@ function nodeMessage(reply: NodeReply): string {
   return `HTTP ${reply.status}: ${reply.text.slice(0, 300)}`;
 }
 
-export function mountToolManagerRoutes(app: Elysia<any, any, any, any, any, any, any>, parts: ManagerParts) {
+export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
   const { instances, catalog, auth, client } = parts;
 
   function route(methods: Method[], path: string, schema: TObject, handler: (ctx: Context) => unknown) {
