@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
-import { capabilitySet } from "./capabilities.ts";
+import { capabilitySet } from "../../shared/deployment/capabilities.ts";
 
 /** Where the rocklet binary appears inside every sandbox (bind-mounted read-only). */
 export const ROCKLET_MOUNT_PATH = "/rock/rocklet";

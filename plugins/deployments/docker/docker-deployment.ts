@@ -7,7 +7,7 @@ import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
 import { containerName, containerOptions, rockletStdin, SANDBOX_ID_LABEL, type ContainerSettings } from "./container-options.ts";
 import { logTail } from "../../shared/containers/container-logs.ts";
 import { engineMessage, hasStatus } from "../../shared/containers/docker-errors.ts";
-import { exitReason } from "./exit-reason.ts";
+import { exitReason } from "../../shared/containers/exit-reason.ts";
 import { ensureImage } from "../../shared/containers/image-policy.ts";
 
 export interface DockerDeploymentOptions extends ContainerSettings {

@@ -9,7 +9,7 @@ import { registerSecret } from "../../../core/log.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { fromRoot } from "../../shared/deployment/rocklet-files.ts";
 import { TOOL_NODE_BINARY_DEFAULT, TOOL_NODE_BUILD_HINT } from "../../programs/tool-node/build.ts";
-import { PreparedTool } from "../../programs/tool-node/prepared-tool.ts";
+import { PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import { envelopeErrorBody } from "./envelope.ts";
 import { InstanceRecords } from "./instance-records.ts";
 import { ToolInstances } from "./instances.ts";
