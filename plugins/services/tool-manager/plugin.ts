@@ -8,7 +8,7 @@ import { isToolPluginInstance } from "../../../core/kinds/tool.ts";
 import { registerSecret } from "../../../core/log.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import { fromRoot } from "../../shared/deployment/rocklet-files.ts";
-import { TOOL_NODE_BINARY_DEFAULT, TOOL_NODE_BUILD_HINT } from "../../programs/tool-node/build.ts";
+import { TOOL_NODE_BINARY_DEFAULT, TOOL_NODE_BUILD_HINT } from "../../shared/tool-node-files.ts";
 import { PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import { envelopeErrorBody } from "./envelope.ts";
 import { InstanceRecords } from "./instance-records.ts";
