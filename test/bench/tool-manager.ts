@@ -10,7 +10,8 @@
 import { Database } from "bun:sqlite";
 import Docker from "dockerode";
 import { join } from "node:path";
-import { nodeContainerOptions } from "../../plugins/services/tool-manager/node-container.ts";
+import { nodeContainer } from "../../plugins/services/tool-manager/node-container.ts";
+import { createOptions } from "../../plugins/shared/containers/hardened.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
 import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
 import { ensureTestNodeBinary, managerYaml, portRange, tenants } from "../tool-manager/support.ts";
@@ -50,10 +51,10 @@ async function createToRunning(tool: string): Promise<number> {
 
 async function rawStart(i: number): Promise<number> {
   const hostPort = ports.port_end - i;
-  const options = nodeContainerOptions(
+  const options = createOptions(nodeContainer(
     { name: `bench-raw-${process.pid}-${i}`, tool_name: "calculator", tenant_id: "alpha", image: sandboxImage(), port: hostPort, node_token: "bench-token-123", config: {} },
     { nodeBinary, networkMode: "bridge", cpus: 0.5, memoryBytes: 256 * 1024 ** 2, pidsLimit: 128, user: "65534:65534" },
-  );
+  ));
   const began = performance.now();
   const container = await engine.createContainer(options);
   try {

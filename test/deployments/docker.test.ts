@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Docker from "dockerode";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SANDBOX_CAPABILITIES } from "../../plugins/deployments/docker/capabilities.ts";
+import { SANDBOX_CAPABILITIES } from "../../plugins/shared/deployment/capabilities.ts";
 import { available, dockerSocket, sandboxImage } from "../support/env.ts";
 import { bootDeployment, ensureRockletBinary, execute, sandboxSpec, waitAlive, type BootedDeployment } from "./support.ts";
 

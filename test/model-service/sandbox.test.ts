@@ -62,6 +62,15 @@ describe("ModelService in a sandbox", () => {
     expect((await sandbox.execute(["ls", "/tmp/anti_call_response_2.json"])).exit_code).not.toBe(0);
   }, 60_000);
 
+  test("a missing binary is refused before anything is made in the sandbox, saying how to build it", async () => {
+    const workdir = `${service.workdir}-missing`;
+    const missing = new SandboxModelService(sandbox, { workdir, localBinary: "/nonexistent/model-service" });
+    const error = await missing.install().catch((e) => e);
+    expect(error).toBeInstanceOf(ModelServiceError);
+    expect(error.message).toBe("model service binary not found at /nonexistent/model-service: build it with: npx bun plugins/programs/model-service/build.ts (or pass localBinary)");
+    expect((await sandbox.execute(["test", "-e", workdir])).exit_code).not.toBe(0);
+  }, 30_000);
+
   test("a failing command reports the service's own message", async () => {
     const error = await service.antiCallLlm(99, "{}").catch((e) => e);
     expect(error).toBeInstanceOf(ModelServiceError);

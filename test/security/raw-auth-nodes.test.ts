@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Tool } from "../../core/kinds/tool.ts";
-import { PreparedTool } from "../../plugins/programs/tool-node/prepared-tool.ts";
+import { PreparedTool } from "../../plugins/protocol/tool-call/prepared-tool.ts";
 import { startToolNode } from "../../plugins/programs/tool-node/server.ts";
 import { createLogger } from "../../core/log.ts";
 import { WorkerMetrics } from "../../workers/runtime/metrics.ts";

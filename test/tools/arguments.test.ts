@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseParams } from "../../plugins/programs/tool-node/params.ts";
-import { checkValue } from "../../plugins/programs/tool-node/schema-check.ts";
+import { parseParams } from "../../plugins/protocol/tool-call/params.ts";
+import { checkValue } from "../../plugins/protocol/tool-call/schema-check.ts";
 import { parseTenantTokens } from "../../plugins/services/tool-manager/tenant-auth.ts";
 
 describe("params", () => {

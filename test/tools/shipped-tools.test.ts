@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { PreparedTool } from "../../plugins/programs/tool-node/prepared-tool.ts";
+import { PreparedTool } from "../../plugins/protocol/tool-call/prepared-tool.ts";
 import { evaluate } from "../../plugins/tools/calculator/arithmetic.ts";
 import calculator from "../../plugins/tools/calculator/tool.ts";
 import codeInterpreter from "../../plugins/tools/code-interpreter/tool.ts";

@@ -1,6 +1,6 @@
 /** The tool node's HTTP surface, in process (the container tests run the compiled binary). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { PreparedTool } from "../../plugins/programs/tool-node/prepared-tool.ts";
+import { PreparedTool } from "../../plugins/protocol/tool-call/prepared-tool.ts";
 import { startToolNode } from "../../plugins/programs/tool-node/server.ts";
 import faulty from "./fixtures/tools/faulty/tool.ts";
 

@@ -3,8 +3,11 @@
  * rock/sdk/sandbox/model_service/base.py): `install` uploads the compiled service, `start` (re)starts it, the agent
  * inside talks to it over loopback, and the trainer outside calls `antiCallLlm` step by step.
  */
-import { buildModelService } from "../../programs/model-service/build.ts";
+import { stat } from "node:fs/promises";
 import type { Sandbox } from "./index.ts";
+
+/** Where the model service's build writes it, seen from the project root. */
+const DEFAULT_BINARY = "dist/model-service";
 
 /** The part of the SDK's Sandbox this needs. */
 export type SandboxCommands = Pick<Sandbox, "execute" | "upload" | "writeFile">;
@@ -16,7 +19,7 @@ export interface SandboxModelServiceConfig {
   port?: number;
   /** Extra environment for every service command (e.g. REQUEST_TIMEOUT, POLLING_INTERVAL_SECONDS). */
   env?: Record<string, string>;
-  /** The compiled service to upload; built into dist/model-service when absent. */
+  /** The compiled service to upload (default dist/model-service, relative to the working directory). */
   localBinary?: string;
   /** Extra `start` flags, e.g. ["--config-file", "/work/proxy.yml"]. */
   startArgs?: string[];
@@ -53,7 +56,10 @@ export class SandboxModelService {
   }
 
   async install(): Promise<void> {
-    const binary = this.config.localBinary ?? (await buildModelService());
+    const binary = this.config.localBinary ?? DEFAULT_BINARY;
+    if (!(await stat(binary).then((s) => s.isFile(), () => false))) {
+      throw new ModelServiceError(`model service binary not found at ${binary}: build it with: npx bun plugins/programs/model-service/build.ts (or pass localBinary)`);
+    }
     await this.run(["mkdir", "-p", this.workdir]);
     const uploaded = await this.sandbox.upload(binary, this.binary);
     if (!uploaded.success) throw new ModelServiceError(`uploading the model service failed: ${uploaded.message}`);

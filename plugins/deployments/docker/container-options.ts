@@ -1,6 +1,6 @@
-import type Docker from "dockerode";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
-import { capabilitySet } from "./capabilities.ts";
+import type { HardenedContainer } from "../../shared/containers/hardened.ts";
+import { capabilitySet } from "../../shared/deployment/capabilities.ts";
 
 /** Where the rocklet binary appears inside every sandbox (bind-mounted read-only). */
 export const ROCKLET_MOUNT_PATH = "/rock/rocklet";
@@ -24,10 +24,8 @@ export function containerName(sandboxId: string): string {
 }
 
 /** The spec's environment; never a ROCKLET_TOKEN, which the rocklet would prefer to nothing. */
-function environment(spec: SandboxSpec): string[] {
-  return Object.entries(spec.env)
-    .filter(([name]) => name !== "ROCKLET_TOKEN")
-    .map(([name, value]) => `${name}=${value}`);
+function environment(spec: SandboxSpec): Record<string, string> {
+  return Object.fromEntries(Object.entries(spec.env).filter(([name]) => name !== "ROCKLET_TOKEN"));
 }
 
 /** What the deployment writes to a started sandbox's stdin: the rocklet's token, which is nowhere else. */
@@ -44,40 +42,27 @@ function labels(spec: SandboxSpec): Record<string, string> {
 
 /**
  * The container of one sandbox: the image's filesystem with the rocklet as its only process (under docker-init, which
- * reaps orphans and forwards SIGTERM), reachable on a random loopback port of the host, unprivileged and limited. The
- * rocklet's token is not in the container's config: it reads it from stdin (`rockletStdin`), which the engine closes
- * once the deployment wrote it.
+ * reaps orphans and forwards SIGTERM), reachable on a random loopback port of the host, keeping the few capabilities
+ * a root shell needs. The rocklet's token is not in the container's config: it reads it from stdin (`rockletStdin`).
  */
-export function containerOptions(spec: SandboxSpec, settings: ContainerSettings): Docker.ContainerCreateOptions {
-  const port = `${settings.rockletPort}/tcp`;
+export function sandboxContainer(spec: SandboxSpec, settings: ContainerSettings): HardenedContainer {
   return {
     name: containerName(spec.sandbox_id),
-    Image: spec.image,
-    Entrypoint: [ROCKLET_MOUNT_PATH],
+    image: spec.image,
+    entrypoint: ROCKLET_MOUNT_PATH,
     // 0.0.0.0 inside the container's own network namespace: Docker's port forwarding arrives on its bridge address.
-    Cmd: ["--host", "0.0.0.0", "--port", String(settings.rockletPort), "--token-stdin", "--max-sessions", String(settings.maxSessions)],
-    Env: environment(spec),
-    OpenStdin: true,
-    StdinOnce: true,
-    Labels: labels(spec),
-    User: settings.user || undefined,
-    ExposedPorts: { [port]: {} },
-    HostConfig: {
-      Binds: [`${settings.rockletBinary}:${ROCKLET_MOUNT_PATH}:ro`],
-      // HostPort "" lets the engine pick a free port; HostIp keeps it off every interface but loopback.
-      PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
-      NetworkMode: settings.networkMode,
-      NanoCpus: Math.round(spec.cpus * 1e9),
-      Memory: spec.memoryBytes,
-      // Equal to Memory: no swap on top of the limit (ROCK passes --memory-swap=--memory too).
-      MemorySwap: spec.memoryBytes,
-      PidsLimit: spec.pidsLimit,
-      Privileged: false,
-      CapDrop: ["ALL"],
-      CapAdd: capabilitySet(settings.capAdd),
-      SecurityOpt: ["no-new-privileges"],
-      Init: settings.init,
-      AutoRemove: false,
-    },
+    args: ["--host", "0.0.0.0", "--port", String(settings.rockletPort), "--token-stdin", "--max-sessions", String(settings.maxSessions)],
+    env: environment(spec),
+    secretsOnStdin: true,
+    labels: labels(spec),
+    user: settings.user,
+    mounts: [{ source: settings.rockletBinary, target: ROCKLET_MOUNT_PATH }],
+    port: settings.rockletPort,
+    network: settings.networkMode,
+    cpus: spec.cpus,
+    memoryBytes: spec.memoryBytes,
+    pidsLimit: spec.pidsLimit,
+    capabilities: capabilitySet(settings.capAdd),
+    init: settings.init,
   };
 }

@@ -10,9 +10,6 @@ import { toolModules } from "./tool-sources.ts";
 
 const ENTRY = "rock-tool-node:entry";
 
-export const TOOL_NODE_BINARY_DEFAULT = "dist/tool-node";
-export const TOOL_NODE_BUILD_HINT = "build it with: npx bun plugins/programs/tool-node/build.ts";
-
 export interface ToolNodeBuildOptions {
   outfile?: string;
   /** Directories of tool folders besides plugins/tools. */
@@ -36,7 +33,7 @@ export function buildToolNode(options: ToolNodeBuildOptions = {}): Promise<strin
       build.onLoad({ filter: /.*/, namespace: "tool-node-entry" }, () => ({ contents: source, loader: "ts" }));
     },
   };
-  return compileProgram("tool-node", ENTRY, { outfile: options.outfile ?? join(REPO_ROOT, TOOL_NODE_BINARY_DEFAULT), target: options.target }, [entry]);
+  return compileProgram("tool-node", ENTRY, { outfile: options.outfile, target: options.target }, [entry]);
 }
 
 if (import.meta.main) {

@@ -8,7 +8,7 @@
  */
 import type { Tool } from "../../../core/kinds/tool.ts";
 import { makeUndumpable, readStdinLine } from "../process-secrets.ts";
-import { PreparedTool } from "./prepared-tool.ts";
+import { PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import { startToolNode } from "./server.ts";
 
 function fail(message: string): never {

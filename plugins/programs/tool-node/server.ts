@@ -7,7 +7,7 @@
 import type { Server } from "bun";
 import { bearerMatches } from "../../../core/http/token.ts";
 import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
-import { ArgumentError, type PreparedTool } from "./prepared-tool.ts";
+import { ArgumentError, type PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 
 export interface NodeOptions {
   tool: PreparedTool;

@@ -6,11 +6,11 @@
  */
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
-import { engineMessage, hasStatus } from "../../shared/containers/docker-errors.ts";
-import { ensureImage } from "../../shared/containers/image-policy.ts";
+import { engineMessage } from "../../shared/containers/docker-errors.ts";
+import { ContainerExited, ContainerRuntime, StartFailed } from "../../shared/containers/runtime.ts";
 import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
 import type { NodeClient } from "./node-client.ts";
-import { nodeContainerOptions, nodeSecrets, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";
+import { nodeContainer, nodeSecrets, NODE_LABEL, type NodeContainerSettings, type NodeSpec } from "./node-container.ts";
 import { exitReason } from "./node-state.ts";
 import type { PortAllocator } from "./port-allocator.ts";
 
@@ -35,6 +35,15 @@ export const nodeName = (tool: string, tenant: string) => `${tool}_${tenant}`;
 /** Why a launch was stopped: by an operation that takes over the instance, or by the manager shutting down. */
 class Superseded extends Error {}
 
+/** A launch's failure in the words of a `failed` record. */
+async function launchError(error: unknown): Promise<unknown> {
+  if (error instanceof ContainerExited) return new Error(await exitReason(error.container, error.info), { cause: error });
+  if (error instanceof StartFailed) {
+    return new Error(`${error.step === "start" ? "starting the container" : "handing the node its token"} failed: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
 interface Launch {
   abort: AbortController;
   done: Promise<void>;
@@ -43,15 +52,18 @@ interface Launch {
 export class ToolInstances {
   private readonly launches = new Map<string, Launch>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly containers: ContainerRuntime;
 
   constructor(
-    private readonly docker: ScopedDocker,
+    docker: ScopedDocker,
     readonly records: InstanceRecords,
     private readonly ports: PortAllocator,
     private readonly client: NodeClient,
     private readonly settings: LifecycleSettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.containers = new ContainerRuntime(docker);
+  }
 
   private exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(name) ?? Promise.resolve();
@@ -102,7 +114,7 @@ export class ToolInstances {
     return this.exclusive(name, async () => {
       const current = this.records.get(name);
       if (!current || current.status !== "running") return current;
-      const found = await this.docker.getContainer(name);
+      const found = await this.containers.find(name);
       if (found?.info.State.Running) return current;
       const reason = found ? await exitReason(found.container, found.info) : "the tool node's container disappeared";
       await this.removeContainer(name);
@@ -157,29 +169,25 @@ export class ToolInstances {
     let container: ScopedContainer | undefined;
     try {
       await this.settings.assertNodeBinary();
-      await ensureImage(this.docker, spec.image, this.settings.pull);
+      await this.containers.ensureImage(spec.image, this.settings.pull);
       signal.throwIfAborted();
       try {
-        container = await this.docker.createContainer(nodeContainerOptions(spec, this.settings.container));
+        container = await this.containers.create(nodeContainer(spec, this.settings.container));
       } catch (error) {
         throw new Error(`creating the container failed: ${engineMessage(error)}`, { cause: error });
       }
       this.records.update(spec.name, { container_id: container.id });
       signal.throwIfAborted();
       try {
-        await container.start();
+        await this.containers.start(container, nodeSecrets(spec));
       } catch (error) {
-        throw new Error(`starting the container failed: ${engineMessage(error)}`, { cause: error });
+        throw await launchError(error);
       }
-      await container.sendStdin(nodeSecrets(spec)).catch(async (error) => {
-        const info = await container!.inspect();
-        throw new Error(info.State.Running ? `handing the node its token failed: ${engineMessage(error)}` : await exitReason(container!, info), { cause: error });
-      });
       await this.waitReady(spec, container, signal);
       this.records.update(spec.name, { status: "running", error: null });
       this.log.info("tool node running", { node: spec.name, port: spec.port, ms: Math.round(performance.now() - started) });
     } catch (error) {
-      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+      if (container) await this.containers.remove(container).catch(() => undefined);
       if (signal.aborted && signal.reason instanceof Superseded) return;
       const reason = signal.aborted ? String((signal.reason as Error)?.message ?? signal.reason) : (error as Error).message;
       this.log.warn("tool node failed to start", { node: spec.name, reason });
@@ -189,19 +197,13 @@ export class ToolInstances {
 
   /** Until the node answers /health; fails early when its container exits, and at the start deadline. */
   private async waitReady(spec: NodeSpec, container: ScopedContainer, signal: AbortSignal): Promise<void> {
-    const deadline = performance.now() + this.settings.startTimeoutMs;
-    let nextInspect = 0;
-    while (performance.now() < deadline) {
-      signal.throwIfAborted();
-      if (await this.client.healthy(spec.port, 500)) return;
-      if (performance.now() >= nextInspect) {
-        const info = await container.inspect();
-        if (!info.State.Running) throw new Error(await exitReason(container, info));
-        nextInspect = performance.now() + 200;
-      }
-      await Bun.sleep(20);
+    let healthy: boolean;
+    try {
+      healthy = await this.containers.waitHealthy(container, () => this.client.healthy(spec.port, 500), this.settings.startTimeoutMs, signal);
+    } catch (error) {
+      throw await launchError(error);
     }
-    throw new Error(`the tool node did not answer its health check within ${this.settings.startTimeoutMs} ms`);
+    if (!healthy) throw new Error(`the tool node did not answer its health check within ${this.settings.startTimeoutMs} ms`);
   }
 
   private async stopLaunch(name: string): Promise<void> {
@@ -212,10 +214,10 @@ export class ToolInstances {
   }
 
   private async removeContainer(name: string): Promise<void> {
-    const found = await this.docker.getContainer(name);
+    const found = await this.containers.find(name);
     if (!found) return;
-    await found.container.remove({ force: true, v: true }).catch((error) => {
-      if (!hasStatus(error, 404, 409)) throw new Error(`removing the container of ${name} failed: ${engineMessage(error)}`, { cause: error });
+    await this.containers.remove(found.container).catch((error) => {
+      throw new Error(`removing the container of ${name} failed: ${engineMessage(error)}`, { cause: error });
     });
   }
 
@@ -226,7 +228,7 @@ export class ToolInstances {
    */
   async reconcile(): Promise<void> {
     for (const record of this.records.all().filter((r) => isActive(r.status))) {
-      const found = await this.docker.getContainer(record.name);
+      const found = await this.containers.find(record.name);
       if (!found) {
         this.records.update(record.name, { status: "failed", error: "the tool node's container disappeared while the manager was down", container_id: null });
       } else if (!found.info.State.Running) {
@@ -239,13 +241,13 @@ export class ToolInstances {
         this.adopt(record, found.container);
       }
     }
-    for (const container of await this.docker.listContainers()) {
-      const node = container.Labels?.[NODE_LABEL];
-      const record = node ? this.records.get(node) : undefined;
-      if (record && isActive(record.status)) continue;
-      this.log.warn("removing an orphaned tool node container", { container: container.Names?.[0] ?? container.Id });
-      const found = await this.docker.getContainer(container.Id).catch(() => null);
-      await found?.container.remove({ force: true, v: true }).catch(() => undefined);
+    const claimed = (node: string) => {
+      const record = this.records.get(node);
+      return record !== undefined && isActive(record.status);
+    };
+    for (const orphan of await this.containers.unclaimed(NODE_LABEL, claimed)) {
+      this.log.warn("removing an orphaned tool node container", { container: orphan.name });
+      await this.containers.remove(orphan.id).catch(() => undefined);
     }
   }
 
@@ -256,7 +258,7 @@ export class ToolInstances {
     const done = this.waitReady(spec, container, abort.signal)
       .then(() => void this.records.update(record.name, { status: "running", error: null }))
       .catch(async (error) => {
-        await container.remove({ force: true, v: true }).catch(() => undefined);
+        await this.containers.remove(container).catch(() => undefined);
         if (!(abort.signal.reason instanceof Superseded)) this.records.update(record.name, { status: "failed", error: (error as Error).message, container_id: null });
       })
       .finally(() => this.launches.delete(record.name));

@@ -4,7 +4,7 @@
  * small /tmp, CPU/memory/pids limits and its port published on 127.0.0.1 only. Its token and config are not in the
  * container's config: the manager writes them to the node's stdin once it started (`nodeSecrets`).
  */
-import type Docker from "dockerode";
+import type { HardenedContainer } from "../../shared/containers/hardened.ts";
 
 export const NODE_MOUNT_PATH = "/rock/tool-node";
 export const TOOL_LABEL = "rock.tool";
@@ -31,40 +31,29 @@ export interface NodeSpec {
   config: Record<string, unknown>;
 }
 
-export function nodeContainerOptions(spec: NodeSpec, settings: NodeContainerSettings): Docker.ContainerCreateOptions {
-  const port = `${spec.port}/tcp`;
+export function nodeContainer(spec: NodeSpec, settings: NodeContainerSettings): HardenedContainer {
   return {
     name: spec.name,
-    Image: spec.image,
-    Entrypoint: [NODE_MOUNT_PATH],
+    image: spec.image,
+    entrypoint: NODE_MOUNT_PATH,
     // 0.0.0.0 inside the container's own network namespace: Docker's port forwarding arrives on its bridge address.
-    Cmd: ["--host", "0.0.0.0", "--port", String(spec.port), "--secrets-stdin"],
-    Env: [`TOOL_NAME=${spec.tool_name}`],
-    // The node reads its secrets from the first line of stdin; the engine closes it when the manager detaches.
-    OpenStdin: true,
-    StdinOnce: true,
-    Labels: { [TOOL_LABEL]: spec.tool_name, [TENANT_LABEL]: spec.tenant_id, [NODE_LABEL]: spec.name },
-    User: settings.user || undefined,
-    WorkingDir: "/tmp",
-    ExposedPorts: { [port]: {} },
-    HostConfig: {
-      Binds: [`${settings.nodeBinary}:${NODE_MOUNT_PATH}:ro`],
-      PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: String(spec.port) }] },
-      NetworkMode: settings.networkMode,
-      // Tools such as code_interpreter call services on the host (the admin) by this name.
-      ExtraHosts: ["host.docker.internal:host-gateway"],
-      NanoCpus: Math.round(settings.cpus * 1e9),
-      Memory: settings.memoryBytes,
-      MemorySwap: settings.memoryBytes,
-      PidsLimit: settings.pidsLimit,
-      Privileged: false,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" },
-      Init: true,
-      AutoRemove: false,
-    },
+    args: ["--host", "0.0.0.0", "--port", String(spec.port), "--secrets-stdin"],
+    env: { TOOL_NAME: spec.tool_name },
+    secretsOnStdin: true,
+    labels: { [TOOL_LABEL]: spec.tool_name, [TENANT_LABEL]: spec.tenant_id, [NODE_LABEL]: spec.name },
+    user: settings.user,
+    workingDir: "/tmp",
+    mounts: [{ source: settings.nodeBinary, target: NODE_MOUNT_PATH }],
+    port: spec.port,
+    hostPort: spec.port,
+    network: settings.networkMode,
+    // Tools such as code_interpreter call services on the host (the admin) by this name.
+    extraHosts: ["host.docker.internal:host-gateway"],
+    cpus: settings.cpus,
+    memoryBytes: settings.memoryBytes,
+    pidsLimit: settings.pidsLimit,
+    readOnlyRoot: { tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" } },
+    init: true,
   };
 }
 

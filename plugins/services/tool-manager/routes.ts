@@ -7,7 +7,7 @@ import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { registerSecret } from "../../../core/log.ts";
-import { ToolConfigError, type PreparedTool } from "../../programs/tool-node/prepared-tool.ts";
+import { ToolConfigError, type PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import { success } from "./envelope.ts";
 import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";

@@ -4,7 +4,8 @@
  * `unix` option; dockerode's hijacked exec streams can hang under Bun).
  */
 import Docker from "dockerode";
-import { containerName, containerOptions, rockletStdin, type ContainerSettings } from "../../../plugins/deployments/docker/container-options.ts";
+import { containerName, rockletStdin, sandboxContainer, type ContainerSettings } from "../../../plugins/deployments/docker/container-options.ts";
+import { createOptions } from "../../../plugins/shared/containers/hardened.ts";
 
 export interface RawSandbox {
   id: string;
@@ -21,7 +22,7 @@ export function rawSettings(rockletBinary: string): ContainerSettings {
 export async function startRaw(engine: Docker, settings: ContainerSettings, sandboxId: string, image: string, cpus: number, memoryBytes: number): Promise<RawSandbox> {
   const token = crypto.randomUUID();
   const spec = { sandbox_id: sandboxId, image, cpus, memoryBytes, pidsLimit: 4096, env: {}, rockletToken: token, pull: "never" as const, labels: { bench: "raw" } };
-  const container = await engine.createContainer(containerOptions(spec, settings));
+  const container = await engine.createContainer(createOptions(sandboxContainer(spec, settings)));
   await container.start();
   // The rocklet reads its token from stdin, as the deployment hands it over.
   const stdin = (await container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };

@@ -4,7 +4,7 @@
  * ignored, as JSON Schema says. A number sent for a string parameter is accepted as its text: the original never
  * checked types, and its own README example sends `"instance_id": 123` for a string.
  */
-import { isPlainObject, type JsonSchema } from "../../protocol/function-calling/parameters.ts";
+import { isPlainObject, type JsonSchema } from "../function-calling/parameters.ts";
 
 export class ArgumentError extends Error {
   constructor(

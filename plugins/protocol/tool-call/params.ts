@@ -2,7 +2,7 @@
  * A call's `params` as clients send them: a JSON string (the original's wire form) or an object. The original
  * retried a string with raw line breaks escaped, so that a model's multi-line code argument still parsed; so do we.
  */
-import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
+import { isPlainObject } from "../function-calling/parameters.ts";
 import { ArgumentError } from "./schema-check.ts";
 
 function parseJson(text: string): unknown {

@@ -4,7 +4,7 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import type { Tool } from "../../../core/kinds/tool.ts";
-import { normaliseParameters, type JsonSchema } from "../../protocol/function-calling/parameters.ts";
+import { normaliseParameters, type JsonSchema } from "../function-calling/parameters.ts";
 import { parseParams } from "./params.ts";
 import { ArgumentError, checkValue } from "./schema-check.ts";
 
