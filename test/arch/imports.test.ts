@@ -6,17 +6,6 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { importCycles, importsUnder, mapProblems, type Import } from "./imports.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
 
-/**
- * Imports that break the map today and are being removed by the "containers" work of issue 13: the SDK's
- * model-service driver imports the model-service build step, the tool manager imports the tool node's code. Each
- * must still occur (the test says when one can go), and nothing else may break the map.
- */
-const knownExceptions = [
-  { from: "plugins/clients/sdk/model-service.ts", to: "plugins/programs/model-service/" },
-  { from: "plugins/services/tool-manager/", to: "plugins/programs/tool-node/" },
-];
-const excepted = (i: Import) => knownExceptions.some((e) => i.from.startsWith(e.from) && i.to.startsWith(e.to));
-
 describe("this tree", () => {
   const imports = importsUnder(repoRoot, ["core", "plugins", "workers"]);
 
@@ -30,12 +19,7 @@ describe("this tree", () => {
   });
 
   test("imports follow the map", () => {
-    expect(mapProblems(imports.filter((i) => !excepted(i)))).toEqual([]);
-  });
-
-  test("every known exception still occurs (remove the ones that do not)", () => {
-    const stale = knownExceptions.filter((e) => !imports.some((i) => i.from.startsWith(e.from) && i.to.startsWith(e.to)));
-    expect(stale).toEqual([]);
+    expect(mapProblems(imports)).toEqual([]);
   });
 });
 
