@@ -90,6 +90,16 @@ describe("admin: a sandbox's life through ROCK's HTTP API (local deployment)", (
     await admin.post("/stop", { sandbox_id: id });
   }, 30_000);
 
+  test("a call right after start_async, before the rocklet listens, is a 4000 'still starting', not an internal error", async () => {
+    const started = await admin.post("/start_async", { image: "x", memory: "1g" });
+    const id = started.result.sandbox_id;
+    const early = await admin.post("/execute", { sandbox_id: id, command: "echo hi" });
+    expect(early.status).toBe("Failed");
+    expect(early.result.code).toBe(4000);
+    expect(early.error).toContain(`Sandbox ${id} is still starting`);
+    await admin.post("/stop", { sandbox_id: id });
+  }, 30_000);
+
   test("rocklet failures are Failed, not empty successes: missing file, duplicate session, timed-out execute", async () => {
     const id = (await admin.post("/start", { image: "x", memory: "1g" })).result.sandbox_id;
     const missing = await admin.post("/read_file", { sandbox_id: id, path: "/nonexistent/file" });

@@ -7,6 +7,9 @@ import { codes, RockFailure } from "./envelope.ts";
 export interface RockletTarget {
   rockletUrl: string;
   rockletToken: string;
+  /** A sandbox still `pending` may have its rocklet's URL before the rocklet listens. */
+  state?: string;
+  sandbox_id?: string;
 }
 
 export class RockletClient {
@@ -38,7 +41,10 @@ export class RockletClient {
     try {
       res = await this.fetcher(target.rockletUrl + path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${target.rockletToken}` } });
     } catch (error) {
-      throw new RockFailure(codes.internal, `Service unavailable: the sandbox's rocklet is not reachable (${error instanceof Error ? error.message : error})`);
+      const why = error instanceof Error ? error.message : String(error);
+      // Not the server's fault: the client asked before the start finished (is_alive says when it has).
+      if (target.state === "pending") throw new RockFailure(codes.badRequest, `Sandbox ${target.sandbox_id} is still starting: its rocklet does not answer yet (${why})`);
+      throw new RockFailure(codes.internal, `Service unavailable: the sandbox's rocklet is not reachable (${why})`);
     }
     const text = await res.text();
     let body: any = null;
