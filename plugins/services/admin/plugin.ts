@@ -70,7 +70,7 @@ export default definePlugin({
       defaultAutoClearMinutes: ctx.config.auto_clear_time_minutes,
       startTimeoutMs: ctx.config.start_timeout_seconds * 1000,
     }, ctx.log);
-    const dataPlane = new DataPlane(live, records, rocklet);
+    const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
     const timers: (() => void)[] = [];
 
