@@ -77,6 +77,7 @@ export default definePlugin({
     return {
       lifecycle,
       maintenance,
+      live,
       async start() {
         await maintenance.reconcile();
         timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", () => maintenance.stopExpired()));
