@@ -58,6 +58,8 @@ export class RedisStore implements Store {
   /** The connection's latest socket error while it is not ready (why commands fail), cleared when it is. */
   private connectionError: string | undefined;
   private pinging: Promise<void> | undefined;
+  /** The first connection attempt, which the first commands wait for (later ones fail at once while Redis is away). */
+  private connecting: Promise<void> | undefined;
   private closed = false;
 
   constructor(connection: string | Redis, options: RedisStoreOptions = {}) {
@@ -95,6 +97,8 @@ export class RedisStore implements Store {
    */
   private async command<T>(run: (redis: ScriptedRedis) => Promise<T>): Promise<T> {
     try {
+      if (this.redis.status === "wait") this.connecting ??= this.redis.connect().finally(() => (this.connecting = undefined));
+      if (this.connecting) await this.connecting;
       return await run(this.redis);
     } catch (error) {
       throw this.unavailable(error) ?? error;
