@@ -118,17 +118,9 @@ export class RedisStore implements Store {
   }
 
   /** Resolves when Redis answers a PING within the bound; concurrent callers share one PING. */
-  ping(): Promise<void> {
+  async ping(): Promise<void> {
     this.ensureOpen();
-    this.pinging ??= this.command((redis) => redis.ping()).then(
-      () => {
-        this.pinging = undefined;
-      },
-      (error: unknown) => {
-        this.pinging = undefined;
-        throw error;
-      },
-    );
+    this.pinging ??= this.command(async (redis) => void (await redis.ping())).finally(() => (this.pinging = undefined));
     return this.pinging;
   }
 
