@@ -160,10 +160,11 @@ describe.skipIf(!program)("admin server while its Redis fails", () => {
     expect(agentDuringOutage).toMatchObject({ status: 503, body: { error: { message: expect.stringMatching(/^store unavailable: /), type: "server_error" } } });
     expect(agentDuringOutage!.ms).toBeLessThan(boundMs + slackMs);
 
-    // Back within about a second (the reconnect interval), then everything succeeds, with no restart.
+    // Back within about a second (the reconnect interval; the rest is room for a loaded machine), then everything
+    // succeeds, with no restart.
     const firstSuccess = executes.filter((s) => s.startedAt > backAt && s.status === 200).map((s) => s.startedAt)[0];
-    expect(firstSuccess - backAt).toBeLessThan(2000);
-    for (const sample of executes.filter((s) => s.startedAt > backAt + 2000)) {
+    expect(firstSuccess - backAt).toBeLessThan(2500);
+    for (const sample of executes.filter((s) => s.startedAt > backAt + 2500)) {
       expect(sample.body).toMatchObject({ status: "Success", result: { stdout: "hi\n" } });
     }
     expect(healths.at(-1)).toMatchObject({ status: 200, body: { status: "ok", service: "admin" } });
