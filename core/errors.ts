@@ -48,6 +48,17 @@ export class PortInUse extends Error {
   }
 }
 
+/**
+ * The hot-state store could not answer within its bound (`store.timeout_ms`): Redis is down, unreachable or hung.
+ * The HTTP host answers it with 503 in the service's own error shape; nothing waits for the store to come back.
+ */
+export class StoreUnavailable extends Error {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`store unavailable: ${detail}`, options);
+    this.name = "StoreUnavailable";
+  }
+}
+
 export const isAddressInUse = (error: unknown) => (error as { code?: unknown } | null)?.code === "EADDRINUSE";
 
 /**

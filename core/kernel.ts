@@ -182,7 +182,9 @@ export class Kernel {
     // stopping again, stop) the first one's sandboxes.
     for (const plan of this.enabledPlugins()) if (plan.listen) assertPortFree(plan.definition.name, plan.listen.host, plan.listen.port);
     const storeConfig = this.config.kernel.store;
-    this.store = await createStore(storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix } : { type: "memory" });
+    this.store = await createStore(
+      storeConfig.type === "redis" ? { type: "redis", url: storeConfig.url!, keyPrefix: storeConfig.key_prefix, timeoutMs: storeConfig.timeout_ms } : { type: "memory" },
+    );
     try {
       for (const plan of this.enabledPlugins()) {
         const name = plan.definition.name;
@@ -218,6 +220,7 @@ export class Kernel {
             log: createLogger({ plugin: plan.definition.name }),
             service: http,
             limits: requestLimits(this.config.kernel.server),
+            health: plan.permissions.store ? () => this.storeProblem() : undefined,
           }),
         );
       }
@@ -259,6 +262,14 @@ export class Kernel {
     this.instances.clear();
     for (const db of this.databases.splice(0)) db.close();
     await bounded("closing the store", () => this.store?.close());
+  }
+
+  /** Why the store cannot be used now (its error), or undefined while it answers. */
+  private storeProblem(): Promise<string | undefined> {
+    return this.store!.ping().then(
+      () => undefined,
+      (error: unknown) => errorMessage(error),
+    );
   }
 
   enabledPlugins(): PluginPlan[] {

@@ -1,7 +1,7 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpError, PermissionDenied, PortInUse, errorMessage, isAddressInUse } from "../errors.ts";
+import { HttpError, PermissionDenied, PortInUse, StoreUnavailable, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../kinds/service.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
@@ -18,6 +18,8 @@ export interface ServerOptions {
   log: Logger;
   service: HttpService;
   limits?: RequestLimits;
+  /** Why the service cannot serve now (e.g. its store is unreachable), or undefined; `/health` answers 503 then. */
+  health?: () => Promise<string | undefined>;
 }
 
 export interface RunningServer {
@@ -90,10 +92,24 @@ export function classify(code: unknown, error: any): { status: number; message: 
       return { status: 400, message: "invalid cookie signature", internal: false };
   }
   if (error instanceof PermissionDenied) return { status: 500, message: "the server is not permitted to do this (see its log)", internal: true };
+  if (error instanceof StoreUnavailable) return { status: 503, message: error.message, internal: false };
   if (typeof error?.status === "number" && error.status >= 400 && error.status < 500 && typeof error.message === "string") {
     return { status: error.status, message: error.message, internal: false };
   }
   return { status: 500, message: "internal server error", internal: true };
+}
+
+/**
+ * `/health` of a service that depends on something outside the process: `{"status":"ok"}` while it answers, else 503
+ * `{"status":"degraded","reason":…}`, so that a load balancer stops sending requests that could only fail.
+ */
+function healthRoute(service: string, health: () => Promise<string | undefined>) {
+  return async ({ set }: { set: { status?: number | string } }) => {
+    const reason = await health();
+    if (reason === undefined) return { status: "ok", service };
+    set.status = 503;
+    return { status: "degraded", service, reason };
+  };
 }
 
 /** Throws PortInUse when another socket holds `host:port` (port 0 is always free). */
@@ -244,7 +260,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
       }
     })
-    .get("/health", () => ({ status: "ok", service: name }), { detail: { hide: true } })
+    .get("/health", options.health ? healthRoute(name, options.health) : () => ({ status: "ok", service: name }), { detail: { hide: true } })
     .get(
       "/metrics",
       async ({ set }) => {

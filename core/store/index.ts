@@ -12,7 +12,7 @@ export { RedisStore, type RedisStoreOptions } from "./redis.ts";
 export { NamespacedStore } from "./namespaced.ts";
 export { redactRedisUrl } from "./redis-connection.ts";
 
-export type StoreConfig = { type: "memory" } | { type: "redis"; url: string; keyPrefix?: string };
+export type StoreConfig = { type: "memory" } | { type: "redis"; url: string; keyPrefix?: string; timeoutMs?: number };
 
 /** A ready store; for Redis, connected and answering PING, or an error naming the URL (password masked). */
 export async function createStore(config: StoreConfig): Promise<Store> {
@@ -20,7 +20,7 @@ export async function createStore(config: StoreConfig): Promise<Store> {
   const where = redactRedisUrl(config.url);
   let store: RedisStore;
   try {
-    store = new RedisStore(config.url, { keyPrefix: config.keyPrefix });
+    store = new RedisStore(config.url, { keyPrefix: config.keyPrefix, timeoutMs: config.timeoutMs });
   } catch (error) {
     throw new Error(`store: cannot use Redis at ${where}: ${redact(errorMessage(error))}`);
   }

@@ -165,6 +165,10 @@ export class MemoryStore implements Store {
     };
   }
 
+  async ping(): Promise<void> {
+    this.ensureOpen();
+  }
+
   namespace(prefix: string): Store {
     return new NamespacedStore(this, prefix);
   }

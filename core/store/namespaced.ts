@@ -73,6 +73,10 @@ export class NamespacedStore implements Store {
     return tracked;
   }
 
+  async ping(): Promise<void> {
+    return this.open().ping();
+  }
+
   namespace(prefix: string): Store {
     return new NamespacedStore(this, prefix);
   }

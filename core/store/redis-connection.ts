@@ -1,5 +1,5 @@
 /** Opening and releasing the ioredis connections of `RedisStore`, and naming a Redis URL without its password. */
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import { errorMessage } from "../errors.ts";
 import { createLogger, registerSecret } from "../log.ts";
 
@@ -24,16 +24,47 @@ function passwordOf(url: string): string | undefined {
   }
 }
 
-/** Logs a connection's errors (ioredis reconnects by itself; without a listener it prints "Unhandled error event"). */
+/**
+ * Logs a connection's errors (ioredis reconnects by itself; without a listener it prints "Unhandled error event"):
+ * each new error once, not every reconnect attempt, and the connection's return after them.
+ */
 export function logConnectionErrors(client: Redis, role: string): void {
-  client.on("error", (error: unknown) => log.warn("redis connection error", { role, error: errorMessage(error) }));
+  let last: string | undefined;
+  client.on("error", (error: unknown) => {
+    const message = errorMessage(error);
+    if (message !== last) log.warn("redis connection error", { role, error: message });
+    last = message;
+  });
+  client.on("ready", () => {
+    if (last !== undefined) log.info("redis connection restored", { role });
+    last = undefined;
+  });
+}
+
+/**
+ * How the store's connections wait, so that no caller waits on Redis longer than `timeoutMs`: a command answers or
+ * fails within it, and none waits in a queue for a connection that may never come (a command sent while Redis is
+ * away fails at once). A command that failed is never sent again later: the caller already saw it fail. The
+ * connection itself keeps reconnecting, at most a second apart, so service resumes within a second of Redis
+ * returning; subscriptions are renewed then (ioredis' autoResubscribe).
+ */
+export function boundedOptions(timeoutMs: number): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  };
 }
 
 /** A connection to `url` that connects on first use; its password is registered so that no log line shows it. */
-export function openConnection(url: string): Redis {
+export function openConnection(url: string, timeoutMs: number): Redis {
   if (!/^rediss?:\/\//.test(url)) throw new Error(`not a Redis URL (redis:// or rediss://): ${redactRedisUrl(url)}`);
   registerSecret(passwordOf(url));
-  const client = new Redis(url, { lazyConnect: true });
+  const client = new Redis(url, boundedOptions(timeoutMs));
   logConnectionErrors(client, "commands");
   return client;
 }

@@ -11,6 +11,9 @@
  *   (KEEPTTL); `increment` keeps it.
  * - `increment` works on safe integers only (Redis float formatting differs from JSON's).
  * - `publish` returns 1 when anyone in this process (memory) or any connection (Redis) listens, else 0.
+ *
+ * No call waits on Redis longer than its bound (`store.timeout_ms`): when Redis is down, unreachable or hung, a call
+ * fails with `StoreUnavailable` (core/errors.ts), and works again once Redis is back, without a restart.
  */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -51,6 +54,8 @@ export interface Store {
   publish(channel: string, message: unknown): Promise<number>;
   /** Subscribe to `channel`; messages arrive parsed. Resolves once the subscription is active. */
   subscribe(channel: string, handler: (message: unknown) => void): Promise<Unsubscribe>;
+  /** Resolves when the store answers (Redis: a PING within the bound); rejects with `StoreUnavailable` otherwise. */
+  ping(): Promise<void>;
   /** A view of this store whose keys and channels are prefixed with `prefix` (scans strip it again). */
   namespace(prefix: string): Store;
   close(): Promise<void>;

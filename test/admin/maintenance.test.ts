@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import type { LiveSandbox, LiveSandboxes } from "../../plugins/services/admin/live-sandboxes.ts";
 import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
 import { processTable, readProcess } from "../../plugins/deployments/local/process-table.ts";
 import { sandboxSpec } from "../deployments/support.ts";
@@ -76,6 +77,37 @@ describe("admin: idle timeout and reconciler", () => {
     expect(await admin.deployment.state(orphan.sandbox_id)).not.toBe("running");
     expect(await stateOf(tracked)).toBe("stopped");
     expect(await admin.post("/execute", { sandbox_id: tracked, command: "ls" })).toMatchObject({ status: "Failed", result: { code: 4000 } });
+  }, 30_000);
+
+  test("a running sandbox whose hot state the store lost keeps running: a call rebuilds it, the reconciler the others", async () => {
+    const parts = admin.kernel.instance<{ maintenance: Maintenance; live: LiveSandboxes }>("admin")!;
+    const used: string = (await admin.post("/start", { image: "x", memory: "1g", auto_clear_time_minutes: 7 })).result.sandbox_id;
+    const idle: string = (await admin.post("/start", { image: "x", memory: "1g" })).result.sandbox_id;
+    const entries: Record<string, LiveSandbox | null> = { [used]: await parts.live.get(used), [idle]: await parts.live.get(idle) };
+    for (const id of [used, idle]) await parts.live.forget(id);
+
+    // A data-plane call finds the sandbox through its record, before any reconcile pass.
+    expect(await admin.post("/execute", { sandbox_id: used, command: "echo back", shell: true })).toMatchObject({ status: "Success", result: { stdout: "back\n" } });
+    // As it was (create_time is the record's, which the first entry may miss by a millisecond).
+    const asBefore = (id: string): LiveSandbox => ({ ...entries[id]!, create_time: expect.any(String) });
+    expect(await parts.live.get(used)).toEqual(asBefore(used));
+    expect(await parts.live.get(idle)).toBeNull();
+    // The reconciler rebuilds the one nobody called, instead of stopping it.
+    expect(await parts.maintenance.reconcile()).toEqual({ stoppedInstances: [], stoppedRecords: [], rebuilt: [idle] });
+    expect(await parts.live.get(idle)).toEqual(asBefore(idle));
+    for (const id of [used, idle]) expect(await admin.deployment.state(id)).toBe("running");
+    // A fresh idle timeout of the sandbox's own length.
+    const expiresIn = (await parts.live.expiresAt(used))! - Date.now() / 1000;
+    expect(expiresIn).toBeGreaterThan(6.9 * 60);
+    expect(expiresIn).toBeLessThanOrEqual(7 * 60);
+
+    // Lost from the store and its instance gone too: the call says so, and the record keeps why.
+    await parts.live.forget(idle);
+    await admin.deployment.stop(idle);
+    expect(await admin.post("/execute", { sandbox_id: idle, command: "true" })).toMatchObject({ status: "Failed", result: { code: 4000 } });
+    const failed = (await admin.get(`/get_status?sandbox_id=${idle}&include_all_states=true`)).result;
+    expect(failed).toMatchObject({ state: "stopped", status: { docker_run: { status: "failed" } } });
+    await admin.post("/stop", { sandbox_id: used });
   }, 30_000);
 
   test("no process outlives its sandbox", async () => {

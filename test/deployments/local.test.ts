@@ -133,7 +133,7 @@ describe("local deployment", () => {
     }
   });
 
-  test("timing: local start-to-alive (printed)", async () => {
+  test("timing: local start-to-alive", async () => {
     const binary = await ensureRockletBinary();
     const withBinary = await bootDeployment("local", `plugins:\n  local:\n    rocklet_binary: ${binary}\n`);
     try {
@@ -149,6 +149,10 @@ describe("local deployment", () => {
       const fromSource = [await measure(source), await measure(source), await measure(source)];
       const fromBinary = [await measure(withBinary), await measure(withBinary), await measure(withBinary)];
       console.log(`[timing] local start-to-alive: source ${fromSource.map((x) => x.toFixed(0)).join(", ")} ms; binary ${fromBinary.map((x) => x.toFixed(0)).join(", ")} ms`);
+      // 40–90 ms on this machine; the bound catches a start that sleeps or polls slowly, not machine noise.
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
+      expect(median(fromSource)).toBeLessThan(2000);
+      expect(median(fromBinary)).toBeLessThan(2000);
     } finally {
       await withBinary.close();
     }

@@ -112,7 +112,7 @@ describe("config sources", () => {
     const plan = kernel.plugins.find((p) => p.definition.name === "needy")!;
     expect(plan.listen).toEqual({ host: "0.0.0.0", port: 7001, token: "tok-abc" });
     expect(plan.config).toEqual({ api_base: "http://x", retries: 2 });
-    expect(kernel.config.kernel.store).toEqual({ type: "redis", url: "redis://127.0.0.1:1", key_prefix: "" });
+    expect(kernel.config.kernel.store).toEqual({ type: "redis", url: "redis://127.0.0.1:1", key_prefix: "", timeout_ms: 1500 });
     expect(kernel.config.kernel.docker.socket).toBe("/tmp/d.sock");
   });
 

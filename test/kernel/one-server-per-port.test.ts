@@ -130,7 +130,7 @@ describe("rock", () => {
         log: createLogger({ plugin: "demo" }),
         service: { mount: (app) => app.get("/x", () => "x") },
       });
-      expect(starting).rejects.toThrow(new PortInUse("demo", "127.0.0.1", holder.port!));
+      await expect(starting).rejects.toThrow(new PortInUse("demo", "127.0.0.1", holder.port!));
       await starting.catch(() => undefined);
       for (let i = 0; i < 5; i++) expect(await (await fetch(`http://127.0.0.1:${holder.port}/x`)).text()).toBe("holder");
     } finally {

@@ -78,7 +78,7 @@ describe("fetchWithRetry", () => {
   test("does not retry errors that are not network failures (a refused permission)", async () => {
     const denied = new Error("PermissionDenied: net:example.com");
     const upstream = scripted([denied, 200]);
-    expect(fetchWithRetry(upstream.send, policy, { signal, sleep: async () => {} })).rejects.toBe(denied);
+    await expect(fetchWithRetry(upstream.send, policy, { signal, sleep: async () => {} })).rejects.toBe(denied);
     expect(upstream.calls()).toBe(1);
   });
 

@@ -90,8 +90,8 @@ describe("parseNDJSON", () => {
       for await (const _ of parseNDJSON(bytes(['{"a":1}\n', "oops\n"]))) {
       }
     };
-    expect(run()).rejects.toBeInstanceOf(MalformedFrame);
-    expect(run()).rejects.toThrow("oops");
+    await expect(run()).rejects.toBeInstanceOf(MalformedFrame);
+    await expect(run()).rejects.toThrow("oops");
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { available } from "../support/env.ts";
 import { percentile, startTestRocklet, type TestRocklet, scratchDir } from "./harness.ts";
 
 let rocklet: TestRocklet;
@@ -266,7 +267,8 @@ describe("bash sessions", () => {
     expect(quit.body.exit_code).toBe(-1);
   });
 
-  test.skipIf(process.getuid?.() !== 0)("remote_user runs the shell as that user", async () => {
+  // Switching users needs root; test/env/up (and so CI) runs as root, where this must not be skipped.
+  test.skipIf(!available("root (to switch users)", process.getuid?.() === 0 ? "root" : undefined))("remote_user runs the shell as that user", async () => {
     const session = await newSession({ remote_user: "nobody" });
     const { body } = await run(session, "id -un; echo $USER", { check: "silent" });
     expect(body.output).toBe("nobody\nnobody");

@@ -57,10 +57,14 @@ export async function sandboxLifecycle(options: SandboxOptions, scratchDir: stri
     expect((await sandbox.upload(local, `${dir}/up/local.txt`)).file_name).toBe("local.txt");
     expect(await sandbox.readFile(`${dir}/up/local.txt`)).toBe("from disk");
     const zip = buildZip([{ name: "top.txt", data: "top" }, { name: "nested/", data: "" }, { name: "nested/deep.txt", data: "deep", deflate: true }]);
-    expect(await sandbox.upload(zip, `${dir}/unzipped`, { unzip: true, fileName: "bundle.zip" })).toMatchObject({ success: true, file_name: "bundle.zip" });
+    // Staged in a directory of this test's own (the shared /tmp may hold anyone's files), and removed from it.
+    await sandbox.execute(["mkdir", "-p", `${dir}/staging`]);
+    expect(await sandbox.upload(zip, `${dir}/unzipped`, { unzip: true, fileName: "bundle.zip", stagingDir: `${dir}/staging/` })).toMatchObject({ success: true, file_name: "bundle.zip" });
     expect(await sandbox.readFile(`${dir}/unzipped/top.txt`)).toBe("top");
     expect(await sandbox.readFile(`${dir}/unzipped/nested/deep.txt`)).toBe("deep");
-    expect((await sandbox.execute("ls /tmp | grep -c '^rock-upload-' || true")).stdout.trim()).toBe("0");
+    // (That the zip went there: staged "under" a file, the upload fails.)
+    await expect(sandbox.upload(zip, `${dir}/unzipped`, { unzip: true, stagingDir: `${dir}/up/b.txt` })).rejects.toThrow(`${dir}/up/b.txt/rock-upload-`);
+    expect((await sandbox.execute(["ls", "-A", `${dir}/staging`, `${dir}/unzipped`])).stdout).toBe(`${dir}/staging:\n\n${dir}/unzipped:\nnested\ntop.txt\n`);
     await sandbox.execute(["rm", "-rf", dir]);
   } finally {
     await sandbox.stop();

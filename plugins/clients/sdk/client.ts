@@ -158,7 +158,7 @@ export class RockClient {
       throw new BadRequestRockError(error instanceof Error ? error.message : String(error));
     });
     if (!options.unzip) return this.uploadFile(sandboxId, file, targetPath);
-    const staging = `/tmp/rock-upload-${crypto.randomUUID()}.zip`;
+    const staging = `${(options.stagingDir ?? "/tmp").replace(/\/+$/, "")}/rock-upload-${crypto.randomUUID()}.zip`;
     await this.uploadFile(sandboxId, file, staging);
     try {
       const unzipped = await this.execute(sandboxId, ["unzip", "-o", "-q", staging, "-d", targetPath], { shell: false, timeout: 600 });

@@ -134,4 +134,6 @@ export interface UploadOptions {
   unzip?: boolean;
   /** Name sent for the file part (default: the source's base name, or "upload"). */
   fileName?: string;
+  /** With `unzip`: the sandbox directory the zip waits in until it is extracted, then removed (default `/tmp`). */
+  stagingDir?: string;
 }

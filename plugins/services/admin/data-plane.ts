@@ -9,6 +9,8 @@ import type { SandboxRecords } from "./sandbox-records.ts";
 
 export class DataPlane {
   constructor(
+    /** The live entry of a sandbox, rebuilt from its record when the store lost it (`SandboxLifecycle.liveOrRebuilt`). */
+    private readonly locate: (sandbox_id: string) => Promise<LiveSandbox | null>,
     private readonly live: LiveSandboxes,
     private readonly records: SandboxRecords,
     private readonly rocklet: RockletClient,
@@ -16,7 +18,7 @@ export class DataPlane {
 
   /** The live sandbox, its idle timeout refreshed; refuses unknown, stopped and not yet placed sandboxes. */
   async target(sandbox_id: string): Promise<LiveSandbox> {
-    const info = await this.live.get(sandbox_id);
+    const info = await this.locate(sandbox_id);
     if (!info) {
       const record = this.records.get(sandbox_id);
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
@@ -80,7 +82,7 @@ export class DataPlane {
   }
 
   async isAlive(sandbox_id: string): Promise<{ is_alive: boolean; message: string }> {
-    const info = await this.live.get(sandbox_id);
+    const info = await this.locate(sandbox_id);
     if (!info?.rockletUrl) return { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
     const alive = await this.rocklet.isAlive(info);
     return alive ? { is_alive: true, message: info.host_name } : { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };

@@ -54,8 +54,9 @@ export class SandboxLifecycle {
     if (!(await this.live.claim(info))) throw badRequest(`Sandbox ${id} already exists`);
     this.starting.add(id);
     try {
-      this.records.create(spec, { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G" });
-      await this.live.touch(id, request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes);
+      const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
+      this.records.create(spec, { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes });
+      await this.live.touch(id, autoClearMinutes);
       const handle = await this.operator.submit(spec);
       await this.placed(spec, handle);
       return this.records.get(id)!;
@@ -141,6 +142,52 @@ export class SandboxLifecycle {
     return this.fail(sandbox_id, instanceFailure(status));
   }
 
+  /**
+   * The live entry of a sandbox, rebuilt from its record when the store lost it (Redis restarted without its data)
+   * while the sandbox runs. A running record whose instance is gone is recorded as failed, with why.
+   */
+  async liveOrRebuilt(sandbox_id: string): Promise<LiveSandbox | null> {
+    const info = await this.live.get(sandbox_id);
+    if (info) return info;
+    const record = this.records.get(sandbox_id);
+    if (record?.state !== "running" || this.starting.has(sandbox_id)) return null;
+    const status = await this.operator.get_status(sandbox_id);
+    if (stateOf(status) === "running") return this.rebuild(record);
+    // Re-read: a stop that ran meanwhile removed the instance on purpose.
+    if (this.records.get(sandbox_id)?.state === "running") await this.fail(sandbox_id, instanceFailure(status));
+    return null;
+  }
+
+  /**
+   * Writes the hot state of a running sandbox from its durable record: where its rocklet answers, its token, and a
+   * fresh idle timeout (the time of its last use went with the store). Returns the live entry, or null when the record
+   * cannot say (not running, or written before records kept the rocklet's address). The instance must be running.
+   */
+  async rebuild(record: SandboxRecord): Promise<LiveSandbox | null> {
+    if (record.state !== "running" || !record.rocklet_url || !record.rocklet_token) return null;
+    const meta = record.meta as Record<string, unknown>;
+    const text = (field: string) => (typeof meta[field] === "string" ? (meta[field] as string) : "default");
+    const info: LiveSandbox = {
+      sandbox_id: record.sandbox_id,
+      state: "running",
+      image: record.spec.image,
+      user_id: text("user_id"),
+      experiment_id: text("experiment_id"),
+      namespace: text("namespace"),
+      rockletUrl: record.rocklet_url,
+      rockletToken: record.rocklet_token,
+      host_ip: record.host_ip ?? "",
+      host_name: record.host_name ?? "",
+      create_time: record.create_time,
+    };
+    if (await this.live.claim(info)) {
+      await this.live.touch(record.sandbox_id, typeof meta.auto_clear_time === "number" ? meta.auto_clear_time : this.limits.defaultAutoClearMinutes);
+      this.log.info("sandbox hot state rebuilt from its record", { sandbox_id: record.sandbox_id });
+      return info;
+    }
+    return this.live.get(record.sandbox_id);
+  }
+
   /** Marks a sandbox stopped whose instance is gone (no operator call). */
   async markStopped(sandbox_id: string, reason: string): Promise<void> {
     await this.live.forget(sandbox_id);
@@ -180,7 +227,8 @@ export class SandboxLifecycle {
   }
 
   private async placed(spec: SandboxSpec, handle: OperatorHandle) {
-    this.records.placed(spec.sandbox_id, { host_ip: handle.host_ip, host_name: handle.host_name, port_mapping: handle.port_mapping, spec, isolation: handle.isolation });
+    const { host_ip, host_name, port_mapping, isolation } = handle;
+    this.records.placed(spec.sandbox_id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
     await this.live.update(spec.sandbox_id, { rockletUrl: handle.rockletUrl, rockletToken: handle.rockletToken, host_ip: handle.host_ip, host_name: handle.host_name });
   }
 

@@ -1,7 +1,8 @@
 /**
  * Background upkeep: the idle scanner stops sandboxes whose sliding timeout expired, and the reconciler keeps the
  * records and the runtime in step (instances nobody owns are removed, running or dead; a sandbox whose instance died
- * is recorded as failed, with why, and what is left of its instance removed).
+ * is recorded as failed, with why, and what is left of its instance removed; a running sandbox whose hot state the
+ * store lost gets it back from its record).
  */
 import { stateOf } from "../../../core/kinds/deployment.ts";
 import type { Operator } from "../../../core/kinds/operator.ts";
@@ -32,16 +33,25 @@ export class Maintenance {
     return expired;
   }
 
-  async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[] }> {
+  async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[] }> {
     const stoppedInstances: string[] = [];
     const stoppedRecords: string[] = [];
+    const rebuilt: string[] = [];
     const liveIds = new Set((await this.live.all()).map((s) => s.sandbox_id));
-    const activeRecords = new Set(this.records.active().map((r) => r.sandbox_id));
+    const active = new Map(this.records.active().map((r) => [r.sandbox_id, r]));
+    const activeRecords = new Set(active.keys());
     for (const instance of await this.operator.list()) {
       const id = instance.sandbox_id;
       if (liveIds.has(id) || this.lifecycle.starting.has(id)) continue;
       // A dead instance of an active record is left for the loop below, which records why it died.
       if (instance.state !== "running" && activeRecords.has(id)) continue;
+      // Running and recorded as running, but not in the store: the store lost it (Redis restarted without its data).
+      const record = active.get(id);
+      if (instance.state === "running" && record && (await this.lifecycle.rebuild(record))) {
+        rebuilt.push(id);
+        liveIds.add(id);
+        continue;
+      }
       await this.operator.stop(id);
       stoppedInstances.push(id);
     }
@@ -57,8 +67,10 @@ export class Maintenance {
       else await this.lifecycle.fail(sandbox_id, instanceFailure(status));
       stoppedRecords.push(sandbox_id);
     }
-    if (stoppedInstances.length || stoppedRecords.length) this.log.info("reconciled", { stopped_instances: stoppedInstances, stopped_records: stoppedRecords });
-    return { stoppedInstances, stoppedRecords };
+    if (stoppedInstances.length || stoppedRecords.length || rebuilt.length) {
+      this.log.info("reconciled", { stopped_instances: stoppedInstances, stopped_records: stoppedRecords, rebuilt });
+    }
+    return { stoppedInstances, stoppedRecords, rebuilt };
   }
 
   /** Runs `task` every `ms` until the returned function is called; a run never overlaps the previous one. */

@@ -70,13 +70,14 @@ export default definePlugin({
       defaultAutoClearMinutes: ctx.config.auto_clear_time_minutes,
       startTimeoutMs: ctx.config.start_timeout_seconds * 1000,
     }, ctx.log);
-    const dataPlane = new DataPlane(live, records, rocklet);
+    const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
     const timers: (() => void)[] = [];
 
     return {
       lifecycle,
       maintenance,
+      live,
       async start() {
         await maintenance.reconcile();
         timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", () => maintenance.stopExpired()));

@@ -1,5 +1,6 @@
 /** ROCK's admin routes under `/apis/envs/sandbox/v1`, each answering in the envelope (HTTP 200 even when Failed). */
 import type { ServiceApp } from "../../../core/kinds/service.ts";
+import { StoreUnavailable } from "../../../core/errors.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { badRequest, failed, success } from "./envelope.ts";
 import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
@@ -21,11 +22,15 @@ export interface AdminParts {
   rocklet: RockletClient;
 }
 
-/** Runs a route body and wraps its result or its failure in the envelope. */
+/**
+ * Runs a route body and wraps its result or its failure in the envelope. An unreachable store is left to the kernel,
+ * which answers 503 with the Failed envelope: the client should retry, which a 200 would not tell it.
+ */
 async function enveloped(routeMessage: string, body: () => unknown) {
   try {
     return success(await body());
   } catch (error) {
+    if (error instanceof StoreUnavailable) throw error;
     return failed(routeMessage, error);
   }
 }
@@ -49,7 +54,9 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
     // A sandbox that failed stays visible, so that whoever polls it learns why it stopped.
     if (!record || (!includeAll && !isActive(record.state) && !record.failure_reason)) throw badRequest(`Sandbox ${sandbox_id} not found`);
     let alive = false;
-    const info = isActive(record.state) ? await live.get(sandbox_id) : null;
+    const info = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id) : null;
+    // Not live: the record may just have been marked failed, with why.
+    if (!info) record = records.get(sandbox_id) ?? record;
     if (info?.rockletUrl) {
       alive = await rocklet.isAlive(info);
       if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);

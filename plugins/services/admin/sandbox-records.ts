@@ -1,6 +1,7 @@
 /**
- * Durable record of every sandbox (SQLite): its spec, where it ran, its state and state history. The hot copy of an
- * active sandbox lives in the store (`live-sandboxes.ts`); this table outlives it.
+ * Durable record of every sandbox (SQLite): its spec, where it ran and where its rocklet answers, its state and state
+ * history. The hot copy of an active sandbox lives in the store (`live-sandboxes.ts`); this table outlives it, and the
+ * hot copy of a running sandbox is rebuilt from it when the store lost it.
  */
 import type { Database } from "bun:sqlite";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
@@ -22,6 +23,9 @@ export interface SandboxRecord {
   delete_time: string | null;
   /** Why the sandbox stopped by itself (event `fail`); null otherwise, and again after a restart. */
   failure_reason: string | null;
+  /** Where the rocklet answers and the token it takes (never sent to clients); null until placed. */
+  rocklet_url: string | null;
+  rocklet_token: string | null;
 }
 
 const timeColumn: Partial<Record<SandboxState, "start_time" | "stop_time" | "delete_time">> = { running: "start_time", stopped: "stop_time", deleted: "delete_time" };
@@ -31,10 +35,13 @@ export class SandboxRecords {
     db.run(`CREATE TABLE IF NOT EXISTS sandboxes (
       sandbox_id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL, meta TEXT NOT NULL,
       host_ip TEXT, host_name TEXT, port_mapping TEXT NOT NULL DEFAULT '{}', state_history TEXT NOT NULL DEFAULT '[]',
-      create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT, failure_reason TEXT)`);
-    // Data dirs of earlier versions lack the column.
+      create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT, failure_reason TEXT,
+      rocklet_url TEXT, rocklet_token TEXT)`);
+    // Data dirs of earlier versions lack these columns.
     const columns = db.query(`PRAGMA table_info(sandboxes)`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === "failure_reason")) db.run(`ALTER TABLE sandboxes ADD COLUMN failure_reason TEXT`);
+    for (const column of ["failure_reason", "rocklet_url", "rocklet_token"]) {
+      if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE sandboxes ADD COLUMN ${column} TEXT`);
+    }
   }
 
   /** A new pending sandbox; replaces an earlier record of the same id (ids are reusable once stopped). */
@@ -57,8 +64,18 @@ export class SandboxRecords {
     return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running')`).all() as Record<string, any>[]).map(decode);
   }
 
-  placed(sandbox_id: string, where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; spec?: SandboxSpec; isolation?: string }) {
-    this.db.run(`UPDATE sandboxes SET host_ip = ?, host_name = ?, port_mapping = ? WHERE sandbox_id = ?`, [where.host_ip, where.host_name, JSON.stringify(where.port_mapping), sandbox_id]);
+  placed(
+    sandbox_id: string,
+    where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; rocklet_url: string; rocklet_token: string; spec?: SandboxSpec; isolation?: string },
+  ) {
+    this.db.run(`UPDATE sandboxes SET host_ip = ?, host_name = ?, port_mapping = ?, rocklet_url = ?, rocklet_token = ? WHERE sandbox_id = ?`, [
+      where.host_ip,
+      where.host_name,
+      JSON.stringify(where.port_mapping),
+      where.rocklet_url,
+      where.rocklet_token,
+      sandbox_id,
+    ]);
     if (where.spec) this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(where.spec), sandbox_id]);
     // In meta, which status responses echo; a restart on another deployment may not say, so it is cleared then.
     this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.isolation', ?) WHERE sandbox_id = ?`, [where.isolation ?? null, sandbox_id]);
