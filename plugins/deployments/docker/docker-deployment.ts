@@ -81,6 +81,7 @@ export class DockerDeployment implements Deployment {
     const found = await this.containers.find(containerName(sandboxId));
     if (!found) return "missing";
     if (found.info.State.Running) return "running";
+    if (found.info.State.Status === "created") return { state: "stopped", reason: "its container was created but never started" };
     return { state: "stopped", reason: exitReason(found.info, "the rocklet", "the sandbox") };
   }
 
