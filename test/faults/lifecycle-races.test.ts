@@ -150,6 +150,22 @@ for (const kind of ["docker", "local"] as const) {
       expect(await storeKeys()).toEqual([]);
     }, 120_000);
 
+    test("the store loses its keys during a start and while running: the start ends running, the list still shows both, the keys come back", async () => {
+      const [starting, runs] = [newSandboxId("wiped-start"), newSandboxId("wiped-run")];
+      expect((await call("POST", "/start", startBody(runs))).body.status).toBe("Success");
+      expect((await call("POST", "/start_async", startBody(starting))).body.status).toBe("Success");
+      // What Redis restarted without its data leaves: no key of either.
+      await client.del(...(await client.keys(`${prefix}*`)));
+      const listed = (await call("GET", "/sandboxes")).body.result;
+      expect(listed.items.map((i: any) => i.sandbox_id).sort()).toEqual([starting, runs].sort());
+      await untilAlive(starting);
+      for (const id of [starting, runs]) expect((await call("POST", "/execute", { sandbox_id: id, command: "echo kept", shell: true })).body.result.stdout).toBe("kept\n");
+      expect(await storeKeys()).toEqual([starting, runs].flatMap((id) => [`${prefix}sandbox:alive:${id}`, `${prefix}sandbox:timeout:${id}`]).sort());
+      for (const id of [starting, runs]) expect((await call("POST", "/stop", { sandbox_id: id })).body.status).toBe("Success");
+      expect(await instancesOf([starting, runs])).toEqual([]);
+      expect(await storeKeys()).toEqual([]);
+    }, 60_000);
+
     test("stop, delete and restart at once of a sandbox mid-start: only Success or Failed 4000; at most one instance; it ends stopped or running", async () => {
       const ids: string[] = [];
       for (const delayMs of [0, 5, 20, 60]) {
