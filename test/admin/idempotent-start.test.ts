@@ -40,7 +40,12 @@ describe("admin: idempotent start", () => {
     const key = `k-${crypto.randomUUID()}`;
     const id = (await (await keyed("/start", { image: "x", memory: "1g" }, key)).json()).result.sandbox_id;
     const before = await running();
-    for (const [change, field] of [[{ memory: "2g" }, "memory 1073741824, this request has 2147483648"], [{ image: "y" }, 'image "x", this request has "y"'], [{ sandbox_id: "named" }, 'sandbox_id null, this request has "named"']] as const) {
+    const changes: [Record<string, string>, string][] = [
+      [{ memory: "2g" }, "memory 1073741824, this request has 2147483648"],
+      [{ image: "y" }, 'image "x", this request has "y"'],
+      [{ sandbox_id: "named" }, 'sandbox_id null, this request has "named"'],
+    ];
+    for (const [change, field] of changes) {
       const response = await keyed("/start_async", { image: "x", memory: "1g", ...change }, key);
       expect(response.status).toBe(422);
       const envelope = await response.json();
