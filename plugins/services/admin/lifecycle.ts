@@ -260,6 +260,9 @@ export class SandboxLifecycle {
         if (stopped) this.log.info("sandbox stopped", { sandbox_id, reason });
         try {
           await this.operator.stop(sandbox_id);
+        } catch (error) {
+          if (!(error instanceof Unavailable)) throw error;
+          throw new Unavailable(`${error.message} (the sandbox is recorded as stopped; what is left of its instance is removed once the runtime answers)`, { cause: error });
         } finally {
           await this.forgetHot(sandbox_id);
         }
