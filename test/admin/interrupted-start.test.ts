@@ -72,7 +72,7 @@ describe.skipIf(!available("docker", socket))("admin: a start interrupted by a r
     const interrupted = "the admin was restarted while the sandbox was starting";
     expect((await get(`/get_status?sandbox_id=${never}`)).result).toMatchObject({
       state: "stopped",
-      status: { docker_run: { status: "failed", message: `${interrupted}, and its instance was never created` } },
+      status: { docker_run: { status: "failed", message: `${interrupted}, and no instance of it exists` } },
     });
     expect((await get(`/get_status?sandbox_id=${dead}`)).result).toMatchObject({
       state: "stopped",

@@ -300,10 +300,10 @@ export class SandboxLifecycle {
    * that is not active (a hot entry a stop could not remove is ignored) or not placed yet.
    */
   async liveOrRebuilt(sandbox_id: string): Promise<LiveSandbox | null> {
-    const record = this.records.get(sandbox_id);
-    if (!record || !isActive(record.state)) return null;
+    const state = this.records.stateOf(sandbox_id);
+    if (!state || !isActive(state)) return null;
     const info = await this.live.get(sandbox_id);
-    if (info || record.state !== "running") return info;
+    if (info || state !== "running") return info;
     return this.exclusive(sandbox_id, async () => {
       const current = this.records.get(sandbox_id);
       if (current?.state !== "running") return null;
@@ -404,7 +404,7 @@ export class SandboxLifecycle {
     const id = record.sandbox_id;
     const interrupted = "the admin was restarted while the sandbox was starting";
     if (stateOf(status) !== "running") {
-      const instance = stateOf(status) === "missing" ? "its instance was never created" : `its instance is not running (${instanceFailure(status)})`;
+      const instance = stateOf(status) === "missing" ? "no instance of it exists" : `its instance is not running (${instanceFailure(status)})`;
       await this.failLocked(id, `${interrupted}, and ${instance}`);
       return "failed";
     }

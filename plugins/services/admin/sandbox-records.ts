@@ -83,6 +83,11 @@ export class SandboxRecords {
     return row ? decode(row) : null;
   }
 
+  /** Only the state (on every data-plane call: no JSON to decode). */
+  stateOf(sandbox_id: string): SandboxState | null {
+    return (this.db.query(`SELECT state FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as { state: SandboxState } | null)?.state ?? null;
+  }
+
   /** Records still pending or running, oldest first. */
   active(): SandboxRecord[] {
     return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running') ORDER BY create_time`).all() as Record<string, any>[]).map(decode);
