@@ -1,8 +1,8 @@
 /**
  * The admin server process (`bun core/cli.ts`) on the docker deployment, with a Redis of the test's own, hit from
  * outside: SIGKILL while five sandboxes are starting, then a restart (once: five containers kept running, five records
- * stuck pending and execute saying "still starting" forever); a sandbox's container killed and a rocklet crashed, with
- * nobody calling. Containers, records and store keys are counted before and after.
+ * stuck pending and execute saying "still starting" forever); a sandbox's container killed, a rocklet crashed and one run
+ * out of memory, with nobody calling. Containers, records and store keys are counted before and after.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -125,21 +125,30 @@ describe.skipIf(!available("docker", socket) || !program)("admin server on docke
     expect(records(ids).filter((r) => r.state !== "stopped")).toEqual([]);
   }, 120_000);
 
-  test("a container killed from outside and a rocklet crashed inside, nobody calling: the reconciler records why, removes them; get_status says so", async () => {
-    const [killed, crashed, bystander] = ["dockerkill", "crash", "bystander"].map((tag) => newSandboxId(tag));
+  test("a container killed from outside, a rocklet crashed and one run out of memory, nobody calling: the reconciler records why, removes them; get_status says so", async () => {
+    const [killed, crashed, starved, bystander] = ["dockerkill", "crash", "oom", "bystander"].map((tag) => newSandboxId(tag));
     for (const id of [killed, crashed, bystander]) expect((await call("/start", startBody(id))).status).toBe("Success");
-    expect(await storeKeys()).toEqual(keysOf([killed, crashed, bystander]));
+    expect((await call("/start", { ...startBody(starved), memory: "128m" })).status).toBe("Success");
+    expect(await storeKeys()).toEqual(keysOf([killed, crashed, starved, bystander]));
 
     await engine.getContainer(`rock-${killed}`).kill();
     // Every process but init gets SIGSEGV: the rocklet dies as if it crashed, and init exits with its status.
     const exec = await engine.getContainer(`rock-${crashed}`).exec({ Cmd: ["kill", "-SEGV", "-1"] });
     await exec.start({});
+    // Hogs that take themselves off the OOM killer's list first, so that the rocklet is the biggest (12 MiB each).
+    const hogs = "echo 0 >/proc/self/oom_score_adj; for i in $(seq 1 12); do ( { head -c 12m /dev/zero; sleep 600; } | tail >/dev/null & ); sleep 0.2; done; sleep 1";
+    await call("/execute", { sandbox_id: starved, command: hogs, shell: true, timeout: 30 });
+    const dead = [killed, crashed, starved];
     const deadline = Date.now() + 10 * RECONCILE_MS + 5000;
-    while ((await containersOf([killed, crashed])).length > 0 && Date.now() < deadline) await Bun.sleep(100);
-    expect(await containersOf([killed, crashed])).toEqual([]);
+    while ((await containersOf(dead)).length > 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(await containersOf(dead)).toEqual([]);
     expect(await storeKeys()).toEqual(keysOf([bystander]));
 
-    const reasons = { [killed]: "the rocklet was killed by SIGKILL (exit code 137)", [crashed]: "the rocklet was killed by SIGSEGV (exit code 139)" };
+    const reasons = {
+      [killed]: "the rocklet was killed by SIGKILL (exit code 137)",
+      [crashed]: "the rocklet was killed by SIGSEGV (exit code 139)",
+      [starved]: "the rocklet was killed by SIGKILL (exit code 137): the sandbox ran out of memory (its memory limit of 128 MiB; OOM killed)",
+    };
     for (const [id, reason] of Object.entries(reasons)) {
       const status = (await call(`/get_status?sandbox_id=${id}`)).result;
       expect(status).toMatchObject({ state: "stopped", is_alive: false, status: { docker_run: { status: "failed", message: reason } } });
@@ -147,7 +156,7 @@ describe.skipIf(!available("docker", socket) || !program)("admin server on docke
     }
     expect((await call(`/get_status?sandbox_id=${bystander}`)).result).toMatchObject({ state: "running", is_alive: true });
     expect((await call("/stop", { sandbox_id: bystander })).status).toBe("Success");
-    expect(await containersOf([killed, crashed, bystander])).toEqual([]);
+    expect(await containersOf([...dead, bystander])).toEqual([]);
     expect(await storeKeys()).toEqual([]);
     expect(await server.stop()).toBe(0);
   }, 60_000);
