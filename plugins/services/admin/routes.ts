@@ -8,7 +8,7 @@ import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { RockletClient } from "./rocklet-client.ts";
 import type { SandboxRecords } from "./sandbox-records.ts";
 import * as S from "../../protocol/rock-admin/schemas.ts";
-import { isActive } from "./state-machine.ts";
+import { isActive } from "../../protocol/rock-admin/states.ts";
 import { startResponse, statusResponse } from "./status.ts";
 
 export const prefix = "/apis/envs/sandbox/v1";
