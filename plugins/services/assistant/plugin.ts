@@ -11,7 +11,7 @@ import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
 import { prepareCompletion, ToolCallCollector, type CompletionBatch, type Finish } from "./completion.ts";
 import { openAIErrorBody, upstreamFailure } from "./errors.ts";
-import { ChatCompletionRequest } from "./request.ts";
+import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
 
