@@ -2,6 +2,7 @@
  * `RockClient`: every admin route, addressed by sandbox id. Command failures (code 6000) of `execute` and
  * `runInSession` come back as results with their exit code, as in ROCK's SDK; every other failure raises a typed error.
  */
+import type { BatchStatuses, FileContent, IsAlive, SessionCreated, Written } from "../../protocol/rock-admin/results.ts";
 import { BadRequestRockError, CommandRockError } from "./errors.ts";
 import { AdminTransport, type TransportOptions } from "./transport.ts";
 import { toUploadFile, type UploadSource } from "./upload-source.ts";
@@ -64,7 +65,7 @@ export class RockClient {
     return this.transport.get("/get_status", { sandbox_id: sandboxId, include_all_states: includeAllStates || undefined });
   }
 
-  isAlive(sandboxId: string): Promise<{ is_alive: boolean; message: string }> {
+  isAlive(sandboxId: string): Promise<IsAlive> {
     requireId(sandboxId);
     return this.transport.get("/is_alive", { sandbox_id: sandboxId });
   }
@@ -75,7 +76,7 @@ export class RockClient {
   }
 
   async batchStatus(sandboxIds: string[]): Promise<SandboxStatus[]> {
-    return (await this.transport.post<{ statuses: SandboxStatus[] }>("/sandboxes/batch", { sandbox_ids: sandboxIds })).statuses;
+    return (await this.transport.post<BatchStatuses>("/sandboxes/batch", { sandbox_ids: sandboxIds })).statuses;
   }
 
   async stop(sandboxId: string): Promise<void> {
@@ -106,7 +107,7 @@ export class RockClient {
     }
   }
 
-  createSession(sandboxId: string, session = "default", options: CreateSessionOptions = {}): Promise<{ output: string; session_type: "bash" }> {
+  createSession(sandboxId: string, session = "default", options: CreateSessionOptions = {}): Promise<SessionCreated> {
     requireId(sandboxId);
     return this.transport.post("/create_session", {
       sandbox_id: sandboxId,
@@ -139,10 +140,10 @@ export class RockClient {
 
   async readFile(sandboxId: string, path: string, options: { encoding?: string; errors?: string } = {}): Promise<string> {
     requireId(sandboxId);
-    return (await this.transport.post<{ content: string }>("/read_file", { sandbox_id: sandboxId, path, encoding: options.encoding, errors: options.errors })).content;
+    return (await this.transport.post<FileContent>("/read_file", { sandbox_id: sandboxId, path, encoding: options.encoding, errors: options.errors })).content;
   }
 
-  writeFile(sandboxId: string, path: string, content: string): Promise<{ success: boolean; message: string }> {
+  writeFile(sandboxId: string, path: string, content: string): Promise<Written> {
     requireId(sandboxId);
     return this.transport.post("/write_file", { sandbox_id: sandboxId, path, content });
   }

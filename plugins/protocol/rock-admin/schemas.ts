@@ -1,4 +1,7 @@
-/** Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once. */
+/**
+ * Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once (the answers
+ * are in results.ts).
+ */
 import { t, type Static } from "elysia";
 
 /** ROCK's NonBlankStr: rejects "" and "   ". */
@@ -68,3 +71,19 @@ export const Upload = t.Object({ ...SandboxId, file: t.File(), target_path: NonB
 export const StatusQuery = t.Object({ ...SandboxId, include_all_states: t.Optional(t.String()) });
 
 export const BatchStatus = t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) });
+
+export const RestartParams = t.Object({ sandbox_id: t.String() });
+
+const Filter = t.Optional(t.String());
+/** The exact-match filters of a sandbox list: fields of a live sandbox, never its rocklet's address or token. */
+export const ListFilters = t.Object({ sandbox_id: Filter, state: Filter, image: Filter, user_id: Filter, experiment_id: Filter, namespace: Filter, host_ip: Filter, host_name: Filter });
+
+/** Other fields reach the route, which refuses them naming the filters. */
+export const ListQuery = t.Object(
+  {
+    page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
+    page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
+    ...ListFilters.properties,
+  },
+  { additionalProperties: t.Unknown() },
+);

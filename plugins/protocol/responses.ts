@@ -1,0 +1,23 @@
+/**
+ * Building blocks of response schemas. A route's answer is checked against its schema, and Elysia first cleans it with
+ * TypeBox's Value.Clean, which drops every field an object schema does not list: each object of a response schema
+ * therefore admits further fields (`Reply`), so that a schema may say less than a route sends but never changes it.
+ * test/openapi checks every service's document for this.
+ */
+import { t, type TSchema } from "elysia";
+import type { ObjectOptions, SchemaOptions, TLiteral, TProperties, TUnion } from "@sinclair/typebox";
+
+/** An object in an answer: these fields, and whatever else the route sends (clients ignore fields they do not know). */
+export const Reply = <P extends TProperties>(properties: P, options: ObjectOptions = {}) => t.Object(properties, { ...options, additionalProperties: t.Unknown() });
+
+/**
+ * A body that is not JSON, documented under `mediaType` (the kernel files it there): a stream of server-sent events
+ * whose `data:` lines are `item`, or plain text.
+ */
+export const Streamed = (mediaType: string, description: string, item?: TSchema) =>
+  t.String({ contentMediaType: mediaType, description, ...(item ? { contentSchema: item } : {}) });
+
+/** One of `values`: a union of literals whose type is the union of the values (not `never`, as a mapped array gives). */
+type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
+export const OneOf = <const T extends readonly string[]>(values: T, options?: SchemaOptions): TUnion<Literals<T>> =>
+  t.Union(values.map((value) => t.Literal(value)), options) as unknown as TUnion<Literals<T>>;
