@@ -11,6 +11,7 @@ import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
 import { prepareCompletion, ToolCallCollector, type CompletionBatch, type Finish } from "./completion.ts";
 import { openAIErrorBody, upstreamFailure } from "./errors.ts";
+import { chatAnswers, modelAnswers } from "../../protocol/openai-chat/completion.ts";
 import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
@@ -58,7 +59,7 @@ export default definePlugin({
             .get("/v1/models", async () => ({
               object: "list",
               data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
-            }))
+            }), { response: modelAnswers })
             .post(
               "/v1/chat/completions",
               async ({ body, request, set }) => {
@@ -151,7 +152,7 @@ export default definePlugin({
                   usage,
                 };
               },
-              { body: ChatCompletionRequest },
+              { body: ChatCompletionRequest, response: chatAnswers },
             ),
       },
     };
