@@ -23,6 +23,7 @@ export const StartRequest = t.Object({
 export type StartRequest = Static<typeof StartRequest>;
 
 export const IdOnly = t.Object(SandboxId);
+export type IdOnly = Static<typeof IdOnly>;
 
 export const Command = t.Object({
   ...SandboxId,
@@ -34,6 +35,7 @@ export const Command = t.Object({
   env: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
   cwd: t.Optional(t.Nullable(t.String())),
 });
+export type Command = Static<typeof Command>;
 
 export const CreateSession = t.Object({
   ...SandboxId,
@@ -46,6 +48,7 @@ export const CreateSession = t.Object({
   max_read_size: t.Optional(t.Integer({ minimum: 1 })),
   session_type: t.Optional(t.Literal("bash")),
 });
+export type CreateSession = Static<typeof CreateSession>;
 
 export const BashAction = t.Object({
   ...SandboxId,
@@ -59,18 +62,23 @@ export const BashAction = t.Object({
   expect: t.Optional(t.Array(t.String())),
   action_type: t.Optional(t.Literal("bash")),
 });
+export type BashAction = Static<typeof BashAction>;
 
 export const CloseSession = t.Object({ ...SandboxId, session: t.Optional(NonBlank), session_type: t.Optional(t.Literal("bash")) });
+export type CloseSession = Static<typeof CloseSession>;
 
 export const ReadFile = t.Object({ ...SandboxId, path: NonBlank, encoding: t.Optional(t.Nullable(t.String())), errors: t.Optional(t.Nullable(t.String())) });
+export type ReadFile = Static<typeof ReadFile>;
 
 export const WriteFile = t.Object({ ...SandboxId, path: NonBlank, content: t.String() });
+export type WriteFile = Static<typeof WriteFile>;
 
 export const Upload = t.Object({ ...SandboxId, file: t.File(), target_path: NonBlank });
 
 export const StatusQuery = t.Object({ ...SandboxId, include_all_states: t.Optional(t.String()) });
 
 export const BatchStatus = t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) });
+export type BatchStatus = Static<typeof BatchStatus>;
 
 export const RestartParams = t.Object({ sandbox_id: t.String() });
 
