@@ -5,17 +5,18 @@
  * test/openapi checks every service's document for this.
  */
 import { t, type TSchema } from "elysia";
-import type { ObjectOptions, SchemaOptions, TLiteral, TProperties, TUnion } from "@sinclair/typebox";
+import { Kind, Type, type ObjectOptions, type SchemaOptions, type TLiteral, type TProperties, type TUnion, type TUnsafe } from "@sinclair/typebox";
 
 /** An object in an answer: these fields, and whatever else the route sends (clients ignore fields they do not know). */
 export const Reply = <P extends TProperties>(properties: P, options: ObjectOptions = {}) => t.Object(properties, { ...options, additionalProperties: t.Unknown() });
 
 /**
  * A body that is not JSON, documented under `mediaType` (the kernel files it there): a stream of server-sent events
- * whose `data:` lines are `item`, or plain text.
+ * whose `data:` lines are `item`, or plain text. The route returns it as a Response, which Elysia sends unchecked: a
+ * string schema for the document, typed as the Response the handler returns.
  */
-export const Streamed = (mediaType: string, description: string, item?: TSchema) =>
-  t.String({ contentMediaType: mediaType, description, ...(item ? { contentSchema: item } : {}) });
+export const Streamed = (mediaType: string, description: string, item?: TSchema): TUnsafe<Response> =>
+  Type.Unsafe<Response>({ [Kind]: "String", type: "string", contentMediaType: mediaType, description, ...(item ? { contentSchema: item } : {}) });
 
 /** One of `values`: a union of literals whose type is the union of the values (not `never`, as a mapped array gives). */
 type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
