@@ -18,7 +18,8 @@ export const Reply = <P extends TProperties>(properties: P, options: ObjectOptio
 export const Streamed = (mediaType: string, description: string, item?: TSchema): TUnsafe<Response> =>
   Type.Unsafe<Response>({ [Kind]: "String", type: "string", contentMediaType: mediaType, description, ...(item ? { contentSchema: item } : {}) });
 
-/** One of `values`: a union of literals whose type is the union of the values (not `never`, as a mapped array gives). */
 type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
+
+/** One of `values`, typed as their union (a union of a mapped array's literals is `never` in Elysia's route types). */
 export const OneOf = <const T extends readonly string[]>(values: T, options?: SchemaOptions): TUnion<Literals<T>> =>
   t.Union(values.map((value) => t.Literal(value)), options) as unknown as TUnion<Literals<T>>;
