@@ -3,7 +3,7 @@
  * clients) and `timeout:{id}` (ROCK's sliding idle timeout, `{auto_clear_time: minutes, expire_time: epoch s}`).
  */
 import type { Store } from "../../../core/store/store.ts";
-import type { SandboxState } from "./state-machine.ts";
+import type { SandboxState } from "../../protocol/rock-admin/states.ts";
 
 export interface LiveSandbox {
   sandbox_id: string;
