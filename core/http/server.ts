@@ -1,9 +1,9 @@
-import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { HttpError, PermissionDenied, PortInUse, Unavailable, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../kinds/service.ts";
+import { apiDocs } from "./openapi.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 
@@ -71,8 +71,8 @@ function httpMetrics(registry: Registry, server: string) {
   };
 }
 
-/** Turns whatever a route threw into a status, a client-safe message and the field at fault. */
-export function classify(code: unknown, error: any): { status: number; message: string; field?: string; internal: boolean } {
+/** Turns whatever a route threw into a status, a client-safe message and the field at fault (and, for the log, `logged`). */
+export function classify(code: unknown, error: any): { status: number; message: string; field?: string; internal: boolean; logged?: string } {
   if (error instanceof HttpError) return { status: error.status, message: error.message, field: error.field, internal: false };
   switch (code) {
     case "VALIDATION": {
@@ -80,6 +80,8 @@ export function classify(code: unknown, error: any): { status: number; message: 
       const field = String(first.path ?? "").replace(/^\//, "").replace(/\//g, ".") || (error.type === "body" ? "body" : error.type);
       // Elysia's summary quotes the value it found, which may be the whole (large) body.
       const summary = clip(String(first.summary ?? first.message ?? "invalid value"), 300);
+      // The route's own answer broke its response schema: the server's fault, logged with the field, never sent.
+      if (error.type === "response") return { status: 500, message: "internal server error", internal: true, logged: `the answer does not match the route's response schema: ${field}: ${summary}` };
       return { status: 400, message: `invalid ${error.type ?? "request"}: ${field ? `${field}: ` : ""}${summary}`, field, internal: false };
     }
     case "PARSE":
@@ -184,15 +186,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   }
   app
-    .use(
-      openapi({
-        path: "/docs",
-        specPath: "/openapi.json",
-        documentation: { info: { title: service.title ?? `${name} API`, version: options.version } },
-        // staticFile: paths with a dot (the Agent's /v1.0/...) are routes here, not files.
-        exclude: { paths: ["/metrics", "/health"], staticFile: false },
-      }),
-    )
+    .use(apiDocs({ title: service.title ?? `${name} API`, version: options.version, path: "/docs", specPath: "/openapi.json", exclude: ["/metrics", "/health"] }))
     .onRequest(({ request, set }) => {
       const id = request.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
       started.set(request, { id, at: performance.now() });
@@ -238,11 +232,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       preparedDeeperThan(query, 1);
     })
     .onError(({ code, error, request, set }) => {
-      const { status, message, field, internal } = classify(code, error);
+      const { status, message, field, internal, logged } = classify(code, error);
       const requestId = requestIdOf(request);
       // A public path asked with a method it has no route for: no hint that other routes exist without the token.
       if (code === "NOT_FOUND" && token && !authorized.has(request)) return unauthorized(set, requestId);
-      if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: errorMessage(error) });
+      if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: logged ?? errorMessage(error) });
       set.status = service.errorStatus?.(status) ?? status;
       set.headers["content-type"] = "application/json";
       return errorBody({ status, message, field, requestId });

@@ -9,6 +9,9 @@ import type { Deployment } from "../../core/kinds/deployment.ts";
 import type { Operator } from "../../core/kinds/operator.ts";
 import type { HttpService } from "../../core/kinds/service.ts";
 import { definePlugin } from "../../core/plugin.ts";
+import type { SandboxState, SandboxStatus } from "../../plugins/clients/sdk/index.ts";
+import { chatAnswers } from "../../plugins/protocol/openai-chat/completion.ts";
+import * as AdminResults from "../../plugins/protocol/rock-admin/results.ts";
 
 declare const deployment: Deployment;
 
@@ -25,6 +28,20 @@ export const mount: HttpService["mount"] = (app) =>
     },
     { body: t.Object({ name: t.String() }) },
   );
+
+// A route's answer has the type its response schema declares (plugins/protocol); a streamed answer is a Response.
+const ok = <T>(result: T) => ({ status: "Success" as const, message: null, error: null, result });
+export const answered: HttpService["mount"] = (app) =>
+  app
+    .get("/alive", () => ok({ is_alive: true, message: "host" }), { response: AdminResults.answers(AdminResults.IsAlive) })
+    // @ts-expect-error is_alive is a boolean
+    .get("/dead", () => ok({ is_alive: "no", message: "" }), { response: AdminResults.answers(AdminResults.IsAlive) })
+    .post("/chat", () => new Response("data: [DONE]\n\n"), { response: chatAnswers });
+
+// The SDK's types are the admin's answer schemas'.
+export const stateOf = (status: SandboxStatus): SandboxState => status.state;
+// @ts-expect-error ROCK's archiving is not a state of ours
+export const archiving: SandboxState = "archiving";
 
 // ctx.use(name, kind) returns the instance type of that kind.
 export const user = definePlugin({

@@ -284,6 +284,39 @@ describe.skipIf(!available("bubblewrap", bubblewrap()))("bubblewrap around the r
     }
   });
 
+  test("mounts that come and go on the host (containers of an engine) do not fail a sandbox's setup", async () => {
+    const dir = mkdtempSync(join(repoRoot, "test", ".tmp", "churn-"));
+    const churn = join(dir, "mounts");
+    mkdirSync(churn);
+    // Root is needed to mount; this suite runs as root under CI (test/env/up needs it anyway).
+    // As an engine does with containers' root filesystems: mounts made, unmounted and their directories removed, about
+    // sixty alive per loop; bubblewrap fails about one setup in ten against this without its retry.
+    const loop = (n: number) => `i=0; while :; do i=$((i+1)); mkdir -p m${n}-$i; mount -t tmpfs t m${n}-$i; umount m${n}-$((i-60)); rmdir m${n}-$((i-60)); done`;
+    const mounters = [1, 2, 3].map((n) => Bun.spawn(["/bin/sh", "-c", `cd ${churn}; ${loop(n)}`], { stdout: "ignore", stderr: "ignore" }));
+    await Bun.sleep(1000);
+    try {
+      const features = bwrapFeatures(await new Response(Bun.spawn([bubblewrap()!, "--help"], { stdout: "pipe" }).stdout).text());
+      const view = { workDir: join(dir, "work"), hide: [], expose: [], tmpBytes: 1024 ** 2 };
+      mkdirSync(view.workDir);
+      const failures: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const log = join(dir, `log-${i}`);
+        const supervisor = Bun.spawn([process.execPath, join(repoRoot, "plugins/deployments/local/supervisor.ts"), "--log", log, "--grace-ms", "0", "--isolated", "--", ...bwrapCommand(bubblewrap()!, features, view, pathKind, ["/bin/true"])], {
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "ignore",
+        });
+        if ((await supervisor.exited) !== 0) failures.push(readFileSync(log, "utf8"));
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      for (const mounter of mounters) mounter.kill("SIGKILL");
+      await Promise.all(mounters.map((m) => m.exited));
+      Bun.spawnSync(["/bin/sh", "-c", `for m in ${churn}/m*; do umount -l "$m" 2>/dev/null; done`]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   test("older bubblewraps: options their --help does not list are left out", () => {
     const view = { workDir: "/srv/w", hide: [], expose: [], tmpBytes: 1024 };
     const old = bwrapCommand("bwrap", bwrapFeatures("--unshare-user --tmpfs DEST"), view, pathKind, ["true"]);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Kernel } from "../../core/kernel.ts";
+import { configureLogging } from "../../core/log.ts";
 import { available } from "../support/env.ts";
 import { tempProject, type TempProject } from "../support/project.ts";
 import { message, rawHttp } from "../security/raw-http.ts";
@@ -29,7 +30,13 @@ const service = (name: string) => `{
             .get("/items/:id", ({ params }) => { hits.inc(); return { id: params.id }; })
             .all("/any", () => { hits.inc(); return "any"; })
             .get("/boom", () => { throw new Error("disk /var/secret/path exploded"); })
-            .get("/teapot", () => { throw new HttpError(418, "short and stout", "pot"); }),
+            .get("/teapot", () => { throw new HttpError(418, "short and stout", "pot"); })
+            .get("/answer/:kind", ({ params }) => (params.kind === "good" ? { n: 1 } : { n: "secret-one" }), {
+              response: { 200: t.Object({ n: t.Integer() }) },
+            })
+            .get("/feed", ({ query }) => (query.stream ? new Response("data: 1\\n\\n", { headers: { "content-type": "text/event-stream" } }) : { n: 1 }), {
+              response: { 200: t.Union([t.Object({ n: t.Number() }), t.String({ contentMediaType: "text/event-stream" })]) },
+            }),
       },
     };
   },
@@ -91,6 +98,15 @@ describe("every server", () => {
     expect(JSON.stringify(op)).toContain('"minimum":1');
   });
 
+  test("a route answering JSON or a stream is documented under both media types", async () => {
+    const doc = await (await fetch(`${open}/openapi.json`)).json();
+    const content = doc.paths["/feed"].get.responses["200"].content;
+    expect(Object.keys(content).sort()).toEqual(["application/json", "text/event-stream"]);
+    expect(content["application/json"].schema.properties.n.type).toBe("number");
+    expect(content["text/event-stream"].schema.type).toBe("string");
+    expect((await fetch(`${open}/feed?stream=1`)).headers.get("content-type")).toBe("text/event-stream");
+  });
+
   test("request ids: generated, echoed from the client, returned in errors", async () => {
     const generated = await fetch(`${open}/health`);
     expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
@@ -108,6 +124,23 @@ describe("errors are JSON with a status and a message, never a stack trace", () 
     expect(JSON.parse(text).error.message).toBe("internal server error");
     expect(text).not.toContain("/var/secret/path");
     expect(text).not.toContain(" at ");
+  });
+
+  test("an answer that breaks its route's response schema is a 500, never sent; the log names the field", async () => {
+    expect(await (await fetch(`${open}/answer/good`)).json()).toEqual({ n: 1 });
+    const lines: string[] = [];
+    configureLogging({ write: (line) => lines.push(line) });
+    try {
+      const res = await fetch(`${open}/answer/bad`, { headers: { "x-request-id": "bad-answer" } });
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text).error.message).toBe("internal server error");
+      expect(text).not.toContain("secret-one");
+    } finally {
+      configureLogging({ write: (line) => void process.stderr.write(line + "\n") });
+    }
+    const logged = lines.find((line) => line.includes("bad-answer"));
+    expect(logged).toContain("the answer does not match the route's response schema: n:");
   });
 
   test("an HttpError keeps its status, message and field", async () => {

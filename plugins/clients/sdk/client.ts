@@ -2,6 +2,8 @@
  * `RockClient`: every admin route, addressed by sandbox id. Command failures (code 6000) of `execute` and
  * `runInSession` come back as results with their exit code, as in ROCK's SDK; every other failure raises a typed error.
  */
+import type { BatchStatuses, FileContent, IsAlive, SessionCreated, Written } from "../../protocol/rock-admin/results.ts";
+import type { BashAction, BatchStatus, CloseSession, Command, CreateSession, IdOnly, ReadFile, WriteFile } from "../../protocol/rock-admin/schemas.ts";
 import { BadRequestRockError, CommandRockError } from "./errors.ts";
 import { AdminTransport, type TransportOptions } from "./transport.ts";
 import { toUploadFile, type UploadSource } from "./upload-source.ts";
@@ -64,7 +66,7 @@ export class RockClient {
     return this.transport.get("/get_status", { sandbox_id: sandboxId, include_all_states: includeAllStates || undefined });
   }
 
-  isAlive(sandboxId: string): Promise<{ is_alive: boolean; message: string }> {
+  isAlive(sandboxId: string): Promise<IsAlive> {
     requireId(sandboxId);
     return this.transport.get("/is_alive", { sandbox_id: sandboxId });
   }
@@ -75,28 +77,28 @@ export class RockClient {
   }
 
   async batchStatus(sandboxIds: string[]): Promise<SandboxStatus[]> {
-    return (await this.transport.post<{ statuses: SandboxStatus[] }>("/sandboxes/batch", { sandbox_ids: sandboxIds })).statuses;
+    return (await this.transport.post<BatchStatuses>("/sandboxes/batch", { sandbox_ids: sandboxIds } satisfies BatchStatus)).statuses;
   }
 
   async stop(sandboxId: string): Promise<void> {
     requireId(sandboxId);
-    await this.transport.post("/stop", { sandbox_id: sandboxId });
+    await this.transport.post("/stop", { sandbox_id: sandboxId } satisfies IdOnly);
   }
 
   async delete(sandboxId: string): Promise<void> {
     requireId(sandboxId);
-    await this.transport.post("/delete", { sandbox_id: sandboxId });
+    await this.transport.post("/delete", { sandbox_id: sandboxId } satisfies IdOnly);
   }
 
   restart(sandboxId: string): Promise<StartResult> {
     requireId(sandboxId);
-    return this.transport.post("/restart", { sandbox_id: sandboxId }, { timeoutMs: null });
+    return this.transport.post("/restart", { sandbox_id: sandboxId } satisfies IdOnly, { timeoutMs: null });
   }
 
   /** One command in a fresh process; a string runs through the shell unless `shell: false`. */
   async execute(sandboxId: string, command: string | string[], options: ExecuteOptions = {}): Promise<CommandResult> {
     requireId(sandboxId);
-    const body = { sandbox_id: sandboxId, command, shell: options.shell ?? typeof command === "string", timeout: options.timeout, cwd: options.cwd, env: options.env };
+    const body: Command = { sandbox_id: sandboxId, command, shell: options.shell ?? typeof command === "string", timeout: options.timeout, cwd: options.cwd, env: options.env };
     try {
       return await this.transport.post<CommandResult>("/execute", body, { timeoutMs: commandDeadline(options.timeout) });
     } catch (error) {
@@ -106,7 +108,7 @@ export class RockClient {
     }
   }
 
-  createSession(sandboxId: string, session = "default", options: CreateSessionOptions = {}): Promise<{ output: string; session_type: "bash" }> {
+  createSession(sandboxId: string, session = "default", options: CreateSessionOptions = {}): Promise<SessionCreated> {
     requireId(sandboxId);
     return this.transport.post("/create_session", {
       sandbox_id: sandboxId,
@@ -116,13 +118,13 @@ export class RockClient {
       env: options.env,
       remote_user: options.remoteUser,
       startup_timeout: options.startupTimeout,
-    });
+    } satisfies CreateSession);
   }
 
   /** ROCK's `arun` in normal mode: one command in a named bash session that keeps its state between calls. */
   async runInSession(sandboxId: string, command: string, options: RunInSessionOptions = {}): Promise<Observation> {
     requireId(sandboxId);
-    const body = { sandbox_id: sandboxId, command, session: options.session ?? "default", timeout: options.timeout, check: options.check ?? "silent", expect: options.expect };
+    const body: BashAction = { sandbox_id: sandboxId, command, session: options.session ?? "default", timeout: options.timeout, check: options.check ?? "silent", expect: options.expect };
     try {
       return await this.transport.post<Observation>("/run_in_session", body, { timeoutMs: commandDeadline(options.timeout) });
     } catch (error) {
@@ -134,17 +136,17 @@ export class RockClient {
 
   async closeSession(sandboxId: string, session = "default"): Promise<void> {
     requireId(sandboxId);
-    await this.transport.post("/close_session", { sandbox_id: sandboxId, session });
+    await this.transport.post("/close_session", { sandbox_id: sandboxId, session } satisfies CloseSession);
   }
 
   async readFile(sandboxId: string, path: string, options: { encoding?: string; errors?: string } = {}): Promise<string> {
     requireId(sandboxId);
-    return (await this.transport.post<{ content: string }>("/read_file", { sandbox_id: sandboxId, path, encoding: options.encoding, errors: options.errors })).content;
+    return (await this.transport.post<FileContent>("/read_file", { sandbox_id: sandboxId, path, encoding: options.encoding, errors: options.errors } satisfies ReadFile)).content;
   }
 
-  writeFile(sandboxId: string, path: string, content: string): Promise<{ success: boolean; message: string }> {
+  writeFile(sandboxId: string, path: string, content: string): Promise<Written> {
     requireId(sandboxId);
-    return this.transport.post("/write_file", { sandbox_id: sandboxId, path, content });
+    return this.transport.post("/write_file", { sandbox_id: sandboxId, path, content } satisfies WriteFile);
   }
 
   /**

@@ -2,6 +2,7 @@
  * `Sandbox`: one sandbox, ROCK-SDK style. `start()` submits with start_async and waits (bounded) until the sandbox
  * answers; a start that fails or runs out of time is stopped, so that a failed start leaves nothing behind.
  */
+import type { SessionCreated, Written } from "../../protocol/rock-admin/results.ts";
 import { RockClient } from "./client.ts";
 import { BadRequestRockError, SandboxStartError } from "./errors.ts";
 import { arunNohup, type ArunOptions } from "./nohup.ts";
@@ -111,7 +112,7 @@ export class Sandbox {
     return this.client.execute(this.sandboxId, command, options);
   }
 
-  createSession(session = "default", options: CreateSessionOptions = {}): Promise<{ output: string; session_type: "bash" }> {
+  createSession(session = "default", options: CreateSessionOptions = {}): Promise<SessionCreated> {
     return this.client.createSession(this.sandboxId, session, options);
   }
 
@@ -133,7 +134,7 @@ export class Sandbox {
     return this.client.readFile(this.sandboxId, path, options);
   }
 
-  writeFile(path: string, content: string): Promise<{ success: boolean; message: string }> {
+  writeFile(path: string, content: string): Promise<Written> {
     return this.client.writeFile(this.sandboxId, path, content);
   }
 

@@ -1,13 +1,14 @@
-/** Wire shapes of ROCK's admin API (`/apis/envs/sandbox/v1`), as the SDK returns them. */
+/**
+ * Wire shapes of ROCK's admin API (`/apis/envs/sandbox/v1`), as the SDK returns them: the admin's own request and
+ * response schemas (plugins/protocol/rock-admin), as types only. The options are the SDK's own, in its casing.
+ */
+import type * as Results from "../../protocol/rock-admin/results.ts";
+import type { BashAction } from "../../protocol/rock-admin/schemas.ts";
+import type { Static } from "elysia";
 
-export type SandboxState = "pending" | "running" | "stopped" | "deleted" | (string & {});
+export type { SandboxState } from "../../protocol/rock-admin/states.ts";
 
-export interface Envelope<T> {
-  status: "Success" | "Failed";
-  message: string | null;
-  error: string | null;
-  result: T | null;
-}
+export type { Envelope, Observation, PhaseStatus, SandboxList, SandboxStatus, StartResult, StateTransition, Uploaded as UploadResult } from "../../protocol/rock-admin/results.ts";
 
 /** The body of start and start_async, as the admin's own schema defines it. */
 export type { StartRequest } from "../../protocol/rock-admin/schemas.ts";
@@ -19,59 +20,6 @@ export interface StartIdentity {
   namespace?: string;
 }
 
-export interface StartResult {
-  code: number;
-  sandbox_id: string;
-  host_name: string;
-  host_ip: string;
-  cpus: number;
-  memory: string;
-  disk: string | null;
-}
-
-export interface PhaseStatus {
-  status: "waiting" | "running" | "success" | "failed" | "timeout" | (string & {});
-  message: string;
-}
-
-export interface StateTransition {
-  from_state: SandboxState;
-  to_state: SandboxState;
-  event: string;
-  timestamp: string;
-}
-
-export interface SandboxStatus {
-  sandbox_id: string;
-  status: Record<string, PhaseStatus>;
-  state: SandboxState;
-  port_mapping: Record<string, number>;
-  host_name: string;
-  host_ip: string;
-  is_alive: boolean;
-  image: string;
-  user_id: string;
-  experiment_id: string;
-  namespace: string;
-  cpus: number;
-  memory: string;
-  disk: string | null;
-  create_time: string;
-  start_time: string | null;
-  stop_time: string | null;
-  delete_time: string | null;
-  auto_stop_time: string | null;
-  state_history: StateTransition[];
-  /** Not in ROCK: how the deployment confines the sandbox ("bubblewrap", "none" for a bare local process), when it says. */
-  isolation?: string;
-}
-
-export interface SandboxList {
-  items: SandboxStatus[];
-  total: number;
-  has_more: boolean;
-}
-
 export interface ListQuery {
   page?: number;
   page_size?: number;
@@ -79,13 +27,10 @@ export interface ListQuery {
   filters?: Record<string, string>;
 }
 
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-  /** -1 when the command could not finish (e.g. it timed out); see `failure_reason`. */
-  exit_code: number;
+export type CommandResult = Results.CommandResponse & {
+  /** Why the command could not finish (its exit_code is then -1, e.g. it timed out). */
   failure_reason?: string;
-}
+};
 
 export interface ExecuteOptions {
   /** Seconds; the rocklet kills the command after it. */
@@ -111,22 +56,8 @@ export interface RunInSessionOptions {
    * ROCK's check modes. The SDK defaults to "silent": a non-zero status comes back as `exit_code` instead of an
    * error ("raise" makes the rocklet fail the call, which the SDK then reports as an observation with exit_code -1).
    */
-  check?: "silent" | "raise" | "ignore";
+  check?: Static<typeof BashAction>["check"];
   expect?: string[];
-}
-
-export interface Observation {
-  output: string;
-  exit_code: number | null;
-  failure_reason: string;
-  expect_string: string;
-  session_type: "bash";
-}
-
-export interface UploadResult {
-  success: boolean;
-  message: string;
-  file_name: string;
 }
 
 export interface UploadOptions {

@@ -3,6 +3,7 @@
  * second on a warm host, but thousands of waiting clients must not hammer the admin), and the wait is bounded. A
  * sandbox that the admin gave up on (stopped while starting, a failed phase) ends the wait at once with the reason.
  */
+import { isFailedPhase } from "../../protocol/rock-admin/states.ts";
 import type { RockClient } from "./client.ts";
 import { BadRequestRockError, ConnectionRockError, SandboxStartError } from "./errors.ts";
 import type { SandboxState, SandboxStatus } from "./types.ts";
@@ -38,7 +39,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function failedPhase(status: SandboxStatus): string | null {
   for (const [phase, detail] of Object.entries(status.status ?? {})) {
-    if (detail?.status === "failed" || detail?.status === "timeout") return `${phase} ${detail.status}${detail.message ? `: ${detail.message}` : ""}`;
+    if (isFailedPhase(detail?.status)) return `${phase} ${detail.status}${detail.message ? `: ${detail.message}` : ""}`;
   }
   return null;
 }

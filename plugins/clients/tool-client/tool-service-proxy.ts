@@ -4,6 +4,7 @@
  * follow the original: `TOOL_MANAGER_SERVICE_URL` (else http://localhost:31511) and `TOOL_MANAGER_AUTH`.
  */
 import { normaliseParameters, type JsonSchema } from "../../protocol/function-calling/parameters.ts";
+import type { CreateTool, ErrorBody, ExecuteTool, InstanceStatus, NodeOutput, Success, ToolInfo, ToolTarget } from "../../protocol/tool-manager/schemas.ts";
 import { ToolServiceError } from "./errors.ts";
 
 export interface ToolServiceProxyOptions {
@@ -22,13 +23,10 @@ export interface ToolServiceProxyOptions {
   requestTimeoutMs?: number;
 }
 
-export type InstanceStatus = "pending" | "running" | "exited" | "failed";
+export type { InstanceStatus };
 
-interface Envelope<T> {
-  request_id: string;
-  message: string;
-  output?: T;
-}
+/** The manager's answer: its envelope with `output`, or an error without. */
+type Envelope<T> = Success<T> | (ErrorBody & { output?: undefined });
 
 export class ToolServiceProxy {
   readonly toolName: string;
@@ -91,26 +89,26 @@ export class ToolServiceProxy {
     return envelope.output as T;
   }
 
-  private get target() {
+  private get target(): ToolTarget & { tenant_id: string } {
     return { tool_name: this.toolName, tenant_id: this.tenantId };
   }
 
   async create(): Promise<InstanceStatus> {
-    const body = { ...this.target, tool_cfg: this.options.toolCfg ?? {}, ...(this.options.toolImage ? { tool_image: this.options.toolImage } : {}) };
-    const output = await this.request<{ status: InstanceStatus }>("/create_tool_service", body);
+    const body: CreateTool = { ...this.target, tool_cfg: this.options.toolCfg ?? {}, ...(this.options.toolImage ? { tool_image: this.options.toolImage } : {}) };
+    const output = await this.request<NodeOutput>("/create_tool_service", body);
     if (output.status !== "pending" && output.status !== "running") throw new ToolServiceError(`creating tool '${this.toolName}' answered status ${output.status}`);
     return output.status;
   }
 
   async status(): Promise<InstanceStatus> {
-    return (await this.request<{ status: InstanceStatus }>("/check_tool_service_status", undefined, this.target)).status;
+    return (await this.request<NodeOutput>("/check_tool_service_status", undefined, this.target)).status;
   }
 
   /** Polls until the instance runs; a `failed` instance throws its reason at once. */
   async waitUntilRunning(options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
-      const reply = await this.request<{ status: InstanceStatus }>("/check_tool_service_status", undefined, this.target).catch((error) => error as Error);
+      const reply = await this.request<NodeOutput>("/check_tool_service_status", undefined, this.target).catch((error) => error as Error);
       if (!(reply instanceof Error) && reply.status === "running") return;
       if (reply instanceof Error || reply.status === "failed" || reply.status === "exited") {
         const reason = reply instanceof Error ? reply.message : await this.failureReason();
@@ -123,12 +121,12 @@ export class ToolServiceProxy {
 
   private async failureReason(): Promise<string> {
     const response = await this.fetchFn(`${this.managerUrl}/check_tool_service_status?${new URLSearchParams(this.target)}`, { headers: this.headers });
-    const envelope = (await response.json().catch(() => ({}))) as Envelope<{ status: string }>;
+    const envelope = (await response.json().catch(() => ({}))) as Partial<Envelope<NodeOutput>>;
     return envelope.message || `status ${envelope.output?.status ?? "unknown"}`;
   }
 
-  async info(): Promise<{ name: string; description: string; parameters: unknown }> {
-    const output = await this.request<{ name: string; description: string; parameters: unknown }>("/tool_info", this.target);
+  async info(): Promise<ToolInfo> {
+    const output = await this.request<ToolInfo>("/tool_info", this.target);
     this.description = output.description;
     this.parameters = output.parameters;
     return output;
@@ -136,7 +134,8 @@ export class ToolServiceProxy {
 
   /** Runs the tool; `params` as the original took them (a JSON string) or as an object. Returns the tool's output. */
   call(params: string | Record<string, unknown>, kwargs: Record<string, unknown> = {}): Promise<unknown> {
-    return this.request("/execute_tool", { ...this.target, params, kwargs });
+    const body: ExecuteTool = { ...this.target, params, kwargs };
+    return this.request("/execute_tool", body);
   }
 
   async remove(): Promise<void> {

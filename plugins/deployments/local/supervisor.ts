@@ -6,7 +6,7 @@
  * With --isolated the command is bubblewrap running the rocklet: bubblewrap and its init (PID 1 of the sandbox) are
  * spared the SIGTERM, since they end the whole sandbox at once when they go; they end when the rocklet does.
  */
-import { openSync, writeSync } from "node:fs";
+import { fstatSync, openSync, readFileSync, writeSync } from "node:fs";
 import { descendantsOf, isLive, processTable, sendSignal, type ProcessEntry } from "./process-table.ts";
 import { becomeSubreaper, reap } from "./subreaper.ts";
 
@@ -36,7 +36,26 @@ const note = (message: string) => writeSync(logFd, `[supervisor] ${message}\n`);
 
 if (!becomeSubreaper()) note("warning: cannot become a child subreaper; processes that leave the sandbox's process group may survive it");
 
-const rocklet = Bun.spawn(options.command, { stdin: "ignore", stdout: logFd, stderr: logFd, env: process.env });
+const launch = () => Bun.spawn(options.command, { stdin: "ignore", stdout: logFd, stderr: logFd, env: process.env });
+const firstOffset = fstatSync(logFd).size;
+let rocklet = launch();
+
+/**
+ * bubblewrap binds the host recursively, then remounts every mount below it read-only: a mount that goes away in
+ * between (a container the engine removes) fails the whole setup (ENOENT or EINVAL; 1 start in 5 under heavy mount
+ * churn, 1 in 30 under moderate churn). Such a start is tried again; any other failure stands.
+ */
+const vanishedMount = /^bwrap: Can't bind mount .*remount .*(No such file or directory|Invalid argument)/m;
+const SETUP_ATTEMPTS = 10;
+
+/** What the log gained since `offset` (the log is opened for appending only, so it is read by its path). */
+function logSince(offset: number): string {
+  try {
+    return readFileSync(options.log).subarray(offset, offset + 64 * 1024).toString("utf8");
+  } catch {
+    return "";
+  }
+}
 
 const liveBelow = () => descendantsOf(process.pid, processTable()).filter((p) => isLive(p) && p.pid !== process.pid);
 const isLauncher = (p: ProcessEntry) => options.isolated && (p.pid === rocklet.pid || p.parent === rocklet.pid);
@@ -75,7 +94,16 @@ async function end(exitCode: number): Promise<void> {
 }
 
 for (const name of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(name, () => void end(0));
-rocklet.exited.then((code) => {
+async function watch(attempt: number, logOffset: number): Promise<void> {
+  const code = await rocklet.exited;
+  if (options.isolated && code !== 0 && !ending && attempt < SETUP_ATTEMPTS && vanishedMount.test(logSince(logOffset))) {
+    note(`bubblewrap's setup met a mount that went away meanwhile; starting it again (attempt ${attempt + 1} of ${SETUP_ATTEMPTS})`);
+    await Bun.sleep(10 * attempt);
+    const offset = fstatSync(logFd).size;
+    rocklet = launch();
+    return watch(attempt + 1, offset);
+  }
   note(`rocklet exited (${code ?? rocklet.signalCode})`);
   void end(code ?? 1);
-});
+}
+void watch(1, firstOffset);

@@ -2,15 +2,10 @@ import type { RunResult } from "./bash-session.ts";
 import { rockletErrors } from "./errors.ts";
 import { pythonRepr } from "../../protocol/python-repr.ts";
 import type { BashAction } from "./requests.ts";
+import type { Observation } from "../../protocol/rock-admin/results.ts";
 
-/** ROCK's `BashObservation`. */
-export interface BashObservation {
-  session_type: "bash";
-  output: string;
-  exit_code: number | null;
-  failure_reason: string;
-  expect_string: string;
-}
+/** ROCK's `BashObservation`, which the admin passes on as the result of run_in_session. */
+export type BashObservation = Observation;
 
 /**
  * Applies ROCK's `check` modes: `raise` turns a non-zero status into NonZeroExitCodeError, `ignore` reports no status,

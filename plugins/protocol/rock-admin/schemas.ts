@@ -1,4 +1,7 @@
-/** Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once. */
+/**
+ * Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once (the answers
+ * are in results.ts).
+ */
 import { t, type Static } from "elysia";
 
 /** ROCK's NonBlankStr: rejects "" and "   ". */
@@ -20,6 +23,7 @@ export const StartRequest = t.Object({
 export type StartRequest = Static<typeof StartRequest>;
 
 export const IdOnly = t.Object(SandboxId);
+export type IdOnly = Static<typeof IdOnly>;
 
 export const Command = t.Object({
   ...SandboxId,
@@ -31,6 +35,7 @@ export const Command = t.Object({
   env: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
   cwd: t.Optional(t.Nullable(t.String())),
 });
+export type Command = Static<typeof Command>;
 
 export const CreateSession = t.Object({
   ...SandboxId,
@@ -43,6 +48,7 @@ export const CreateSession = t.Object({
   max_read_size: t.Optional(t.Integer({ minimum: 1 })),
   session_type: t.Optional(t.Literal("bash")),
 });
+export type CreateSession = Static<typeof CreateSession>;
 
 export const BashAction = t.Object({
   ...SandboxId,
@@ -56,15 +62,36 @@ export const BashAction = t.Object({
   expect: t.Optional(t.Array(t.String())),
   action_type: t.Optional(t.Literal("bash")),
 });
+export type BashAction = Static<typeof BashAction>;
 
 export const CloseSession = t.Object({ ...SandboxId, session: t.Optional(NonBlank), session_type: t.Optional(t.Literal("bash")) });
+export type CloseSession = Static<typeof CloseSession>;
 
 export const ReadFile = t.Object({ ...SandboxId, path: NonBlank, encoding: t.Optional(t.Nullable(t.String())), errors: t.Optional(t.Nullable(t.String())) });
+export type ReadFile = Static<typeof ReadFile>;
 
 export const WriteFile = t.Object({ ...SandboxId, path: NonBlank, content: t.String() });
+export type WriteFile = Static<typeof WriteFile>;
 
 export const Upload = t.Object({ ...SandboxId, file: t.File(), target_path: NonBlank });
 
 export const StatusQuery = t.Object({ ...SandboxId, include_all_states: t.Optional(t.String()) });
 
 export const BatchStatus = t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) });
+export type BatchStatus = Static<typeof BatchStatus>;
+
+export const RestartParams = t.Object({ sandbox_id: t.String() });
+
+const Filter = t.Optional(t.String());
+/** The exact-match filters of a sandbox list: fields of a live sandbox, never its rocklet's address or token. */
+export const ListFilters = t.Object({ sandbox_id: Filter, state: Filter, image: Filter, user_id: Filter, experiment_id: Filter, namespace: Filter, host_ip: Filter, host_name: Filter });
+
+/** Other fields reach the route, which refuses them naming the filters. */
+export const ListQuery = t.Object(
+  {
+    page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
+    page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
+    ...ListFilters.properties,
+  },
+  { additionalProperties: t.Unknown() },
+);

@@ -2,15 +2,10 @@
  * ROCK's response envelope `{status, message, error, result}`. Business errors are HTTP 200 with status "Failed" and
  * `result: {code, exit_code, failure_reason}`; codes 4000 (the client's fault), 5000 (ours), 6000 (the command's).
  */
+import type { Envelope, Failed } from "../../protocol/rock-admin/results.ts";
+
 export const codes = { badRequest: 4000, internal: 5000, command: 6000 } as const;
 export type RockCode = (typeof codes)[keyof typeof codes];
-
-export interface Envelope<T = unknown> {
-  status: "Success" | "Failed";
-  message: string | null;
-  error: string | null;
-  result: T | null;
-}
 
 export const success = <T>(result: T, message: string | null = null): Envelope<T> => ({ status: "Success", message, error: null, result });
 
@@ -30,7 +25,7 @@ export const badRequest = (message: string) => new RockFailure(codes.badRequest,
 export const internalFailure = (message: string) => new RockFailure(codes.internal, message);
 
 /** The envelope for an error thrown in a route: `routeMessage` is the fixed per-route text, as in ROCK. */
-export function failed(routeMessage: string, error: unknown): Envelope<Record<string, unknown>> {
+export function failed(routeMessage: string, error: unknown): Failed {
   if (error instanceof RockFailure) {
     return {
       status: "Failed",

@@ -15,7 +15,7 @@ import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient, RockletTarget } from "./rocklet-client.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
 import type { StartRequest } from "../../protocol/rock-admin/schemas.ts";
-import { isActive } from "./state-machine.ts";
+import { isActive } from "../../protocol/rock-admin/states.ts";
 
 export interface LifecycleLimits {
   maxCpus: number;

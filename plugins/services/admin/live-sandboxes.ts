@@ -4,7 +4,7 @@
  * of the durable record, written after it and rebuilt from it (see `lifecycle.ts`).
  */
 import type { Store } from "../../../core/store/store.ts";
-import type { SandboxState } from "./state-machine.ts";
+import type { SandboxState } from "../../protocol/rock-admin/states.ts";
 
 export interface LiveSandbox {
   sandbox_id: string;

@@ -91,7 +91,7 @@ export default definePlugin({
         title: "ROCK admin",
         errorBody: envelopeErrorBody,
         errorStatus: envelopeErrorStatus,
-        mount: (app) => mountAdminRoutes(app.get("/", () => ({ message: "hello, ROCK!" })), { lifecycle, dataPlane, records, live, rocklet }),
+        mount: (app) => mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet }),
       },
     };
   },

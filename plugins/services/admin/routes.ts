@@ -1,14 +1,17 @@
 /** ROCK's admin routes under `/apis/envs/sandbox/v1`, each answering in the envelope (HTTP 200 even when Failed). */
+import { t } from "elysia";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { HttpError, Unavailable } from "../../../core/errors.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { badRequest, failed, success } from "./envelope.ts";
+import type { Envelope } from "../../protocol/rock-admin/results.ts";
 import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { RockletClient } from "./rocklet-client.ts";
 import type { SandboxRecords } from "./sandbox-records.ts";
+import * as R from "../../protocol/rock-admin/results.ts";
 import * as S from "../../protocol/rock-admin/schemas.ts";
-import { isActive } from "./state-machine.ts";
+import { isActive } from "../../protocol/rock-admin/states.ts";
 import { startResponse, statusResponse } from "./status.ts";
 
 export const prefix = "/apis/envs/sandbox/v1";
@@ -27,7 +30,7 @@ export interface AdminParts {
  * the kernel, which answers 503 with the Failed envelope: the client should retry, which a 200 would not tell it; so
  * is an HttpError (an Idempotency-Key reused for another request: 422).
  */
-async function enveloped(routeMessage: string, body: () => unknown) {
+async function enveloped<T>(routeMessage: string, body: () => T | Promise<T>): Promise<Envelope<T>> {
   try {
     return success(await body());
   } catch (error) {
@@ -48,7 +51,7 @@ function startHeaders(headers: Headers): StartHeaders {
 const idempotencyKey = (headers: Headers) => headers.get("idempotency-key") ?? undefined;
 
 /** The fields of a live sandbox that list filters may match (never the rocklet's address or token). */
-const filterable = new Set(["sandbox_id", "state", "image", "user_id", "experiment_id", "namespace", "host_ip", "host_name"]);
+const filterable = new Set(Object.keys(S.ListFilters.properties));
 
 export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
   const { lifecycle, dataPlane, records, live, rocklet } = parts;
@@ -73,41 +76,41 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
     return statusResponse(record, alive, info ? await live.expiresAt(sandbox_id) : null);
   }
 
-  return app.group(prefix, (group) =>
+  return app.get("/", () => ({ message: "hello, ROCK!" }), { response: R.Hello }).group(prefix, (group) =>
     group
       .post("/start", ({ body, request }) =>
         enveloped("start sandbox failed", async () => {
           const started = await lifecycle.start(body, startHeaders(request.headers), idempotencyKey(request.headers));
           return startResponse(await started.running);
-        }), { body: S.StartRequest })
+        }), { body: S.StartRequest, response: R.answers(R.StartResult) })
       .post("/start_async", ({ body, request }) =>
         enveloped("start sandbox failed", async () => {
           // The start finishes in the background: running when the rocklet answers, undone when it never does.
           const started = await lifecycle.start(body, startHeaders(request.headers), idempotencyKey(request.headers));
           return startResponse(await started.placed);
-        }), { body: S.StartRequest })
-      .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly })
-      .get("/get_sandbox_statistics", ({ query }) => enveloped("get sandbox statistics failed", () => dataPlane.statistics(query.sandbox_id)), { query: S.IdOnly })
-      .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === "true")), { query: S.StatusQuery })
-      .post("/execute", ({ body }) => enveloped("execute command failed", () => dataPlane.execute(body)), { body: S.Command })
-      .post("/create_session", ({ body }) => enveloped("create session failed", () => dataPlane.createSession(body)), { body: S.CreateSession })
-      .post("/run_in_session", ({ body }) => enveloped("run in session failed", () => dataPlane.runInSession(body)), { body: S.BashAction })
-      .post("/close_session", ({ body }) => enveloped("close session failed", () => dataPlane.closeSession(body)), { body: S.CloseSession })
-      .post("/read_file", ({ body }) => enveloped("read file failed", () => dataPlane.readFile(body)), { body: S.ReadFile })
-      .post("/write_file", ({ body }) => enveloped("write file failed", () => dataPlane.writeFile(body)), { body: S.WriteFile })
-      .post("/upload", ({ body }) => enveloped("upload file failed", () => dataPlane.upload(body.sandbox_id, body.file, body.target_path)), { body: S.Upload })
+        }), { body: S.StartRequest, response: R.answers(R.StartResult) })
+      .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.IsAlive) })
+      .get("/get_sandbox_statistics", ({ query }) => enveloped("get sandbox statistics failed", () => dataPlane.statistics(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.Statistics) })
+      .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === "true")), { query: S.StatusQuery, response: R.answers(R.SandboxStatus) })
+      .post("/execute", ({ body }) => enveloped("execute command failed", () => dataPlane.execute(body)), { body: S.Command, response: R.answers(R.CommandResponse) })
+      .post("/create_session", ({ body }) => enveloped("create session failed", () => dataPlane.createSession(body)), { body: S.CreateSession, response: R.answers(R.SessionCreated) })
+      .post("/run_in_session", ({ body }) => enveloped("run in session failed", () => dataPlane.runInSession(body)), { body: S.BashAction, response: R.answers(R.Observation) })
+      .post("/close_session", ({ body }) => enveloped("close session failed", () => dataPlane.closeSession(body)), { body: S.CloseSession, response: R.answers(R.SessionClosed) })
+      .post("/read_file", ({ body }) => enveloped("read file failed", () => dataPlane.readFile(body)), { body: S.ReadFile, response: R.answers(R.FileContent) })
+      .post("/write_file", ({ body }) => enveloped("write file failed", () => dataPlane.writeFile(body)), { body: S.WriteFile, response: R.answers(R.Written) })
+      .post("/upload", ({ body }) => enveloped("upload file failed", () => dataPlane.upload(body.sandbox_id, body.file, body.target_path)), { body: S.Upload, response: R.answers(R.Uploaded) })
       .post("/stop", ({ body }) =>
         enveloped("stop sandbox failed", async () => {
           await lifecycle.stop(body.sandbox_id);
           return `${body.sandbox_id} stopped`;
-        }), { body: S.IdOnly })
+        }), { body: S.IdOnly, response: R.answers(t.String()) })
       .post("/delete", ({ body }) =>
         enveloped("delete sandbox failed", async () => {
           await lifecycle.delete(body.sandbox_id);
           return `${body.sandbox_id} deleted`;
-        }), { body: S.IdOnly })
-      .post("/restart", ({ body }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(body.sandbox_id))), { body: S.IdOnly })
-      .post("/sandboxes/:sandbox_id/restart", ({ params }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(String(params.sandbox_id)))))
+        }), { body: S.IdOnly, response: R.answers(t.String()) })
+      .post("/restart", ({ body }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(body.sandbox_id))), { body: S.IdOnly, response: R.answers(R.StartResult) })
+      .post("/sandboxes/:sandbox_id/restart", ({ params }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(params.sandbox_id))), { params: S.RestartParams, response: R.answers(R.StartResult) })
       .post("/sandboxes/batch", ({ body }) =>
         enveloped("batch get sandbox status failed", async () => {
           const statuses = [];
@@ -117,7 +120,7 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
             statuses.push(statusResponse(record, record.state === "running", await live.expiresAt(id)));
           }
           return { statuses };
-        }), { body: S.BatchStatus })
+        }), { body: S.BatchStatus, response: R.answers(R.BatchStatuses) })
       .get("/sandboxes", ({ query }) =>
         enveloped("list sandboxes failed", async () => {
           const { page: pageText, page_size: sizeText, ...filters } = query as Record<string, string>;
@@ -134,6 +137,6 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
             if (record) items.push(statusResponse(record, record.state === "running", await live.expiresAt(s.sandbox_id)));
           }
           return { items, total: matching.length, has_more: page * pageSize < matching.length };
-        })),
+        }), { query: S.ListQuery, response: R.answers(R.SandboxList) }),
   );
 }

@@ -5,7 +5,8 @@
  */
 import type { Database } from "bun:sqlite";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
-import { HISTORY_LIMIT, nextState, type SandboxEvent, type SandboxState, type StateTransition } from "./state-machine.ts";
+import type { StateTransition } from "../../protocol/rock-admin/results.ts";
+import { HISTORY_LIMIT, nextState, type SandboxEvent, type SandboxState } from "../../protocol/rock-admin/states.ts";
 
 export interface SandboxRecord {
   sandbox_id: string;

@@ -1,9 +1,11 @@
 /** ROCK's `SandboxStatusResponse` built from the durable record and, for an active sandbox, a probe of its rocklet. */
+import type { PhaseState } from "../../protocol/rock-admin/states.ts";
+import type { SandboxStatus, StartResult } from "../../protocol/rock-admin/results.ts";
 import type { SandboxRecord } from "./sandbox-records.ts";
 
-const phase = (status: string) => ({ status, message: "" });
+const phase = (status: PhaseState) => ({ status, message: "" });
 
-export function statusResponse(record: SandboxRecord, is_alive: boolean, expireTime: number | null) {
+export function statusResponse(record: SandboxRecord, is_alive: boolean, expireTime: number | null): SandboxStatus {
   const meta = record.meta as Record<string, any>;
   const started = record.state === "running" || record.state === "stopped" || record.state === "deleted";
   return {
@@ -37,7 +39,7 @@ export function statusResponse(record: SandboxRecord, is_alive: boolean, expireT
   };
 }
 
-export function startResponse(record: SandboxRecord) {
+export function startResponse(record: SandboxRecord): StartResult {
   const meta = record.meta as Record<string, any>;
   return {
     code: 2000,

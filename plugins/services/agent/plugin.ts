@@ -1,6 +1,7 @@
-import { Type, type TObject } from "@sinclair/typebox";
+import { Type, type TObject, type TSchema } from "@sinclair/typebox";
 import { hostAllowed } from "../../../core/permissions/fetch.ts";
 import { definePlugin } from "../../../core/plugin.ts";
+import * as A from "../../protocol/agent/schemas.ts";
 import { Balancer } from "./balancer.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { FormProblem, asForm, field, historyIdList, refusal, text } from "./form.ts";
@@ -22,20 +23,9 @@ const Config = Type.Object({
 });
 
 /**
- * The form each route reads, for the OpenAPI document only: the routes check the fields themselves and answer in the
+ * The form a route reads, for the OpenAPI document only: the routes check the fields themselves and answer in the
  * original's plain-text words.
  */
-const Text = (description?: string) => Type.String({ minLength: 1, description });
-const forms = {
-  register: Type.Object({ name: Text(), endpoint: Text("The worker's http(s) URL"), slots: Type.Optional(Type.String({ pattern: "^\\d+$" })) }),
-  unregister: Type.Object({ name: Text(), endpoint: Text() }),
-  schedule: Type.Object({ name: Text(), history_id: Text(), user_id: Type.Optional(Type.String()) }),
-  chat: Type.Object(
-    { name: Text(), input: Text('The conversation as JSON, e.g. [{"msg":"hi","isbot":false}]'), history_id: Type.Optional(Type.String()), user_id: Type.Optional(Type.String()) },
-    { additionalProperties: true },
-  ),
-  abort: Type.Object({ history_id: Text("A JSON list such as [12,13]"), user_id: Text() }),
-};
 const formDoc = (schema: TObject) => ({
   detail: { requestBody: { required: true, content: { "application/x-www-form-urlencoded": { schema }, "multipart/form-data": { schema } } } },
 });
@@ -116,11 +106,12 @@ export default definePlugin({
       http: {
         title: "Worker Framework Agent",
         mount(app) {
-          const post = (path: string, form: TObject, handler: ReturnType<typeof guarded>) =>
-            app.post(`/v1.0${path}`, (context: any) => handler(context), formDoc(form) as any);
+          const post = (path: string, form: TObject, answers: Record<number, TSchema>, handler: ReturnType<typeof guarded>) =>
+            app.post(`/v1.0${path}`, (context: any) => handler(context), { ...formDoc(form), response: answers } as any);
           post(
             "/worker/register",
-            forms.register,
+            A.RegisterForm,
+            A.answers.register,
             guarded("Failed", async (form) => {
               const name = field(form, "name", true);
               const endpoint = registerEndpoint(form);
@@ -134,7 +125,8 @@ export default definePlugin({
           );
           post(
             "/worker/unregister",
-            forms.unregister,
+            A.UnregisterForm,
+            A.answers.unregister,
             guarded("Failed", async (form) => {
               const name = field(form, "name", true);
               const base = origin(field(form, "endpoint", true));
@@ -147,7 +139,8 @@ export default definePlugin({
           );
           post(
             "/worker/schedule",
-            forms.schedule,
+            A.ScheduleForm,
+            A.answers.schedule,
             guarded("BUSY", (form) => {
               const name = field(form, "name", true);
               const historyId = field(form, "history_id", true);
@@ -159,15 +152,17 @@ export default definePlugin({
             // With ?name=, the endpoints of that name (our addition: workers use it to check they are known).
             const name = typeof query?.name === "string" ? (query.name as string) : undefined;
             return Response.json(name === undefined ? registry.names() : registry.workers(name).map((w) => w.endpoint));
-          }, { detail: { parameters: [{ name: "name", in: "query", required: false, schema: { type: "string" } }] } });
+          }, { query: A.ListQuery, response: A.answers.list });
           post(
             "/chat/completions",
-            forms.chat,
+            A.ChatForm,
+            A.answers.chat,
             guarded("", (form, request) => dispatcher.complete(form, request.headers)),
           );
           post(
             "/chat/abort",
-            forms.abort,
+            A.AbortForm,
+            A.answers.abort,
             guarded("Failed", async (form) => {
               const historyIds = historyIdList(field(form, "history_id", true));
               const userId = field(form, "user_id", true);

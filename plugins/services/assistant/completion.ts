@@ -14,7 +14,7 @@ import {
   toToolSpec,
   type RequestMessage,
 } from "../../protocol/function-calling/index.ts";
-import type { ChatCompletionRequest } from "./request.ts";
+import type { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 
 export type CompletionEvent = Extract<ChatEvent, { type: "text" | "tool_call" }>;
 

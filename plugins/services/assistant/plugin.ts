@@ -11,7 +11,8 @@ import { definePlugin } from "../../../core/plugin.ts";
 import { BackendRouter, backendName } from "./backends.ts";
 import { prepareCompletion, ToolCallCollector, type CompletionBatch, type Finish } from "./completion.ts";
 import { openAIErrorBody, upstreamFailure } from "./errors.ts";
-import { ChatCompletionRequest } from "./request.ts";
+import { chatAnswers, modelAnswers, type ModelList } from "../../protocol/openai-chat/completion.ts";
+import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
 
@@ -55,10 +56,10 @@ export default definePlugin({
         errorBody: openAIErrorBody,
         mount: (app) =>
           app
-            .get("/v1/models", async () => ({
+            .get("/v1/models", async (): Promise<ModelList> => ({
               object: "list",
               data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
-            }))
+            }), { response: modelAnswers })
             .post(
               "/v1/chat/completions",
               async ({ body, request, set }) => {
@@ -151,7 +152,7 @@ export default definePlugin({
                   usage,
                 };
               },
-              { body: ChatCompletionRequest },
+              { body: ChatCompletionRequest, response: chatAnswers },
             ),
       },
     };

@@ -8,7 +8,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { ToolCall } from "../../../core/kinds/model.ts";
 import { registerSecret, type Logger } from "../../../core/log.ts";
 import { ToolServiceProxy } from "../../clients/tool-client/index.ts";
-import type { ChatCompletionRequest } from "./request.ts";
+import type { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 
 export const ToolManagerSettings = Type.Object({
   url: Type.String({ default: "http://127.0.0.1:31511", description: "The tool manager" }),

@@ -2,9 +2,8 @@ import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 import { definePlugin } from "../../../core/plugin.ts";
 import { notFound } from "../../../core/errors.ts";
+import * as E from "../../protocol/envhub/schemas.ts";
 import { EnvRegistry } from "./registry.ts";
-
-const Name = t.String({ minLength: 1, pattern: "\\S", description: "Environment name" });
 
 /**
  * EnvHub: a registry of named environments (name → image), ROCK's `/env/*` routes with FastAPI-style `{detail}` errors.
@@ -41,16 +40,7 @@ export default definePlugin({
                   tags: body.tags ?? [],
                   extra_spec: body.extra_spec ?? null,
                 }),
-              {
-                body: t.Object({
-                  env_name: Name,
-                  image: t.String({ minLength: 1, pattern: "\\S" }),
-                  owner: t.Optional(t.String()),
-                  description: t.Optional(t.String()),
-                  tags: t.Optional(t.Array(t.String())),
-                  extra_spec: t.Optional(t.Nullable(t.Record(t.String(), t.Any()))),
-                }),
-              },
+              { body: E.Register, response: E.answers(E.EnvInfo) },
             )
             .post(
               "/env/get",
@@ -59,18 +49,16 @@ export default definePlugin({
                 if (!env) throw notFound(`Environment ${body.env_name} not found`);
                 return env;
               },
-              { body: t.Object({ env_name: Name }) },
+              { body: E.ByName, response: E.answers(E.EnvInfo) },
             )
-            .post("/env/list", ({ body }) => ({ envs: registry.list(body ?? {}) }), {
-              body: t.Optional(t.Object({ owner: t.Optional(t.String()), tags: t.Optional(t.Array(t.String())) })),
-            })
+            .post("/env/list", ({ body }) => ({ envs: registry.list(body ?? {}) }), { body: E.ListFilter, response: E.answers(E.EnvList) })
             .post(
               "/env/delete",
               ({ body }) => {
                 if (!registry.delete(body.env_name)) throw notFound(`Environment ${body.env_name} not found or already deleted`);
                 return true;
               },
-              { body: t.Object({ env_name: Name }) },
+              { body: E.ByName, response: E.answers(t.Boolean()) },
             ),
       },
     };

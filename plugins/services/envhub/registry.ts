@@ -1,16 +1,5 @@
 import type { Database } from "bun:sqlite";
-
-/** An environment: a name that sandboxes can be started from, and the image behind it. */
-export interface EnvInfo {
-  env_name: string;
-  image: string;
-  owner: string;
-  description: string;
-  tags: string[];
-  extra_spec: Record<string, unknown> | null;
-  create_at: string;
-  update_at: string;
-}
+import type { EnvInfo } from "../../protocol/envhub/schemas.ts";
 
 interface Row {
   env_name: string;

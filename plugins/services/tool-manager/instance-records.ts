@@ -4,9 +4,7 @@
  * after removal (status `exited`) so that a later create can reuse the port.
  */
 import type { Database } from "bun:sqlite";
-
-export const statuses = ["pending", "running", "exited", "failed"] as const;
-export type InstanceStatus = (typeof statuses)[number];
+import type { InstanceStatus } from "../../protocol/tool-manager/schemas.ts";
 
 export interface ToolInstance {
   name: string;

@@ -9,6 +9,7 @@ import { definePlugin } from "../../../core/plugin.ts";
 import { fromRoot } from "../../shared/deployment/rocklet-files.ts";
 import { TOOL_NODE_BINARY_DEFAULT, TOOL_NODE_BUILD_HINT } from "../../shared/tool-node-files.ts";
 import { PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
+import { TENANT_PATTERN } from "../../protocol/tool-manager/schemas.ts";
 import { envelopeErrorBody } from "./envelope.ts";
 import { InstanceRecords } from "./instance-records.ts";
 import { ToolInstances } from "./instances.ts";
@@ -37,7 +38,7 @@ const Config = Type.Object({
   start_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: "How long a node may take to answer its health check" }),
   execute_timeout_ms: Type.Integer({ default: 30_000, minimum: 10, description: "Deadline of a call to a node" }),
   reconcile_interval_ms: Type.Integer({ default: 30_000, minimum: 10, description: "How often records and containers are reconciled (a node that died is recorded failed, with why)" }),
-  tenants: Type.Record(Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" }), Type.String({ minLength: 8 }), {
+  tenants: Type.Record(Type.String({ pattern: TENANT_PATTERN }), Type.String({ minLength: 8 }), {
     default: {},
     description: `Tenant → token (also from ${TENANT_TOKENS_ENV}=tenant:token,…)`,
   }),

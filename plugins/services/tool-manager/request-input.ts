@@ -4,8 +4,9 @@
  */
 import { HttpError } from "../../../core/errors.ts";
 import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
+import { TENANT_PATTERN } from "../../protocol/tool-manager/schemas.ts";
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const TENANT = new RegExp(TENANT_PATTERN);
 
 export function mergeInput(query: Record<string, unknown> | undefined, body: unknown): Record<string, unknown> {
   return { ...(query ?? {}), ...(isPlainObject(body) ? body : {}) };

@@ -2,12 +2,13 @@
  * The tool manager's routes, as the original declared them (each with and without the trailing slash, which the
  * original answered with a redirect), in its envelope. Inputs come from the JSON body or the query string.
  */
-import type { TObject } from "@sinclair/typebox";
+import type { TObject, TSchema } from "@sinclair/typebox";
 import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { registerSecret } from "../../../core/log.ts";
 import { ToolConfigError, type PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
+import * as M from "../../protocol/tool-manager/schemas.ts";
 import { success } from "./envelope.ts";
 import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";
@@ -28,17 +29,9 @@ type Context = { query: Record<string, unknown>; body: unknown; request: Request
 type Method = "get" | "post";
 
 /**
- * The fields each route reads, for the OpenAPI document only: the routes check them themselves (in the original's
- * envelope and words), from the JSON body or, for GET, the query string.
+ * The fields a route reads, documented from its schema: the routes check them themselves (in the original's envelope
+ * and words), from the JSON body or, for GET, the query string.
  */
-const Tool = { tool_name: t.String({ minLength: 1 }), tenant_id: t.Optional(t.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" })) };
-const fields = {
-  create: t.Object({ ...Tool, tool_cfg: t.Optional(t.Record(t.String(), t.Any())), tool_image: t.Optional(t.String()), tool_url: t.Optional(t.String()) }),
-  tool: t.Object(Tool),
-  tenant: t.Object({ tenant_id: Tool.tenant_id }),
-  execute: t.Object({ ...Tool, params: t.Union([t.String(), t.Record(t.String(), t.Any())]), kwargs: t.Optional(t.Record(t.String(), t.Any())) }),
-};
-
 function documented(method: Method, schema: TObject): { detail: object } {
   if (method === "post") return { detail: { requestBody: { required: true, content: { "application/json": { schema } } } } };
   const required = new Set(schema.required ?? []);
@@ -64,8 +57,8 @@ function nodeMessage(reply: NodeReply): string {
 export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
   const { instances, catalog, auth, client } = parts;
 
-  function route(methods: Method[], path: string, schema: TObject, handler: (ctx: Context) => unknown) {
-    for (const method of methods) for (const p of [path, `${path}/`]) app[method](p, handler as any, documented(method, schema) as any);
+  function route(methods: Method[], path: string, schema: TObject, output: TSchema, handler: (ctx: Context) => unknown) {
+    for (const method of methods) for (const p of [path, `${path}/`]) app[method](p, handler as any, { ...documented(method, schema), response: M.answers(output) } as any);
   }
 
   /** Caller, tool and tenant of a request that names a tool; 401/403 before anything else is looked at. */
@@ -127,33 +120,33 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return { name, spec: { tool_name: tool, tenant_id: tenant, config, image: optionalString(values, "tool_image") } };
   }
 
-  app.all("/", () => ({ message: "Hello World" }));
+  app.all("/", () => ({ message: "Hello World" }), { response: M.Hello });
 
-  route(["post"], "/create_tool_service", fields.create, async (ctx) => {
+  route(["post"], "/create_tool_service", M.CreateTool, M.NodeOutput, async (ctx) => {
     const { spec } = createSpec(ctx);
     return success(requestIdOf(ctx), nodeOutput(await instances.create(spec)));
   });
 
-  route(["post"], "/update_tool_service", fields.create, async (ctx) => {
+  route(["post"], "/update_tool_service", M.CreateTool, M.NodeOutput, async (ctx) => {
     const { spec } = createSpec(ctx);
     return success(requestIdOf(ctx), nodeOutput(await instances.update(spec)));
   });
 
-  route(["get", "post"], "/check_tool_service_status", fields.tool, async (ctx) => {
+  route(["get", "post"], "/check_tool_service_status", M.ToolTarget, M.NodeOutput, async (ctx) => {
     const { name } = target(ctx);
     const record = await instances.refresh(name);
     if (!record) throw new HttpError(404, "Tool not found");
     return success(requestIdOf(ctx), nodeOutput(record), record.status === "failed" ? (record.error ?? "") : "");
   });
 
-  route(["post", "get"], "/remove_tool", fields.tool, async (ctx) => {
+  route(["post", "get"], "/remove_tool", M.ToolTarget, M.NodeOutput, async (ctx) => {
     const { name } = target(ctx);
     const record = await instances.remove(name);
     if (!record) throw new HttpError(404, "Tool not found");
     return success(requestIdOf(ctx), nodeOutput(record));
   });
 
-  route(["get", "post"], "/tools", fields.tenant, (ctx) => {
+  route(["get", "post"], "/tools", M.TenantTarget, M.ToolList, (ctx) => {
     const caller = auth.caller(ctx.request.headers);
     const tenant = tenantId(mergeInput(ctx.query, ctx.body), caller.tenant);
     auth.allow(caller, tenant);
@@ -161,7 +154,7 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return success(requestIdOf(ctx), { tools });
   });
 
-  route(["post", "get"], "/tool_info", fields.tool, async (ctx) => {
+  route(["post", "get"], "/tool_info", M.ToolTarget, M.ToolInfo, async (ctx) => {
     const { tool, name } = target(ctx);
     const record = runningInstance(tool, name);
     const requestId = requestIdOf(ctx);
@@ -169,7 +162,7 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return success(requestId, JSON.parse(reply.text).output);
   });
 
-  route(["post"], "/execute_tool", fields.execute, async (ctx) => {
+  route(["post"], "/execute_tool", M.ExecuteTool, t.Unknown({ description: "The tool's result" }), async (ctx) => {
     const { values, tool, name } = target(ctx);
     const record = runningInstance(tool, name);
     const params = values.params;

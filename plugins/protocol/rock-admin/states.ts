@@ -1,12 +1,10 @@
-/** ROCK's sandbox states (archiving is not implemented) and which event leads from where to where. */
-export type SandboxState = "pending" | "running" | "stopped" | "deleted";
-
-export interface StateTransition {
-  from_state: SandboxState;
-  to_state: SandboxState;
-  event: string;
-  timestamp: string;
-}
+/**
+ * ROCK's sandbox states (archiving is not implemented), which event leads from where to where, and the statuses of a
+ * start's phases: the admin moves records by them, the SDK waits on them. Plain values, no schema library, so that
+ * the SDK can import them anywhere.
+ */
+export const sandboxStates = ["pending", "running", "stopped", "deleted"] as const;
+export type SandboxState = (typeof sandboxStates)[number];
 
 const transitions: Record<string, { from: SandboxState[]; to: SandboxState }> = {
   alive: { from: ["pending"], to: "running" },
@@ -28,3 +26,10 @@ export const isActive = (state: SandboxState) => state === "pending" || state ==
 
 /** ROCK keeps the last 100 transitions. */
 export const HISTORY_LIMIT = 100;
+
+/** How far each phase of a start (`image_pull`, `docker_run`) got. */
+export const phaseStatuses = ["waiting", "running", "success", "failed", "timeout"] as const;
+export type PhaseState = (typeof phaseStatuses)[number];
+
+/** A phase that ended the start: the sandbox will not come up. */
+export const isFailedPhase = (status: string) => status === "failed" || status === "timeout";
