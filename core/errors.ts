@@ -49,10 +49,21 @@ export class PortInUse extends Error {
 }
 
 /**
- * The hot-state store could not answer within its bound (`store.timeout_ms`): Redis is down, unreachable or hung.
- * The HTTP host answers it with 503 in the service's own error shape; nothing waits for the store to come back.
+ * Something a service needs outside its process (the store, a container engine) does not answer now. The HTTP host
+ * answers it with 503 in the service's own error shape, so that the client knows to retry later.
  */
-export class StoreUnavailable extends Error {
+export class Unavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "Unavailable";
+  }
+}
+
+/**
+ * The hot-state store could not answer within its bound (`store.timeout_ms`): Redis is down, unreachable or hung.
+ * Nothing waits for the store to come back.
+ */
+export class StoreUnavailable extends Unavailable {
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`store unavailable: ${detail}`, options);
     this.name = "StoreUnavailable";

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpError, PermissionDenied, PortInUse, StoreUnavailable, errorMessage, isAddressInUse } from "../errors.ts";
+import { HttpError, PermissionDenied, PortInUse, Unavailable, errorMessage, isAddressInUse } from "../errors.ts";
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../kinds/service.ts";
 import { apiDocs } from "./openapi.ts";
@@ -94,7 +94,7 @@ export function classify(code: unknown, error: any): { status: number; message: 
       return { status: 400, message: "invalid cookie signature", internal: false };
   }
   if (error instanceof PermissionDenied) return { status: 500, message: "the server is not permitted to do this (see its log)", internal: true };
-  if (error instanceof StoreUnavailable) return { status: 503, message: error.message, internal: false };
+  if (error instanceof Unavailable) return { status: 503, message: error.message, internal: false };
   if (typeof error?.status === "number" && error.status >= 400 && error.status < 500 && typeof error.message === "string") {
     return { status: error.status, message: error.message, internal: false };
   }

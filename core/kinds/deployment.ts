@@ -65,6 +65,11 @@ export interface Deployment {
   stop(sandbox_id: string): Promise<void>;
   /** Every sandbox instance this deployment holds, live or not (for the reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+  /**
+   * Where the rocklet of the sandbox's running instance answers; null when none runs. Lets the admin adopt a start it
+   * did not see finish (it was restarted meanwhile). Optional: without it such a start is undone.
+   */
+  locate?(sandbox_id: string): Promise<SandboxHandle | null>;
 }
 
 /** What a deployment plugin's `setup` returns. */

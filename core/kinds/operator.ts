@@ -27,6 +27,8 @@ export interface Operator {
   restart(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
   /** Every instance the operator's runtime holds (for the admin's reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+  /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
+  locate?(sandbox_id: string): Promise<SandboxHandle | null>;
 }
 
 /** What an operator plugin's `setup` returns. */

@@ -64,10 +64,16 @@ describe("admin: bad input is Failed with code 4000 and names the problem (HTTP 
     }
   });
 
-  test("a duplicate start is refused; a running sandbox cannot be deleted", async () => {
+  test("a start repeated with the same id gets the same sandbox, one with another request is refused naming the difference; a running sandbox cannot be deleted", async () => {
     const id = `dup-${process.pid}`;
-    expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).status).toBe("Success");
-    expect(await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).toMatchObject({ status: "Failed", error: `Sandbox ${id} already exists`, result: { code: 4000 } });
+    const first = await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id });
+    expect(first.status).toBe("Success");
+    expect(await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).toEqual(first);
+    expect(await admin.post("/start", { image: "x", memory: "2g", sandbox_id: id })).toMatchObject({
+      status: "Failed",
+      error: `Sandbox ${id} already exists (started with memory 1073741824, this request has 2147483648)`,
+      result: { code: 4000 },
+    });
     expect(await admin.post("/delete", { sandbox_id: id })).toMatchObject({ status: "Failed", result: { code: 4000 } });
     await admin.post("/stop", { sandbox_id: id });
   }, 30_000);

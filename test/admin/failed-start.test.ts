@@ -21,3 +21,18 @@ test("a failed start leaves no process and no live record, and says why", async 
   // The id is free again.
   expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: "doomed" })).error).toContain("did not become alive");
 }, 30_000);
+
+test("a start retried with its Idempotency-Key after it failed answers the failure again, and starts nothing", async () => {
+  const headers = { "idempotency-key": `failing-${process.pid}` };
+  const body = { image: "x", memory: "1g", sandbox_id: "doomed-once" };
+  const first = await admin.post("/start", body, headers);
+  expect(first).toMatchObject({ status: "Failed", result: { code: 5000 } });
+  const record = (await admin.get("/get_status?sandbox_id=doomed-once&include_all_states=true")).result;
+  const retried = await admin.post("/start", body, headers);
+  expect(retried).toMatchObject({ status: "Failed", result: { code: 5000 } });
+  expect(retried.error).toBe("failed to start sandbox doomed-once: it did not become alive within 0.001 s");
+  // The same record: the start did not run again.
+  expect((await admin.get("/get_status?sandbox_id=doomed-once&include_all_states=true")).result).toEqual(record);
+  expect(await admin.deployment.list()).toEqual([]);
+  expect((await admin.get("/sandboxes")).result.total).toBe(0);
+}, 30_000);

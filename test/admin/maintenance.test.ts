@@ -93,7 +93,7 @@ describe("admin: idle timeout and reconciler", () => {
     expect(await parts.live.get(used)).toEqual(asBefore(used));
     expect(await parts.live.get(idle)).toBeNull();
     // The reconciler rebuilds the one nobody called, instead of stopping it.
-    expect(await parts.maintenance.reconcile()).toEqual({ stoppedInstances: [], stoppedRecords: [], rebuilt: [idle] });
+    expect(await parts.maintenance.reconcile()).toEqual({ stoppedInstances: [], stoppedRecords: [], rebuilt: [idle], adopted: [] });
     expect(await parts.live.get(idle)).toEqual(asBefore(idle));
     for (const id of [used, idle]) expect(await admin.deployment.state(id)).toBe("running");
     // A fresh idle timeout of the sandbox's own length.

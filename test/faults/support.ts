@@ -1,10 +1,12 @@
 /**
  * Real processes for the fault tests: a Redis of the test's own (so that stopping, pausing or wiping it disturbs no
- * other test), and the server itself (`bun core/cli.ts`) with a config written for the test.
+ * other test), the server itself (`bun core/cli.ts`) with a config written for the test, and the checkout's private
+ * Docker engine, restarted.
  */
+import Docker from "dockerode";
 import Redis from "ioredis";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { available } from "../support/env.ts";
 import { freePort, repoRoot } from "../support/project.ts";
 
@@ -153,4 +155,65 @@ export async function startServer(dir: string, config: Record<string, unknown>, 
     }
   }
   return server;
+}
+
+export interface PrivateEngine {
+  /** SIGTERM to dockerd, as a restart of the engine begins; resolves once the process is gone. */
+  stop(): Promise<void>;
+  /** dockerd again, with the command line and environment it had; resolves once it answers. */
+  start(): Promise<void>;
+  /** In a finally block: the engine answers afterwards, started again (or by test/env/up) when it does not. */
+  ensureUp(): Promise<void>;
+}
+
+/**
+ * The checkout's private Docker engine (started by test/env/up; its pidfile beside its socket), restarted by a fault
+ * test. Tests run one file at a time, so no other test needs it meanwhile; `ensureUp` must run in a finally block.
+ */
+export function privateEngine(socket: string): PrivateEngine {
+  const pidfile = join(dirname(socket), "dockerd.pid");
+  const logFile = join(repoRoot, "test", ".tmp", "docker", "dockerd.log");
+  const readNul = (file: string) => readFileSync(file, "utf8").split("\0").filter(Boolean);
+  const pid = Number(readFileSync(pidfile, "utf8").trim());
+  const command = readNul(`/proc/${pid}/cmdline`);
+  const env = Object.fromEntries(readNul(`/proc/${pid}/environ`).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+  let current = pid;
+  const alive = (p: number) => {
+    try {
+      return !readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].startsWith("Z");
+    } catch {
+      return false;
+    }
+  };
+  const answers = () => new Docker({ socketPath: socket }).ping().then(() => true, () => false);
+  const engine: PrivateEngine = {
+    async stop() {
+      process.kill(current, "SIGTERM");
+      const deadline = Date.now() + 60_000;
+      while (alive(current)) {
+        if (Date.now() > deadline) throw new Error(`dockerd (pid ${current}) did not stop within 60 s`);
+        await Bun.sleep(50);
+      }
+    },
+    async start() {
+      const log = openSync(logFile, "a");
+      const proc = Bun.spawn(command, { env, stdin: "ignore", stdout: log, stderr: log, detached: true });
+      closeSync(log);
+      proc.unref();
+      current = proc.pid;
+      const deadline = Date.now() + 60_000;
+      while (!(await answers())) {
+        if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socket} within 60 s (log: ${logFile})`);
+        await Bun.sleep(100);
+      }
+    },
+    async ensureUp() {
+      if (await answers()) return;
+      if (!alive(current)) await engine.start().catch(() => undefined);
+      if (await answers()) return;
+      const up = Bun.spawnSync(["bash", join(repoRoot, "test", "env", "up")], { stdout: "inherit", stderr: "inherit" });
+      if (up.exitCode !== 0 || !(await answers())) throw new Error("the test engine could not be brought back (test/env/up failed)");
+    },
+  };
+  return engine;
 }

@@ -11,6 +11,7 @@ export {
   RockError,
   SandboxStartError,
 } from "./errors.ts";
+export { arunNohup, type ArunOptions } from "./nohup.ts";
 export { Sandbox, type SandboxOptions, type StartOptions } from "./sandbox.ts";
 export { AdminTransport, API_PREFIX, DEFAULT_BASE_URL, type TransportOptions } from "./transport.ts";
 export type * from "./types.ts";

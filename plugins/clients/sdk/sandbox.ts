@@ -5,6 +5,7 @@
 import type { SessionCreated, Written } from "../../protocol/rock-admin/results.ts";
 import { RockClient } from "./client.ts";
 import { BadRequestRockError, SandboxStartError } from "./errors.ts";
+import { arunNohup, type ArunOptions } from "./nohup.ts";
 import type { TransportOptions } from "./transport.ts";
 import type {
   CommandResult,
@@ -119,8 +120,9 @@ export class Sandbox {
     return this.client.runInSession(this.sandboxId, command, options);
   }
 
-  /** ROCK's `arun` (normal mode). */
-  arun(command: string, options: RunInSessionOptions = {}): Promise<Observation> {
+  /** ROCK's `arun`: in a session (normal mode), or in the background of one and waited for (nohup mode, see nohup.ts). */
+  arun(command: string, options: ArunOptions = {}): Promise<Observation> {
+    if (options.mode === "nohup") return arunNohup(this.client, this.sandboxId, command, options);
     return this.runInSession(command, options);
   }
 

@@ -1,5 +1,7 @@
+import type Docker from "dockerode";
 import { hostname } from "node:os";
 import type { Deployment, InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
+import { Unavailable } from "../../../core/errors.ts";
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
 import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
@@ -46,28 +48,20 @@ export class DockerDeployment implements Deployment {
     try {
       container = await this.containers.create(sandboxContainer(spec, this.options));
     } catch (error) {
+      if (error instanceof Unavailable) throw error;
       if (hasStatus(error, 409)) throw new Error(`sandbox '${spec.sandbox_id}' already has a container (${containerName(spec.sandbox_id)})`, { cause: error });
       throw new Error(`creating the container of sandbox '${spec.sandbox_id}' failed: ${engineMessage(error)}`, { cause: error });
     }
     // From here on nothing may be left half-created: any failure removes the container.
     try {
       signal?.throwIfAborted();
-      const info = await this.containers.start(container, rockletStdin(spec));
-      const hostPort = publishedPort(info, this.options.rockletPort);
-      return {
-        sandbox_id: spec.sandbox_id,
-        rockletUrl: `http://127.0.0.1:${hostPort}`,
-        host_ip: "127.0.0.1",
-        host_name: hostname(),
-        port_mapping: { [String(this.options.rockletPort)]: hostPort },
-        instance_id: info.Id,
-      };
+      return this.handle(spec.sandbox_id, await this.containers.start(container, rockletStdin(spec)));
     } catch (error) {
       const why = signal?.aborted ? "" : await this.startFailure(error);
       await this.containers.remove(container).catch((cleanup) => {
         this.log.error("removing a failed sandbox container failed", { sandbox_id: spec.sandbox_id, error: engineMessage(cleanup) });
       });
-      if (signal?.aborted) throw error;
+      if (signal?.aborted || error instanceof Unavailable) throw error;
       throw new Error(`starting the container of sandbox '${spec.sandbox_id}' failed: ${why}`, { cause: error });
     }
   }
@@ -87,7 +81,26 @@ export class DockerDeployment implements Deployment {
     const found = await this.containers.find(containerName(sandboxId));
     if (!found) return "missing";
     if (found.info.State.Running) return "running";
+    if (found.info.State.Status === "created") return { state: "stopped", reason: "its container was created but never started" };
     return { state: "stopped", reason: exitReason(found.info, "the rocklet", "the sandbox") };
+  }
+
+  async locate(sandboxId: string): Promise<SandboxHandle | null> {
+    const found = await this.containers.find(containerName(sandboxId));
+    if (!found?.info.State.Running) return null;
+    return this.handle(sandboxId, found.info);
+  }
+
+  private handle(sandboxId: string, info: Docker.ContainerInspectInfo): SandboxHandle {
+    const hostPort = publishedPort(info, this.options.rockletPort);
+    return {
+      sandbox_id: sandboxId,
+      rockletUrl: `http://127.0.0.1:${hostPort}`,
+      host_ip: "127.0.0.1",
+      host_name: hostname(),
+      port_mapping: { [String(this.options.rockletPort)]: hostPort },
+      instance_id: info.Id,
+    };
   }
 
   stop(sandboxId: string): Promise<void> {

@@ -117,8 +117,12 @@ export class LocalDeployment implements Deployment {
       await fs.remove(workDir).catch(() => undefined);
       throw new Error(`starting local sandbox '${spec.sandbox_id}' failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    return this.handle(spec.sandbox_id, port, pid, isolation);
+  }
+
+  private handle(sandbox_id: string, port: number, pid: number, isolation?: Isolation): SandboxHandle {
     return {
-      sandbox_id: spec.sandbox_id,
+      sandbox_id,
       rockletUrl: `http://127.0.0.1:${port}`,
       host_ip: "127.0.0.1",
       host_name: hostname(),
@@ -133,6 +137,12 @@ export class LocalDeployment implements Deployment {
     const record = this.caps.records.get(sandboxId);
     if (!record) return "missing";
     return this.isRunning(record) ? "running" : "stopped";
+  }
+
+  async locate(sandboxId: string): Promise<SandboxHandle | null> {
+    const record = this.caps.records.get(sandboxId);
+    if (!record || !this.isRunning(record)) return null;
+    return this.handle(record.sandbox_id, record.port, record.pid, record.isolation);
   }
 
   async stop(sandboxId: string): Promise<void> {

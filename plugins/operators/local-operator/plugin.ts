@@ -36,6 +36,10 @@ class DeploymentOperator implements Operator {
   list() {
     return this.deployment.list();
   }
+
+  async locate(sandbox_id: string) {
+    return (await this.deployment.locate?.(sandbox_id)) ?? null;
+  }
 }
 
 export default definePlugin({

@@ -22,6 +22,7 @@ export class DataPlane {
     if (!info) {
       const record = this.records.get(sandbox_id);
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
+      if (record.state === "pending") throw badRequest(`Sandbox ${sandbox_id} is still starting`);
       throw badRequest(`Sandbox ${sandbox_id} is ${record.state}${record.failure_reason ? ` (it failed: ${record.failure_reason})` : ""}`);
     }
     if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);

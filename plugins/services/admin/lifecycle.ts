@@ -1,17 +1,21 @@
 /**
  * The control plane: start, stop, delete and restart sandboxes through the operator, keeping the durable record
- * (SQLite), the hot record (store) and the instance in step. A start that fails leaves neither an instance nor a live
- * record behind.
+ * (SQLite), the instance and the hot state (store) in step. Every step is written so that it can be interrupted (the
+ * admin killed, the store or the engine away) and resumed: the record is written first, then the instance is made or
+ * removed, then the hot state follows; each step may run again. Operations on one sandbox take turns, and the
+ * reconciler takes the same turn, so that nothing acts on what another operation is changing.
  */
-import { stateOf, type InstanceState, type InstanceStatus, type SandboxSpec } from "../../../core/kinds/deployment.ts";
+import { HttpError, Unavailable, errorMessage } from "../../../core/errors.ts";
+import { stateOf, type InstanceState, type InstanceStatus, type SandboxHandle, type SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { Operator, OperatorHandle } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
-import { badRequest, internalFailure } from "./envelope.ts";
+import { badRequest, internalFailure, RockFailure } from "./envelope.ts";
 import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
-import type { RockletClient } from "./rocklet-client.ts";
+import type { RockletClient, RockletTarget } from "./rocklet-client.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
 import type { StartRequest } from "../../protocol/rock-admin/schemas.ts";
+import { isActive } from "../../protocol/rock-admin/states.ts";
 
 export interface LifecycleLimits {
   maxCpus: number;
@@ -23,18 +27,41 @@ export interface LifecycleLimits {
   startTimeoutMs: number;
 }
 
-
 export interface StartHeaders {
   user_id: string;
   experiment_id: string;
   namespace: string;
 }
 
+/** What a start answers: `placed` once the instance exists (start_async), `running` once its rocklet answered (start). */
+export interface StartTicket {
+  placed: Promise<SandboxRecord>;
+  running: Promise<SandboxRecord>;
+}
+
+/** A start (or restart) in flight in this process. */
+interface Launch extends StartTicket {
+  abort: AbortController;
+}
+
+/** What one reconcile step did to a sandbox. */
+export type Reconciled = "removed" | "stopped" | "failed" | "rebuilt" | "adopted";
+
 const sandboxIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Printable ASCII without spaces at the ends, as Stripe and E2B accept. */
+const idempotencyKeyPattern = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
+/** How long an Idempotency-Key names its sandbox (Stripe keeps keys 24 hours). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+
+/** A promise whose rejection is handled even when nobody awaits it. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
 
 export class SandboxLifecycle {
-  /** Sandboxes between submit and their first answer: the reconciler leaves them alone. */
-  readonly starting = new Set<string>();
+  private readonly launches = new Map<string, Launch>();
+  private readonly turns = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly operator: Operator,
@@ -45,90 +72,212 @@ export class SandboxLifecycle {
     private readonly log: Logger,
   ) {}
 
-  /** Validates, records and submits; resolves once the operator placed the sandbox (state pending). */
-  async submit(request: StartRequest, headers: StartHeaders): Promise<SandboxRecord> {
-    const spec = this.specFor(request, headers);
-    const id = spec.sandbox_id;
-    const now = new Date().toISOString();
-    const info: LiveSandbox = { sandbox_id: id, state: "pending", image: spec.image, ...headers, rockletUrl: "", rockletToken: "", host_ip: "", host_name: "", create_time: now };
-    if (!(await this.live.claim(info))) throw badRequest(`Sandbox ${id} already exists`);
-    this.starting.add(id);
-    try {
-      const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
-      this.records.create(spec, { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes });
-      await this.live.touch(id, autoClearMinutes);
-      const handle = await this.operator.submit(spec);
-      await this.placed(spec, handle);
-      return this.records.get(id)!;
-    } catch (error) {
-      await this.abandon(id, error);
-      throw internalFailure(`failed to start sandbox ${id}: ${error instanceof Error ? error.message : error}`);
-    } finally {
-      this.starting.delete(id);
-    }
+  /** Sandboxes this process is starting (between their record and their first answer or failure). */
+  get starting(): { has(sandbox_id: string): boolean } {
+    return this.launches;
   }
 
-  /** Waits (bounded) until the rocklet answers, then marks the sandbox running; on timeout the start is undone. */
-  async waitUntilRunning(sandbox_id: string): Promise<SandboxRecord> {
-    this.starting.add(sandbox_id);
-    try {
-      const deadline = Date.now() + this.limits.startTimeoutMs;
-      let nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
-      // A rocklet is usually up within tens of ms: poll quickly at first, then back off to 100 ms.
-      for (let pause = 5; Date.now() < deadline; pause = Math.min(100, pause * 1.5)) {
-        const info = await this.live.get(sandbox_id);
-        if (!info) throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
-        if (await this.rocklet.isAlive(info)) return await this.markRunning(sandbox_id);
-        if (Date.now() >= nextInstanceCheck) {
-          nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
-          // An instance that died while starting ends the wait at once, with why. Only a runtime that says why (or
-          // that the instance is gone) counts: a remote rocklet that does not answer yet is "stopped" as well.
-          const status = await this.operator.get_status(sandbox_id);
-          if (stateOf(status) !== "running" && (typeof status !== "string" || status === "missing")) {
-            const reason = instanceFailure(status);
-            await this.fail(sandbox_id, reason);
-            throw internalFailure(`sandbox ${sandbox_id} failed while starting: ${reason}`);
-          }
-        }
-        await Bun.sleep(pause);
-      }
-      const timeout = `sandbox ${sandbox_id} did not become alive within ${this.limits.startTimeoutMs / 1000} s`;
-      await this.abandon(sandbox_id, timeout);
-      throw internalFailure(timeout);
-    } finally {
-      this.starting.delete(sandbox_id);
-    }
-  }
-
-  /** pending → running, when the rocklet answered. */
-  async markRunning(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.transition(sandbox_id, "alive") ?? this.records.get(sandbox_id)!;
-    await this.live.update(sandbox_id, { state: record.state });
-    return record;
-  }
-
-  /** Stops the instance and records it; a stopped sandbox stays stopped, an unknown id is an error. */
-  async stop(sandbox_id: string, reason = "stop"): Promise<void> {
-    const record = this.records.get(sandbox_id);
-    if (!record) {
-      // ROCK stops a dangling instance all the same.
-      await this.operator.stop(sandbox_id).catch(() => undefined);
-      throw badRequest(`Sandbox ${sandbox_id} not found`);
-    }
-    await this.operator.stop(sandbox_id);
-    await this.live.forget(sandbox_id);
-    if (this.records.transition(sandbox_id, "stop")) this.log.info("sandbox stopped", { sandbox_id, reason });
+  /** Runs `work` once the operations on the sandbox queued before it ended. */
+  private exclusive<T>(sandbox_id: string, work: () => T | Promise<T>): Promise<T> {
+    const previous = this.turns.get(sandbox_id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(sandbox_id, settled);
+    void settled.then(() => this.turns.get(sandbox_id) === settled && this.turns.delete(sandbox_id));
+    return next;
   }
 
   /**
-   * Records that a sandbox's instance died by itself (state `stopped`, event `fail`, with the reason) and removes
-   * what is left of it, so that no dead container waits for someone to call stop.
+   * Starts a sandbox, or answers a start it repeats: the same sandbox id or the same `Idempotency-Key` (within 24 hours)
+   * with the same request gives the same sandbox, and a different request is refused naming the difference.
    */
-  async fail(sandbox_id: string, reason: string): Promise<SandboxRecord | null> {
-    await this.operator.stop(sandbox_id).catch((e) => this.log.error("removing a failed sandbox's instance failed", { sandbox_id, error: String(e) }));
-    await this.live.forget(sandbox_id);
+  async start(request: StartRequest, headers: StartHeaders, idempotencyKey?: string): Promise<StartTicket> {
+    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
+      throw badRequest("Idempotency-Key must be 1 to 255 printable ASCII characters, without spaces at either end");
+    }
+    const spec = this.specFor(request, headers);
+    const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
+    const wanted = {
+      image: spec.image,
+      sandbox_id: request.sandbox_id == null ? null : spec.sandbox_id,
+      cpus: spec.cpus,
+      memory: spec.memoryBytes,
+      disk: request.disk ?? null,
+      auto_clear_time_minutes: autoClearMinutes,
+      pull: request.pull ?? null,
+      ...headers,
+    };
+    return this.exclusive(spec.sandbox_id, () => {
+      // No await from the key's lookup to the record's creation: two requests with one key cannot both create.
+      const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
+      const earlier = idempotencyKey === undefined ? null : this.records.byIdempotencyKey(idempotencyKey, since);
+      if (earlier) return this.repeated(earlier, wanted, `Idempotency-Key '${idempotencyKey}'`);
+      const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes };
+      const record = this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
+      if (!record) return this.repeated(this.records.get(spec.sandbox_id)!, wanted, `Sandbox ${spec.sandbox_id}`);
+      return this.launch(spec, autoClearMinutes, (signal) => this.operator.submit(spec, signal));
+    });
+  }
+
+  /** The answer to a start that repeats the one that made `record`, or the refusal of one that differs from it. */
+  private repeated(record: SandboxRecord, wanted: Record<string, unknown>, named: string): StartTicket {
+    const first = record.start_request ? (JSON.parse(record.start_request) as Record<string, unknown>) : null;
+    const field = first ? Object.keys(wanted).find((key) => JSON.stringify(first[key]) !== JSON.stringify(wanted[key])) : "request";
+    if (field !== undefined) {
+      if (named.startsWith("Sandbox")) throw badRequest(`Sandbox ${record.sandbox_id} already exists${first ? ` (started with ${field} ${JSON.stringify(first[field])}, this request has ${JSON.stringify(wanted[field])})` : ""}`);
+      throw new IdempotencyConflict(`${named} was used for a different request (${field} ${JSON.stringify(first![field])}, this request has ${JSON.stringify(wanted[field])}); use a new key for a new sandbox`);
+    }
+    const launch = this.launches.get(record.sandbox_id);
+    if (launch) return launch;
+    const placed = Promise.resolve(record);
+    if (record.state === "running" || record.start_time) return { placed, running: placed };
+    if (record.state === "pending") {
+      // Started before this process was, and not resolved yet: resolve it now (as the reconciler would).
+      const resolved = this.reconcile(record.sandbox_id, Date.now() + ADOPT_GRACE_MS).then(() => this.ran(record.sandbox_id));
+      return { placed, running: quiet(resolved) };
+    }
+    return { placed, running: quiet(this.ran(record.sandbox_id)) };
+  }
+
+  /** The record of a sandbox whose start ended: running (or it ran), or the start's failure. */
+  private async ran(sandbox_id: string): Promise<SandboxRecord> {
+    const record = this.records.get(sandbox_id)!;
+    if (record.state === "running" || record.start_time) return record;
+    throw internalFailure(`failed to start sandbox ${sandbox_id}: ${record.failure_reason ?? `it is ${record.state}`}`);
+  }
+
+  /**
+   * Runs a start whose record is written: the instance (through `submit`), then where its rocklet answers in the record
+   * and the hot state, then the wait for the rocklet. A stop aborts it; a failure is recorded with why and leaves no
+   * instance. Registered before this returns, so that the caller's turn covers the record and the launch together.
+   */
+  private launch(spec: SandboxSpec, autoClearMinutes: number, submit: (signal: AbortSignal) => Promise<OperatorHandle>): Launch {
+    const id = spec.sandbox_id;
+    const abort = new AbortController();
+    const placed = Promise.withResolvers<SandboxRecord>();
+    const startedAt = Date.now();
+    const running = (async () => {
+      try {
+        const handle = await submit(abort.signal);
+        const record = await this.exclusive(id, async () => {
+          abort.signal.throwIfAborted();
+          const { host_ip, host_name, port_mapping, isolation } = handle;
+          this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
+          const record = this.records.get(id)!;
+          await this.writeHot(record, autoClearMinutes);
+          return record;
+        });
+        placed.resolve(record);
+        await this.untilAnswering(record, startedAt + this.limits.startTimeoutMs, abort.signal);
+        return await this.exclusive(id, async () => {
+          abort.signal.throwIfAborted();
+          return this.markRunningLocked(id);
+        });
+      } catch (error) {
+        // A stop took the sandbox over: it removes the instance and records the stop.
+        const failure = abort.signal.aborted ? abort.signal.reason : await this.startFailed(id, error);
+        placed.reject(failure);
+        throw failure;
+      } finally {
+        if (this.launches.get(id)?.abort === abort) this.launches.delete(id);
+      }
+    })();
+    const launch: Launch = { abort, placed: quiet(placed.promise), running: quiet(running) };
+    this.launches.set(id, launch);
+    return launch;
+  }
+
+  /** Polls the rocklet until it answers; ends early, with why, when the instance died, and at the deadline. */
+  private async untilAnswering(record: SandboxRecord, deadline: number, signal: AbortSignal): Promise<void> {
+    const target = { rockletUrl: record.rocklet_url!, rockletToken: record.rocklet_token! };
+    let nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
+    // A rocklet is usually up within tens of ms: poll quickly at first, then back off to 100 ms.
+    for (let pause = 5; Date.now() < deadline; pause = Math.min(100, pause * 1.5)) {
+      signal.throwIfAborted();
+      if (await this.rocklet.isAlive(target)) return;
+      if (Date.now() >= nextInstanceCheck) {
+        nextInstanceCheck = Date.now() + INSTANCE_CHECK_MS;
+        // Only a runtime that says why (or that the instance is gone) counts: a remote rocklet that does not answer yet
+        // is "stopped" as well.
+        const status = await this.operator.get_status(record.sandbox_id);
+        if (stateOf(status) !== "running" && (typeof status !== "string" || status === "missing")) throw new Error(instanceFailure(status));
+      }
+      await Bun.sleep(pause);
+    }
+    signal.throwIfAborted();
+    throw new Error(`it did not become alive within ${this.limits.startTimeoutMs / 1000} s`);
+  }
+
+  /** Records a start that failed (with why), removes its instance and hot state; the error to answer with. */
+  private async startFailed(sandbox_id: string, error: unknown): Promise<unknown> {
+    const reason = errorMessage(error);
+    this.log.warn("sandbox start failed", { sandbox_id, error: reason });
+    await this.exclusive(sandbox_id, () => this.failLocked(sandbox_id, reason)).catch((e) => this.log.error("recording a failed start failed", { sandbox_id, error: errorMessage(e) }));
+    if (error instanceof Unavailable || error instanceof RockFailure) return error;
+    return internalFailure(`failed to start sandbox ${sandbox_id}: ${reason}`);
+  }
+
+  /** pending → running, when the rocklet answered; for a sandbox this process is not starting (see `starting`). */
+  markRunning(sandbox_id: string): Promise<SandboxRecord> {
+    return this.exclusive(sandbox_id, () => (this.launches.has(sandbox_id) ? this.records.get(sandbox_id)! : this.markRunningLocked(sandbox_id)));
+  }
+
+  private async markRunningLocked(sandbox_id: string): Promise<SandboxRecord> {
+    const record = this.records.transition(sandbox_id, "alive");
+    if (!record) {
+      const current = this.records.get(sandbox_id);
+      if (current?.state === "running") return current;
+      throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
+    }
+    await this.writeHot(record);
+    return record;
+  }
+
+  /**
+   * Stops the sandbox: a start in flight is ended first; then the record, the instance and the hot state, in that
+   * order (a stop interrupted after its record is finished by the reconciler, which removes instances no active record
+   * claims). Stopping a stopped sandbox succeeds; an unknown id is an error.
+   */
+  async stop(sandbox_id: string, reason = "stop"): Promise<void> {
+    for (;;) {
+      const launch = this.launches.get(sandbox_id);
+      if (launch) {
+        launch.abort.abort(badRequest(`Sandbox ${sandbox_id} was stopped while starting`));
+        await launch.running.catch(() => undefined);
+      }
+      const done = await this.exclusive(sandbox_id, async () => {
+        // A start (a restart) began meanwhile: end it first.
+        if (this.launches.has(sandbox_id)) return false;
+        if (!this.records.get(sandbox_id)) {
+          // ROCK stops a dangling instance all the same.
+          await this.operator.stop(sandbox_id).catch(() => undefined);
+          throw badRequest(`Sandbox ${sandbox_id} not found`);
+        }
+        const stopped = this.records.transition(sandbox_id, "stop");
+        if (stopped) this.log.info("sandbox stopped", { sandbox_id, reason });
+        try {
+          await this.operator.stop(sandbox_id);
+        } catch (error) {
+          if (!(error instanceof Unavailable)) throw error;
+          throw new Unavailable(`${error.message} (the sandbox is recorded as stopped; what is left of its instance is removed once the runtime answers)`, { cause: error });
+        } finally {
+          await this.forgetHot(sandbox_id);
+        }
+        return true;
+      });
+      if (done) return;
+    }
+  }
+
+  /** Records that the sandbox failed (state `stopped`, event `fail`, with why), then removes its instance and hot state. */
+  private async failLocked(sandbox_id: string, reason: string): Promise<SandboxRecord | null> {
     const record = this.records.transition(sandbox_id, "fail", reason);
     if (record) this.log.warn("sandbox failed", { sandbox_id, reason });
+    await this.operator.stop(sandbox_id).catch((e) => this.log.error("removing a failed sandbox's instance failed", { sandbox_id, error: errorMessage(e) }));
+    await this.forgetHot(sandbox_id);
     return record;
   }
 
@@ -136,107 +285,204 @@ export class SandboxLifecycle {
    * After its rocklet did not answer: asks the operator about the instance and, when it is no longer running, records
    * the failure. Returns the failed record, or null while the instance runs (the rocklet may only be busy).
    */
-  async failIfDead(sandbox_id: string): Promise<SandboxRecord | null> {
-    const status = await this.operator.get_status(sandbox_id);
-    if (stateOf(status) === "running") return null;
-    return this.fail(sandbox_id, instanceFailure(status));
+  failIfDead(sandbox_id: string): Promise<SandboxRecord | null> {
+    return this.exclusive(sandbox_id, async () => {
+      if (this.records.get(sandbox_id)?.state !== "running") return null;
+      const status = await this.operator.get_status(sandbox_id);
+      if (stateOf(status) === "running") return null;
+      return this.failLocked(sandbox_id, instanceFailure(status));
+    });
   }
 
   /**
-   * The live entry of a sandbox, rebuilt from its record when the store lost it (Redis restarted without its data)
-   * while the sandbox runs. A running record whose instance is gone is recorded as failed, with why.
+   * The live entry of an active sandbox; for a running one whose entry the store lost (Redis restarted without its
+   * data), rebuilt from its record, or, when its instance is gone too, the record failed with why. Null for a sandbox
+   * that is not active (a hot entry a stop could not remove is ignored) or not placed yet.
    */
   async liveOrRebuilt(sandbox_id: string): Promise<LiveSandbox | null> {
+    const state = this.records.stateOf(sandbox_id);
+    if (!state || !isActive(state)) return null;
     const info = await this.live.get(sandbox_id);
-    if (info) return info;
-    const record = this.records.get(sandbox_id);
-    if (record?.state !== "running" || this.starting.has(sandbox_id)) return null;
-    const status = await this.operator.get_status(sandbox_id);
-    if (stateOf(status) === "running") return this.rebuild(record);
-    // Re-read: a stop that ran meanwhile removed the instance on purpose.
-    if (this.records.get(sandbox_id)?.state === "running") await this.fail(sandbox_id, instanceFailure(status));
-    return null;
+    if (info || state !== "running") return info;
+    return this.exclusive(sandbox_id, async () => {
+      const current = this.records.get(sandbox_id);
+      if (current?.state !== "running") return null;
+      const again = await this.live.get(sandbox_id);
+      if (again) return again;
+      const status = await this.operator.get_status(sandbox_id);
+      if (stateOf(status) === "running") return this.rebuild(current);
+      await this.failLocked(sandbox_id, instanceFailure(status));
+      return null;
+    });
   }
 
   /**
    * Writes the hot state of a running sandbox from its durable record: where its rocklet answers, its token, and a
    * fresh idle timeout (the time of its last use went with the store). Returns the live entry, or null when the record
-   * cannot say (not running, or written before records kept the rocklet's address). The instance must be running.
+   * cannot say (written before records kept the rocklet's address). The instance must be running.
    */
-  async rebuild(record: SandboxRecord): Promise<LiveSandbox | null> {
-    if (record.state !== "running" || !record.rocklet_url || !record.rocklet_token) return null;
+  private async rebuild(record: SandboxRecord): Promise<LiveSandbox | null> {
+    if (!record.rocklet_url || !record.rocklet_token) return null;
+    const info = await this.writeHot(record, undefined, true);
+    if (info) this.log.info("sandbox hot state rebuilt from its record", { sandbox_id: record.sandbox_id });
+    return info;
+  }
+
+  /**
+   * The hot copy of an active record (its live entry, and its idle timeout unless it has one). Hot state follows the
+   * record and is rebuilt from it, so a store that cannot take it now fails nothing: null then, unless `strict`.
+   */
+  private async writeHot(record: SandboxRecord, autoClearMinutes?: number, strict = false): Promise<LiveSandbox | null> {
     const meta = record.meta as Record<string, unknown>;
     const text = (field: string) => (typeof meta[field] === "string" ? (meta[field] as string) : "default");
     const info: LiveSandbox = {
       sandbox_id: record.sandbox_id,
-      state: "running",
+      state: record.state,
       image: record.spec.image,
       user_id: text("user_id"),
       experiment_id: text("experiment_id"),
       namespace: text("namespace"),
-      rockletUrl: record.rocklet_url,
-      rockletToken: record.rocklet_token,
+      rockletUrl: record.rocklet_url ?? "",
+      rockletToken: record.rocklet_token ?? "",
       host_ip: record.host_ip ?? "",
       host_name: record.host_name ?? "",
       create_time: record.create_time,
     };
-    if (await this.live.claim(info)) {
-      await this.live.touch(record.sandbox_id, typeof meta.auto_clear_time === "number" ? meta.auto_clear_time : this.limits.defaultAutoClearMinutes);
-      this.log.info("sandbox hot state rebuilt from its record", { sandbox_id: record.sandbox_id });
-      return info;
-    }
-    return this.live.get(record.sandbox_id);
-  }
-
-  /** Marks a sandbox stopped whose instance is gone (no operator call). */
-  async markStopped(sandbox_id: string, reason: string): Promise<void> {
-    await this.live.forget(sandbox_id);
-    if (this.records.transition(sandbox_id, "stop")) this.log.info("sandbox stopped", { sandbox_id, reason });
-  }
-
-  /** Deletes a stopped sandbox; an unknown id succeeds (as in ROCK), a running one must be stopped first. */
-  async delete(sandbox_id: string): Promise<void> {
-    const record = this.records.get(sandbox_id);
-    if (!record || record.state === "deleted") return;
-    if (record.state !== "stopped") throw badRequest(`Sandbox ${sandbox_id} is ${record.state}; stop it before deleting it`);
-    await this.operator.delete(sandbox_id);
-    this.records.transition(sandbox_id, "delete");
-  }
-
-  /** stopped → pending → running, on a fresh instance with a fresh rocklet token. */
-  async restart(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.get(sandbox_id);
-    if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
-    if (record.state !== "stopped") throw badRequest(`Sandbox ${sandbox_id} is ${record.state}; only a stopped sandbox can be restarted`);
-    const spec = { ...record.spec, rockletToken: newToken() };
-    const meta = record.meta as unknown as StartHeaders;
-    const info: LiveSandbox = { sandbox_id, state: "pending", image: spec.image, user_id: meta.user_id, experiment_id: meta.experiment_id, namespace: meta.namespace, rockletUrl: "", rockletToken: "", host_ip: "", host_name: "", create_time: record.create_time };
-    if (!(await this.live.claim(info))) throw badRequest(`Sandbox ${sandbox_id} already exists`);
-    this.starting.add(sandbox_id);
+    const minutes = autoClearMinutes ?? (typeof meta.auto_clear_time === "number" ? meta.auto_clear_time : this.limits.defaultAutoClearMinutes);
     try {
-      this.records.transition(sandbox_id, "restart");
-      await this.live.touch(sandbox_id, this.limits.defaultAutoClearMinutes);
-      await this.placed(spec, await this.operator.restart(spec));
+      await this.live.put(info);
+      if (autoClearMinutes !== undefined || (await this.live.expiresAt(record.sandbox_id)) === null) await this.live.touch(record.sandbox_id, minutes);
+      return info;
     } catch (error) {
-      await this.abandon(sandbox_id, error);
-      throw internalFailure(`failed to restart sandbox ${sandbox_id}: ${error instanceof Error ? error.message : error}`);
-    } finally {
-      this.starting.delete(sandbox_id);
+      if (strict) throw error;
+      this.log.warn("the hot state of a sandbox was not written; it is rebuilt from its record later", { sandbox_id: record.sandbox_id, error: errorMessage(error) });
+      return null;
     }
-    return this.waitUntilRunning(sandbox_id);
   }
 
-  private async placed(spec: SandboxSpec, handle: OperatorHandle) {
-    const { host_ip, host_name, port_mapping, isolation } = handle;
-    this.records.placed(spec.sandbox_id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
-    await this.live.update(spec.sandbox_id, { rockletUrl: handle.rockletUrl, rockletToken: handle.rockletToken, host_ip: handle.host_ip, host_name: handle.host_name });
+  /** Removes the hot copy; one the store cannot remove now is ignored by readers and removed by the reconciler. */
+  private async forgetHot(sandbox_id: string): Promise<void> {
+    await this.live.forget(sandbox_id).catch((error) => this.log.warn("the hot state of a stopped sandbox was not removed", { sandbox_id, error: errorMessage(error) }));
   }
 
-  /** Undoes a failed start: no instance, no live record, the durable record stopped. */
-  private async abandon(sandbox_id: string, cause: unknown) {
-    this.log.warn("sandbox start failed", { sandbox_id, error: cause instanceof Error ? cause.message : String(cause) });
-    await this.operator.stop(sandbox_id).catch((e) => this.log.error("cleanup after a failed start failed", { sandbox_id, error: String(e) }));
-    await this.markStopped(sandbox_id, "start failed");
+  /**
+   * One reconcile step: brings the sandbox's record, instance and hot state in step, in its turn, from what they are
+   * now. An instance or hot entry that no active record claims is removed; a running record whose instance died is
+   * failed with why; one whose hot state the store lost gets it back; a pending record that no start of this process
+   * owns (the admin was restarted during its start) is adopted when its rocklet answers by `adoptBy`, else undone
+   * with why. Returns what was done, or null.
+   */
+  reconcile(sandbox_id: string, adoptBy: number): Promise<Reconciled | null> {
+    return this.exclusive(sandbox_id, async () => {
+      if (this.launches.has(sandbox_id)) return null;
+      const record = this.records.get(sandbox_id);
+      const status = await this.operator.get_status(sandbox_id);
+      const state = stateOf(status);
+      if (!record || !isActive(record.state)) {
+        if (state !== "missing") await this.operator.stop(sandbox_id);
+        await this.live.forget(sandbox_id);
+        return state === "missing" ? null : "removed";
+      }
+      if (record.state === "pending") return this.resume(record, status, adoptBy);
+      if (state !== "running") {
+        await this.failLocked(sandbox_id, instanceFailure(status));
+        return "failed";
+      }
+      if (await this.live.get(sandbox_id)) return null;
+      if (await this.rebuild(record)) return "rebuilt";
+      // A record from before records kept the rocklet's address cannot be rebuilt: its sandbox is stopped.
+      this.records.transition(sandbox_id, "stop");
+      this.log.info("sandbox stopped", { sandbox_id, reason: "reconciled" });
+      await this.operator.stop(sandbox_id);
+      await this.live.forget(sandbox_id);
+      return "stopped";
+    });
+  }
+
+  /** A start that no process finishes (the admin was restarted meanwhile): adopted when its rocklet answers, else undone. */
+  private async resume(record: SandboxRecord, status: InstanceState | InstanceStatus, adoptBy: number): Promise<Reconciled> {
+    const id = record.sandbox_id;
+    const interrupted = "the admin was restarted while the sandbox was starting";
+    if (stateOf(status) !== "running") {
+      const instance = stateOf(status) === "missing" ? "no instance of it exists" : `its instance is not running (${instanceFailure(status)})`;
+      await this.failLocked(id, `${interrupted}, and ${instance}`);
+      return "failed";
+    }
+    // Placed before the restart, the record says where its rocklet answers; else the runtime may.
+    const handle: SandboxHandle | null = record.rocklet_url ? null : ((await this.operator.locate?.(id)) ?? null);
+    const target: RockletTarget = {
+      rockletUrl: record.rocklet_url ?? handle?.rockletUrl ?? "",
+      rockletToken: record.rocklet_token ?? handle?.rockletToken ?? record.spec.rockletToken,
+    };
+    const deadline = Math.min(adoptBy, Date.parse(record.create_time) + this.limits.startTimeoutMs);
+    if (target.rockletUrl && (await this.answersBy(target, deadline))) {
+      if (handle) {
+        const { host_ip, host_name, port_mapping, isolation } = handle;
+        this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: target.rockletUrl, rocklet_token: target.rockletToken, isolation });
+      }
+      await this.markRunningLocked(id);
+      this.log.info("sandbox adopted: its start was interrupted, its rocklet answers", { sandbox_id: id });
+      return "adopted";
+    }
+    const rocklet = target.rockletUrl ? "its rocklet did not answer" : "the runtime could not say where its rocklet answers";
+    await this.failLocked(id, `${interrupted}, and ${rocklet}`);
+    return "failed";
+  }
+
+  /** Asks the rocklet until it answers (true) or `deadline` passed (false); asks at least once. */
+  private async answersBy(target: RockletTarget, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (await this.rocklet.isAlive(target, Math.max(200, Math.min(2000, deadline - Date.now())))) return true;
+      if (Date.now() + 100 >= deadline) return false;
+      await Bun.sleep(100);
+    }
+  }
+
+  /**
+   * Deletes a stopped sandbox's record (the record first, then what is left of its instance); an unknown id succeeds
+   * (as in ROCK), an active one must be stopped first.
+   */
+  delete(sandbox_id: string): Promise<void> {
+    return this.exclusive(sandbox_id, async () => {
+      const record = this.records.get(sandbox_id);
+      if (!record || record.state === "deleted") return;
+      if (record.state !== "stopped") {
+        throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; stop it before deleting it`);
+      }
+      this.records.transition(sandbox_id, "delete");
+      await this.operator.delete(sandbox_id);
+    });
+  }
+
+  /**
+   * stopped → pending → running, on a fresh instance with a fresh rocklet token (recorded before the instance exists).
+   * A running sandbox whose instance is gone is recorded as failed first, and then restarted.
+   */
+  async restart(sandbox_id: string): Promise<SandboxRecord> {
+    const launch = await this.exclusive(sandbox_id, async () => {
+      let record = this.records.get(sandbox_id);
+      if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
+      if (record.state === "running") {
+        const status = await this.operator.get_status(sandbox_id);
+        if (stateOf(status) !== "running") record = (await this.failLocked(sandbox_id, instanceFailure(status))) ?? record;
+      }
+      if (record.state !== "stopped") {
+        throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; only a stopped sandbox can be restarted`);
+      }
+      const spec = { ...record.spec, rockletToken: newToken() };
+      this.records.transition(sandbox_id, "restart");
+      this.records.respec(spec);
+      const minutes = (record.meta as Record<string, unknown>).auto_clear_time;
+      return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal));
+    });
+    return launch.running;
+  }
+
+  /** At shutdown: starts in flight are left for the next start of the admin to resume (adopt or undo). */
+  async shutdown(): Promise<void> {
+    const launches = [...this.launches.values()];
+    for (const launch of launches) launch.abort.abort(new Error("the admin stopped while the sandbox was starting"));
+    await Promise.all(launches.map((l) => l.running.catch(() => undefined)));
   }
 
   private specFor(request: StartRequest, headers: StartHeaders): SandboxSpec {
@@ -265,8 +511,18 @@ export class SandboxLifecycle {
   }
 }
 
+/** An Idempotency-Key sent again with a different request: HTTP 422 (as Stripe answers), in ROCK's Failed envelope. */
+export class IdempotencyConflict extends HttpError {
+  constructor(message: string) {
+    super(422, message);
+    this.name = "IdempotencyConflict";
+  }
+}
+
 /** While a start waits for the rocklet, how often it asks whether the instance still runs. */
 const INSTANCE_CHECK_MS = 1000;
+/** How long the reconciler waits for the rocklet of a start the admin did not see finish, before it undoes it. */
+export const ADOPT_GRACE_MS = 5000;
 
 /** Why an instance that should run does not, in words for the record. */
 export function instanceFailure(status: InstanceState | InstanceStatus): string {

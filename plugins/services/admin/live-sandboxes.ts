@@ -1,6 +1,7 @@
 /**
  * Hot state of active sandboxes in the store: `alive:{id}` (where the rocklet is and its token, never sent to
- * clients) and `timeout:{id}` (ROCK's sliding idle timeout, `{auto_clear_time: minutes, expire_time: epoch s}`).
+ * clients) and `timeout:{id}` (ROCK's sliding idle timeout, `{auto_clear_time: minutes, expire_time: epoch s}`). A copy
+ * of the durable record, written after it and rebuilt from it (see `lifecycle.ts`).
  */
 import type { Store } from "../../../core/store/store.ts";
 import type { SandboxState } from "../../protocol/rock-admin/states.ts";
@@ -28,21 +29,13 @@ interface IdleTimeout {
 export class LiveSandboxes {
   constructor(private readonly store: Store) {}
 
-  /** False when the id is already live. */
-  claim(info: LiveSandbox): Promise<boolean> {
-    return this.store.set(`alive:${info.sandbox_id}`, info, { ifAbsent: true });
+  /** Writes the entry, whatever was there. */
+  async put(info: LiveSandbox): Promise<void> {
+    await this.store.set(`alive:${info.sandbox_id}`, info);
   }
 
   get(sandbox_id: string): Promise<LiveSandbox | null> {
     return this.store.get<LiveSandbox>(`alive:${sandbox_id}`);
-  }
-
-  async update(sandbox_id: string, change: Partial<LiveSandbox>): Promise<LiveSandbox | null> {
-    const current = await this.get(sandbox_id);
-    if (!current) return null;
-    const next = { ...current, ...change };
-    await this.store.set(`alive:${sandbox_id}`, next);
-    return next;
   }
 
   async all(): Promise<LiveSandbox[]> {

@@ -1,13 +1,12 @@
 /**
  * Background upkeep: the idle scanner stops sandboxes whose sliding timeout expired, and the reconciler keeps the
- * records and the runtime in step (instances nobody owns are removed, running or dead; a sandbox whose instance died
- * is recorded as failed, with why, and what is left of its instance removed; a running sandbox whose hot state the
- * store lost gets it back from its record).
+ * records, the runtime and the hot state in step (instances nobody owns are removed, running or dead; a sandbox whose
+ * instance died is recorded as failed, with why, and what is left of its instance removed; a running sandbox whose hot
+ * state the store lost gets it back from its record; a start the admin was restarted in is adopted or undone).
  */
-import { stateOf } from "../../../core/kinds/deployment.ts";
 import type { Operator } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
-import { instanceFailure, type SandboxLifecycle } from "./lifecycle.ts";
+import { ADOPT_GRACE_MS, type SandboxLifecycle } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { SandboxRecords } from "./sandbox-records.ts";
 
@@ -33,60 +32,63 @@ export class Maintenance {
     return expired;
   }
 
-  async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[] }> {
-    const stoppedInstances: string[] = [];
-    const stoppedRecords: string[] = [];
-    const rebuilt: string[] = [];
-    const liveIds = new Set((await this.live.all()).map((s) => s.sandbox_id));
-    const active = new Map(this.records.active().map((r) => [r.sandbox_id, r]));
-    const activeRecords = new Set(active.keys());
-    for (const instance of await this.operator.list()) {
-      const id = instance.sandbox_id;
-      if (liveIds.has(id) || this.lifecycle.starting.has(id)) continue;
-      // A dead instance of an active record is left for the loop below, which records why it died.
-      if (instance.state !== "running" && activeRecords.has(id)) continue;
-      // Running and recorded as running, but not in the store: the store lost it (Redis restarted without its data).
-      const record = active.get(id);
-      if (instance.state === "running" && record && (await this.lifecycle.rebuild(record))) {
-        rebuilt.push(id);
-        liveIds.add(id);
-        continue;
-      }
-      await this.operator.stop(id);
-      stoppedInstances.push(id);
+  /**
+   * One pass: compares the runtime's instances, the hot state and the active records, and gives each sandbox where
+   * they disagree (or whose start no process of this admin owns) one reconcile step, a few at a time. The comparison
+   * only picks them: each step reads them again in the sandbox's turn, so that a start, stop or call that ran
+   * meanwhile is never undone. A start interrupted by a restart of the admin is resolved within the pass.
+   */
+  async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[]; adopted: string[] }> {
+    const instances = new Map((await this.operator.list()).map((i) => [i.sandbox_id, i.state]));
+    const hot = new Set((await this.live.all()).map((s) => s.sandbox_id));
+    const active = new Map(this.records.active().map((r) => [r.sandbox_id, r.state]));
+    const suspects = [...new Set([...instances.keys(), ...hot, ...active.keys()])].filter((id) => {
+      if (this.lifecycle.starting.has(id)) return false;
+      const state = active.get(id);
+      return state === undefined || state === "pending" || instances.get(id) !== "running" || !hot.has(id);
+    });
+    const outcome = { stoppedInstances: [] as string[], stoppedRecords: [] as string[], rebuilt: [] as string[], adopted: [] as string[] };
+    const adoptBy = Date.now() + ADOPT_GRACE_MS;
+    await eachAtMost(RECONCILE_CONCURRENCY, suspects, async (id) => {
+      const done = await this.lifecycle.reconcile(id, adoptBy);
+      if (done === "removed") outcome.stoppedInstances.push(id);
+      else if (done === "failed" || done === "stopped") outcome.stoppedRecords.push(id);
+      else if (done === "rebuilt") outcome.rebuilt.push(id);
+      else if (done === "adopted") outcome.adopted.push(id);
+    });
+    if (Object.values(outcome).some((ids) => ids.length)) {
+      this.log.info("reconciled", { stopped_instances: outcome.stoppedInstances, stopped_records: outcome.stoppedRecords, rebuilt: outcome.rebuilt, adopted: outcome.adopted });
     }
-    // Records that claim to be active: their live entry may be gone (a restart of the admin) or their instance may be.
-    for (const sandbox_id of new Set([...liveIds, ...activeRecords])) {
-      if (this.lifecycle.starting.has(sandbox_id)) continue;
-      const hasLive = liveIds.has(sandbox_id);
-      const status = await this.operator.get_status(sandbox_id);
-      const state = stateOf(status);
-      if (hasLive && state === "running") continue;
-      if (state === "running") await this.operator.stop(sandbox_id);
-      if (state === "running" || stoppedInstances.includes(sandbox_id)) await this.lifecycle.markStopped(sandbox_id, "reconciled");
-      else await this.lifecycle.fail(sandbox_id, instanceFailure(status));
-      stoppedRecords.push(sandbox_id);
-    }
-    if (stoppedInstances.length || stoppedRecords.length || rebuilt.length) {
-      this.log.info("reconciled", { stopped_instances: stoppedInstances, stopped_records: stoppedRecords, rebuilt });
-    }
-    return { stoppedInstances, stoppedRecords, rebuilt };
+    return outcome;
   }
 
-  /** Runs `task` every `ms` until the returned function is called; a run never overlaps the previous one. */
-  every(ms: number, name: string, task: () => Promise<unknown>): () => void {
-    let running = false;
-    const timer = setInterval(async () => {
+  /** Runs `task` every `ms` until the returned function is called (which waits for a run in progress); runs never overlap. */
+  every(ms: number, name: string, task: () => Promise<unknown>): () => Promise<void> {
+    let running: Promise<void> | null = null;
+    const timer = setInterval(() => {
       if (running) return;
-      running = true;
-      try {
-        await task();
-      } catch (error) {
-        this.log.warn(`${name} failed`, { error: String(error) });
-      } finally {
-        running = false;
-      }
+      running = task()
+        .then(
+          () => undefined,
+          (error) => this.log.warn(`${name} failed`, { error: String(error) }),
+        )
+        .finally(() => (running = null));
     }, ms);
-    return () => clearInterval(timer);
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
   }
+}
+
+/** Sandboxes reconciled at once: the engine's calls overlap, and a pass over hundreds stays within seconds. */
+const RECONCILE_CONCURRENCY = 8;
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachAtMost<T>(limit: number, items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -72,7 +72,7 @@ export default definePlugin({
     }, ctx.log);
     const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
-    const timers: (() => void)[] = [];
+    const timers: (() => Promise<void>)[] = [];
 
     return {
       lifecycle,
@@ -83,8 +83,9 @@ export default definePlugin({
         timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", () => maintenance.stopExpired()));
         timers.push(maintenance.every(ctx.config.reconcile_interval_ms, "reconcile", () => maintenance.reconcile()));
       },
-      stop() {
-        for (const clear of timers.splice(0)) clear();
+      async stop() {
+        await Promise.all(timers.splice(0).map((clear) => clear()));
+        await lifecycle.shutdown();
       },
       http: {
         title: "ROCK admin",

@@ -1,7 +1,7 @@
 /** ROCK's admin routes under `/apis/envs/sandbox/v1`, each answering in the envelope (HTTP 200 even when Failed). */
 import { t } from "elysia";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
-import { StoreUnavailable } from "../../../core/errors.ts";
+import { HttpError, Unavailable } from "../../../core/errors.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { badRequest, failed, success } from "./envelope.ts";
 import type { Envelope } from "../../protocol/rock-admin/results.ts";
@@ -26,14 +26,15 @@ export interface AdminParts {
 }
 
 /**
- * Runs a route body and wraps its result or its failure in the envelope. An unreachable store is left to the kernel,
- * which answers 503 with the Failed envelope: the client should retry, which a 200 would not tell it.
+ * Runs a route body and wraps its result or its failure in the envelope. An unreachable store or engine is left to
+ * the kernel, which answers 503 with the Failed envelope: the client should retry, which a 200 would not tell it; so
+ * is an HttpError (an Idempotency-Key reused for another request: 422).
  */
 async function enveloped<T>(routeMessage: string, body: () => T | Promise<T>): Promise<Envelope<T>> {
   try {
     return success(await body());
   } catch (error) {
-    if (error instanceof StoreUnavailable) throw error;
+    if (error instanceof Unavailable || error instanceof HttpError) throw error;
     return failed(routeMessage, error);
   }
 }
@@ -45,6 +46,9 @@ function startHeaders(headers: Headers): StartHeaders {
     namespace: headers.get("x-namespace") || "default",
   };
 }
+
+/** E2B's and Stripe's header: a retried start with the same key gets the same sandbox. */
+const idempotencyKey = (headers: Headers) => headers.get("idempotency-key") ?? undefined;
 
 /** The fields of a live sandbox that list filters may match (never the rocklet's address or token). */
 const filterable = new Set(Object.keys(S.ListFilters.properties));
@@ -76,15 +80,14 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
     group
       .post("/start", ({ body, request }) =>
         enveloped("start sandbox failed", async () => {
-          const record = await lifecycle.submit(body, startHeaders(request.headers));
-          return startResponse(await lifecycle.waitUntilRunning(record.sandbox_id));
+          const started = await lifecycle.start(body, startHeaders(request.headers), idempotencyKey(request.headers));
+          return startResponse(await started.running);
         }), { body: S.StartRequest, response: R.answers(R.StartResult) })
       .post("/start_async", ({ body, request }) =>
         enveloped("start sandbox failed", async () => {
-          const record = await lifecycle.submit(body, startHeaders(request.headers));
           // The start finishes in the background: running when the rocklet answers, undone when it never does.
-          lifecycle.waitUntilRunning(record.sandbox_id).catch(() => undefined);
-          return startResponse(record);
+          const started = await lifecycle.start(body, startHeaders(request.headers), idempotencyKey(request.headers));
+          return startResponse(await started.placed);
         }), { body: S.StartRequest, response: R.answers(R.StartResult) })
       .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.IsAlive) })
       .get("/get_sandbox_statistics", ({ query }) => enveloped("get sandbox statistics failed", () => dataPlane.statistics(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.Statistics) })
@@ -126,7 +129,7 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
           if (!Number.isInteger(page) || page < 1) throw badRequest(`page must be a positive integer (got ${pageText})`);
           if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw badRequest(`page_size must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${sizeText})`);
           for (const key of Object.keys(filters)) if (!filterable.has(key)) throw badRequest(`cannot filter on '${key}' (filters: ${[...filterable].join(", ")})`);
-          const matching = (await live.all()).filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
+          const matching = records.listed().filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
           const slice = matching.slice((page - 1) * pageSize, page * pageSize);
           const items = [];
           for (const s of slice) {

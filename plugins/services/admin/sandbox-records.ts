@@ -27,6 +27,9 @@ export interface SandboxRecord {
   /** Where the rocklet answers and the token it takes (never sent to clients); null until placed. */
   rocklet_url: string | null;
   rocklet_token: string | null;
+  /** The `Idempotency-Key` the start was sent with, if any, and the start's request as compared for retries (JSON). */
+  idempotency_key: string | null;
+  start_request: string | null;
 }
 
 const timeColumn: Partial<Record<SandboxState, "start_time" | "stop_time" | "delete_time">> = { running: "start_time", stopped: "stop_time", deleted: "delete_time" };
@@ -37,22 +40,43 @@ export class SandboxRecords {
       sandbox_id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL, meta TEXT NOT NULL,
       host_ip TEXT, host_name TEXT, port_mapping TEXT NOT NULL DEFAULT '{}', state_history TEXT NOT NULL DEFAULT '[]',
       create_time TEXT NOT NULL, start_time TEXT, stop_time TEXT, delete_time TEXT, failure_reason TEXT,
-      rocklet_url TEXT, rocklet_token TEXT)`);
+      rocklet_url TEXT, rocklet_token TEXT, idempotency_key TEXT, start_request TEXT)`);
     // Data dirs of earlier versions lack these columns.
     const columns = db.query(`PRAGMA table_info(sandboxes)`).all() as { name: string }[];
-    for (const column of ["failure_reason", "rocklet_url", "rocklet_token"]) {
+    for (const column of ["failure_reason", "rocklet_url", "rocklet_token", "idempotency_key", "start_request"]) {
       if (!columns.some((c) => c.name === column)) db.run(`ALTER TABLE sandboxes ADD COLUMN ${column} TEXT`);
     }
+    db.run(`CREATE INDEX IF NOT EXISTS sandboxes_idempotency_key ON sandboxes (idempotency_key) WHERE idempotency_key IS NOT NULL`);
   }
 
-  /** A new pending sandbox; replaces an earlier record of the same id (ids are reusable once stopped). */
-  create(spec: SandboxSpec, meta: Record<string, unknown>): SandboxRecord {
+  /**
+   * A new pending sandbox, unless a record of the same id is pending or running (then null: the id is taken). Replaces
+   * an earlier record of the same id that ended (ids are reusable once stopped). The check and the write are one
+   * statement.
+   */
+  create(spec: SandboxSpec, meta: Record<string, unknown>, start: { idempotencyKey?: string; request?: string } = {}): SandboxRecord | null {
     const now = new Date().toISOString();
-    this.db.run(
-      `INSERT OR REPLACE INTO sandboxes (sandbox_id, state, spec, meta, create_time, port_mapping, state_history) VALUES (?, 'pending', ?, ?, ?, '{}', '[]')`,
-      [spec.sandbox_id, JSON.stringify(spec), JSON.stringify(meta), now],
-    );
-    return this.get(spec.sandbox_id)!;
+    const changed = this.db.run(
+      `INSERT INTO sandboxes (sandbox_id, state, spec, meta, create_time, port_mapping, state_history, idempotency_key, start_request)
+       VALUES (?, 'pending', ?, ?, ?, '{}', '[]', ?, ?)
+       ON CONFLICT (sandbox_id) DO UPDATE SET state = 'pending', spec = excluded.spec, meta = excluded.meta, create_time = excluded.create_time,
+         host_ip = NULL, host_name = NULL, port_mapping = '{}', state_history = '[]', start_time = NULL, stop_time = NULL, delete_time = NULL,
+         failure_reason = NULL, rocklet_url = NULL, rocklet_token = NULL, idempotency_key = excluded.idempotency_key, start_request = excluded.start_request
+       WHERE sandboxes.state NOT IN ('pending', 'running')`,
+      [spec.sandbox_id, JSON.stringify(spec), JSON.stringify(meta), now, start.idempotencyKey ?? null, start.request ?? null],
+    ).changes;
+    return changed ? this.get(spec.sandbox_id) : null;
+  }
+
+  /** The newest record started with `key` since `since` (ISO time), if any. */
+  byIdempotencyKey(key: string, since: string): SandboxRecord | null {
+    const row = this.db.query(`SELECT * FROM sandboxes WHERE idempotency_key = ? AND create_time >= ? ORDER BY create_time DESC LIMIT 1`).get(key, since) as Record<string, any> | null;
+    return row ? decode(row) : null;
+  }
+
+  /** The spec a restart will run (a fresh rocklet token), recorded before its instance exists. */
+  respec(spec: SandboxSpec) {
+    this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(spec), spec.sandbox_id]);
   }
 
   get(sandbox_id: string): SandboxRecord | null {
@@ -60,9 +84,28 @@ export class SandboxRecords {
     return row ? decode(row) : null;
   }
 
-  /** Records still pending or running (for the reconciler). */
+  /** Only the state (on every data-plane call: no JSON to decode). */
+  stateOf(sandbox_id: string): SandboxState | null {
+    return (this.db.query(`SELECT state FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as { state: SandboxState } | null)?.state ?? null;
+  }
+
+  /** Records still pending or running, oldest first. */
   active(): SandboxRecord[] {
-    return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running')`).all() as Record<string, any>[]).map(decode);
+    return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running') ORDER BY create_time`).all() as Record<string, any>[]).map(decode);
+  }
+
+  /** Active sandboxes with the fields the list route filters on (never the rocklet's address or token). */
+  listed(): { sandbox_id: string; state: SandboxState; image: string; user_id: string; experiment_id: string; namespace: string; host_ip: string; host_name: string }[] {
+    return this.active().map((r) => ({
+      sandbox_id: r.sandbox_id,
+      state: r.state,
+      image: r.spec.image,
+      user_id: String(r.meta.user_id ?? "default"),
+      experiment_id: String(r.meta.experiment_id ?? "default"),
+      namespace: String(r.meta.namespace ?? "default"),
+      host_ip: r.host_ip ?? "",
+      host_name: r.host_name ?? "",
+    }));
   }
 
   placed(

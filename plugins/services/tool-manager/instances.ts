@@ -3,6 +3,9 @@
  * and returns; the container is started in the background and the record becomes `running` only when the node
  * answers its health check, or `failed` with the reason (its container removed: nothing is left half-made).
  * Operations on one instance are serialised; a remove or update first stops a launch in progress and waits for it.
+ * The record is written before the container is made or removed, so that each step can be interrupted (the manager
+ * killed, the engine away) and is finished by the reconciler: a container no active record claims is removed, an
+ * active record whose container is gone or dead becomes `failed` with why.
  */
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
@@ -91,8 +94,8 @@ export class ToolInstances {
     return this.exclusive(name, async () => {
       const existing = this.records.get(name);
       await this.stopLaunch(name);
-      await this.removeContainer(name);
       if (existing && isActive(existing.status)) this.records.update(name, { status: "exited", container_id: null });
+      await this.removeContainer(name);
       return this.begin(spec, existing?.port);
     });
   }
@@ -102,8 +105,9 @@ export class ToolInstances {
     return this.exclusive(name, async () => {
       if (!this.records.get(name)) return undefined;
       await this.stopLaunch(name);
+      const record = this.records.update(name, { status: "exited", container_id: null, error: null });
       await this.removeContainer(name);
-      return this.records.update(name, { status: "exited", container_id: null, error: null });
+      return record;
     });
   }
 
@@ -222,32 +226,44 @@ export class ToolInstances {
   }
 
   /**
-   * After a restart: records and containers agree again. A pending or running record whose container runs is
-   * awaited (or confirmed) through the health check; one whose container is gone or exited becomes `failed`.
-   * Containers of ours that no active record claims are removed.
+   * Records and containers agree again: at start-up, every `reconcile_interval_ms`, and after the engine was away. A
+   * pending or running record whose container runs is confirmed (or its launch continued, after a restart of the
+   * manager) through the health check; one whose container is gone or exited becomes `failed` with why. Containers of
+   * ours that no active record claims are removed. Each instance is looked at in its turn, never while it launches.
    */
   async reconcile(): Promise<void> {
-    for (const record of this.records.all().filter((r) => isActive(r.status))) {
-      const found = await this.containers.find(record.name);
-      if (!found) {
-        this.records.update(record.name, { status: "failed", error: "the tool node's container disappeared while the manager was down", container_id: null });
-      } else if (!found.info.State.Running) {
-        const reason = await exitReason(found.container, found.info);
-        await this.removeContainer(record.name);
-        this.records.update(record.name, { status: "failed", error: reason, container_id: null });
-      } else if (record.status === "running" || (await this.client.healthy(record.port))) {
-        this.records.update(record.name, { status: "running", container_id: found.info.Id });
-      } else {
-        this.adopt(record, found.container);
-      }
+    for (const { name } of this.records.all().filter((r) => isActive(r.status))) {
+      if (this.launches.has(name)) continue;
+      await this.exclusive(name, () => this.reconcileOne(name));
     }
     const claimed = (node: string) => {
       const record = this.records.get(node);
       return record !== undefined && isActive(record.status);
     };
     for (const orphan of await this.containers.unclaimed(NODE_LABEL, claimed)) {
+      // A record made after the list (a create meanwhile) claims it now.
+      if (claimed(orphan.labels[NODE_LABEL] ?? "")) continue;
       this.log.warn("removing an orphaned tool node container", { container: orphan.name });
       await this.containers.remove(orphan.id).catch(() => undefined);
+    }
+  }
+
+  private async reconcileOne(name: string): Promise<void> {
+    const record = this.records.get(name);
+    if (!record || !isActive(record.status) || this.launches.has(name)) return;
+    const found = await this.containers.find(record.name);
+    if (!found) {
+      this.log.warn("tool node is down", { node: name, reason: "its container disappeared" });
+      this.records.update(record.name, { status: "failed", error: "the tool node's container disappeared", container_id: null });
+    } else if (!found.info.State.Running) {
+      const reason = await exitReason(found.container, found.info);
+      this.log.warn("tool node is down", { node: name, reason });
+      this.records.update(record.name, { status: "failed", error: reason, container_id: null });
+      await this.removeContainer(record.name);
+    } else if (record.status === "running" || (await this.client.healthy(record.port))) {
+      if (record.status !== "running" || record.container_id !== found.info.Id) this.records.update(record.name, { status: "running", container_id: found.info.Id });
+    } else {
+      this.adopt(record, found.container);
     }
   }
 

@@ -37,6 +37,7 @@ const Config = Type.Object({
   network_mode: Type.String({ default: "bridge", minLength: 1 }),
   start_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: "How long a node may take to answer its health check" }),
   execute_timeout_ms: Type.Integer({ default: 30_000, minimum: 10, description: "Deadline of a call to a node" }),
+  reconcile_interval_ms: Type.Integer({ default: 30_000, minimum: 10, description: "How often records and containers are reconciled (a node that died is recorded failed, with why)" }),
   tenants: Type.Record(Type.String({ pattern: TENANT_PATTERN }), Type.String({ minLength: 8 }), {
     default: {},
     description: `Tenant → token (also from ${TENANT_TOKENS_ENV}=tenant:token,…)`,
@@ -95,13 +96,25 @@ export default definePlugin({
       ctx.log,
     );
 
+    // Without a reachable engine the service still answers (health, tools, errors naming Docker); records are left as
+    // they are until a later pass can compare them with the containers.
+    const reconcile = () => instances.reconcile().catch((error) => ctx.log.warn("tool containers were not reconciled", { error: String(error?.message ?? error) }));
+    let pass: Promise<void> | null = null;
+    let timer: ReturnType<typeof setInterval> | undefined;
+
     return {
       instances,
-      // Without a reachable engine the service still answers (health, tools, errors naming Docker); records are left
-      // as they are until a later start can compare them with the containers.
-      start: () =>
-        instances.reconcile().catch((error) => ctx.log.warn("Docker is unreachable: tool containers were not reconciled", { error: String(error?.message ?? error) })),
-      stop: () => instances.stop(),
+      async start() {
+        await reconcile();
+        timer = setInterval(() => {
+          pass ??= reconcile().finally(() => (pass = null));
+        }, config.reconcile_interval_ms);
+      },
+      async stop() {
+        clearInterval(timer);
+        await pass;
+        await instances.stop();
+      },
       http: {
         title: "Tool manager (ModelScope agent tool service)",
         errorBody: envelopeErrorBody,

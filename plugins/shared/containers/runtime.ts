@@ -7,7 +7,7 @@
 import type Docker from "dockerode";
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
-import { engineMessage, hasStatus } from "./docker-errors.ts";
+import { asEngineUnavailable, engineMessage, hasStatus } from "./docker-errors.ts";
 import { createOptions, type HardenedContainer } from "./hardened.ts";
 import { ensureImage } from "./image-policy.ts";
 
@@ -49,17 +49,27 @@ export function publishedPort(info: Docker.ContainerInspectInfo, port: number): 
   return Number(loopback.HostPort);
 }
 
+/** Runs one engine call; an engine that cannot be reached at all fails it with EngineUnavailable. */
+async function engine<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw asEngineUnavailable(error);
+  }
+}
+
+/** Every call fails with EngineUnavailable (a 503) while the engine does not answer, whatever the step. */
 export class ContainerRuntime {
   constructor(private readonly docker: ScopedDocker) {}
 
   /** Makes the image available as the pull policy says, or fails naming the image. */
   ensureImage(image: string, policy: SandboxSpec["pull"]): Promise<void> {
-    return ensureImage(this.docker, image, policy);
+    return engine(() => ensureImage(this.docker, image, policy));
   }
 
   /** Creates the container (not started); the engine's error as it is (409: the name is taken). */
   create(spec: HardenedContainer): Promise<ScopedContainer> {
-    return this.docker.createContainer(createOptions(spec));
+    return engine(() => this.docker.createContainer(createOptions(spec)));
   }
 
   /**
@@ -70,10 +80,11 @@ export class ContainerRuntime {
     try {
       await container.start();
     } catch (error) {
-      throw new StartFailed("start", error);
+      const unavailable = asEngineUnavailable(error);
+      throw unavailable === error ? new StartFailed("start", error) : unavailable;
     }
     const delivery = stdin === undefined ? null : await container.sendStdin(stdin).then(() => null, (error: unknown) => ({ error }));
-    const info = await container.inspect();
+    const info = await engine(() => container.inspect());
     if (!info.State.Running) throw new ContainerExited(container, info);
     if (delivery) throw new StartFailed("stdin", delivery.error);
     return info;
@@ -90,7 +101,7 @@ export class ContainerRuntime {
       signal?.throwIfAborted();
       if (await healthy()) return true;
       if (performance.now() >= nextInspect) {
-        const info = await container.inspect();
+        const info = await engine(() => container.inspect());
         if (!info.State.Running) throw new ContainerExited(container, info);
         nextInspect = performance.now() + 200;
       }
@@ -101,14 +112,14 @@ export class ContainerRuntime {
 
   /** A container of this plugin by name or id, with the engine's record; null when there is none. */
   find(idOrName: string): Promise<{ container: ScopedContainer; info: Docker.ContainerInspectInfo } | null> {
-    return this.docker.getContainer(idOrName);
+    return engine(() => this.docker.getContainer(idOrName));
   }
 
   /** Removes the container and its anonymous volumes, running or not; one already gone or being removed is fine. */
   async remove(target: ScopedContainer | string): Promise<void> {
     const container = typeof target === "string" ? (await this.find(target))?.container : target;
     await container?.remove({ force: true, v: true }).catch((error) => {
-      if (!hasStatus(error, 404, 409)) throw error;
+      if (!hasStatus(error, 404, 409)) throw asEngineUnavailable(error);
     });
   }
 
@@ -118,14 +129,14 @@ export class ContainerRuntime {
     if (!found) return;
     // 304: already stopped; 404: removed meanwhile (a concurrent stop). Both are what we want.
     await found.container.stop({ t: graceSeconds }).catch((error) => {
-      if (!hasStatus(error, 304, 404)) throw error;
+      if (!hasStatus(error, 304, 404)) throw asEngineUnavailable(error);
     });
     await this.remove(found.container);
   }
 
   /** This plugin's containers, in every state. */
   async list(): Promise<ContainerSummary[]> {
-    return (await this.docker.listContainers()).map((c) => ({
+    return (await engine(() => this.docker.listContainers())).map((c) => ({
       id: c.Id,
       name: c.Names?.[0]?.replace(/^\//, "") ?? c.Id,
       running: c.State === "running",
