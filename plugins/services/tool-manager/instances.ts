@@ -135,7 +135,12 @@ export class ToolInstances {
     const deadline = performance.now() + settleMs;
     for (;;) {
       const record = await this.refresh(name);
-      if (record?.status !== "running" || performance.now() >= deadline) return record;
+      if (record?.status === "failed") return record;
+      if (record?.status !== "running" || performance.now() >= deadline) {
+        // No failure seen: an engine that went away (it kills its containers as it stops) is the likelier cause.
+        await this.containers.ping();
+        return record;
+      }
       await Bun.sleep(50);
     }
   }

@@ -98,7 +98,7 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
       if (!(error instanceof NodeUnreachable)) throw error;
       const record = await instances.afterUnreachable(name);
       if (record?.status === "failed") throw new HttpError(502, `${what} for ${name} failed: ${record.error}`);
-      throw new HttpError(502, `${what} for ${name} failed: the node cannot be reached (${error.message})`);
+      throw new HttpError(503, `${what} for ${name} failed: the node cannot be reached (${error.message}); try again`);
     }
   }
 

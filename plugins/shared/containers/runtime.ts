@@ -62,6 +62,11 @@ async function engine<T>(call: () => Promise<T>): Promise<T> {
 export class ContainerRuntime {
   constructor(private readonly docker: ScopedDocker) {}
 
+  /** Resolves while the engine answers; EngineUnavailable otherwise. */
+  ping(): Promise<void> {
+    return engine(() => this.docker.ping());
+  }
+
   /** Makes the image available as the pull policy says, or fails naming the image. */
   ensureImage(image: string, policy: SandboxSpec["pull"]): Promise<void> {
     return engine(() => ensureImage(this.docker, image, policy));
