@@ -58,7 +58,7 @@ describe.skipIf(!available("docker", socket) || !program)("the Docker engine res
   const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
     const deadline = Date.now() + ms;
     while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}; the server's log:\n${server.log().slice(-6000)}`);
       await Bun.sleep(100);
     }
   };

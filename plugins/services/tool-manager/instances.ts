@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedContainer, ScopedDocker } from "../../../core/permissions/docker.ts";
+import { errorMessage } from "../../../core/errors.ts";
 import { engineMessage } from "../../shared/containers/docker-errors.ts";
 import { ContainerExited, ContainerRuntime, StartFailed } from "../../shared/containers/runtime.ts";
 import { InstanceRecords, isActive, type ToolInstance } from "./instance-records.ts";
@@ -95,8 +96,14 @@ export class ToolInstances {
       const existing = this.records.get(name);
       await this.stopLaunch(name);
       if (existing && isActive(existing.status)) this.records.update(name, { status: "exited", container_id: null });
-      await this.removeContainer(name);
-      return this.begin(spec, existing?.port);
+      try {
+        await this.removeContainer(name);
+        return this.begin(spec, existing?.port);
+      } catch (error) {
+        // The old node is going and no new one came (the engine away): say so, rather than a quiet "exited".
+        if (this.records.get(name)) this.records.update(name, { status: "failed", error: `the tool node could not be replaced: ${errorMessage(error)}`, container_id: null });
+        throw error;
+      }
     });
   }
 
@@ -113,33 +120,38 @@ export class ToolInstances {
 
   /** The record, after checking that a `running` node's container still runs (a crashed node becomes `failed`). */
   async refresh(name: string): Promise<ToolInstance | undefined> {
+    return (await this.check(name)).record;
+  }
+
+  /** `crashed`: this check found the running node's container dead and recorded it (not someone else before it). */
+  private async check(name: string): Promise<{ record: ToolInstance | undefined; crashed: boolean }> {
     const record = this.records.get(name);
-    if (!record || record.status !== "running") return record;
+    if (!record || record.status !== "running") return { record, crashed: false };
     return this.exclusive(name, async () => {
       const current = this.records.get(name);
-      if (!current || current.status !== "running") return current;
+      if (!current || current.status !== "running") return { record: current, crashed: false };
       const found = await this.containers.find(name);
-      if (found?.info.State.Running) return current;
+      if (found?.info.State.Running) return { record: current, crashed: false };
       const reason = found ? await exitReason(found.container, found.info) : "the tool node's container disappeared";
       await this.removeContainer(name);
       this.log.warn("tool node is down", { node: name, reason });
-      return this.records.update(name, { status: "failed", error: reason, container_id: null });
+      return { record: this.records.update(name, { status: "failed", error: reason, container_id: null }), crashed: true };
     });
   }
 
   /**
    * After a call could not reach a running node: Docker may take a moment to see that the process died, so the
-   * container is looked at until it stops or `settleMs` pass.
+   * container is looked at until it stops or `settleMs` pass. `crashed` tells a node that died under the call from one
+   * another call (an update, a remove) took away meanwhile.
    */
-  async afterUnreachable(name: string, settleMs = 1000): Promise<ToolInstance | undefined> {
+  async afterUnreachable(name: string, settleMs = 1000): Promise<{ record: ToolInstance | undefined; crashed: boolean }> {
     const deadline = performance.now() + settleMs;
     for (;;) {
-      const record = await this.refresh(name);
-      if (record?.status === "failed") return record;
-      if (record?.status !== "running" || performance.now() >= deadline) {
-        // No failure seen: an engine that went away (it kills its containers as it stops) is the likelier cause.
-        await this.containers.ping();
-        return record;
+      const checked = await this.check(name);
+      if (checked.crashed || checked.record?.status !== "running" || performance.now() >= deadline) {
+        // Nothing found dead: an engine that went away (it kills its containers as it stops) is the likelier cause.
+        if (!checked.crashed) await this.containers.ping();
+        return checked;
       }
       await Bun.sleep(50);
     }

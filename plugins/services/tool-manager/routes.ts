@@ -96,8 +96,9 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     } catch (error) {
       if (error instanceof NodeTimeout) throw new HttpError(504, `${what} for ${name} timed out: the node gave ${error.message}`);
       if (!(error instanceof NodeUnreachable)) throw error;
-      const record = await instances.afterUnreachable(name);
-      if (record?.status === "failed") throw new HttpError(502, `${what} for ${name} failed: ${record.error}`);
+      const { record, crashed } = await instances.afterUnreachable(name);
+      if (record?.status === "failed" && crashed) throw new HttpError(502, `${what} for ${name} failed: ${record.error}`);
+      if (record && record.status !== "running") throw new HttpError(409, `tool node ${name} is ${record.status}${record.error ? `: ${record.error}` : ""}`);
       throw new HttpError(503, `${what} for ${name} failed: the node cannot be reached (${error.message}); try again`);
     }
   }
