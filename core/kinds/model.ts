@@ -68,6 +68,17 @@ export interface ModelClient {
   chatBatches?(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent[]>;
   /** Names of the models this client serves (for `GET /v1/models`). */
   models(): Promise<string[]>;
+  /** Optional: one embedding vector per input text, in input order. Failures throw ModelError. */
+  embed?(input: string[], options?: EmbedOptions): Promise<number[][]>;
+}
+
+export interface EmbedOptions {
+  /** Embedding model name as the upstream knows it; plugins fall back to their configured default. */
+  model?: string;
+  /** What the texts are for, where the upstream distinguishes them (DashScope's `text_type`). */
+  purpose?: "document" | "query";
+  signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
 /** What a model plugin's `setup` returns. */
