@@ -9,7 +9,7 @@ import { Reply, Streamed } from "../responses.ts";
 
 const Message = t.Object(
   { role: t.String({ minLength: 1 }), content: t.String({ description: "The last message's content is the query; the rest is history" }) },
-  { additionalProperties: true },
+  { additionalProperties: t.Unknown() },
 );
 
 export const LlmConfig = t.Object(
@@ -19,12 +19,12 @@ export const LlmConfig = t.Object(
     api_key: t.Optional(t.Nullable(t.String({ description: "Accepted and ignored: the model plugin's configured key is used" }))),
     generate_config: t.Optional(t.Nullable(t.Record(t.String(), t.Unknown(), { description: "Accepted; no backend read it in the original" }))),
   },
-  { additionalProperties: true },
+  { additionalProperties: t.Unknown() },
 );
 
 const ToolRef = t.Union([
   t.String({ minLength: 1, description: "A tool name, e.g. RenewInstance" }),
-  t.Object({ name: t.String({ minLength: 1 }) }, { additionalProperties: true, description: "A tool named by `name` (description and parameters come from the tool itself)" }),
+  t.Object({ name: t.String({ minLength: 1 }) }, { additionalProperties: t.Unknown(), description: "A tool named by `name` (description and parameters come from the tool itself)" }),
 ]);
 
 export const AgentConfig = t.Object(
@@ -34,7 +34,7 @@ export const AgentConfig = t.Object(
     instruction: t.String({ description: "Put into the original's instruction block" }),
     tools: t.Optional(t.Nullable(t.Array(ToolRef))),
   },
-  { additionalProperties: true },
+  { additionalProperties: t.Unknown() },
 );
 
 export const AgentRequest = t.Object(
@@ -50,7 +50,7 @@ export const AgentRequest = t.Object(
     tool_choice: t.Optional(t.Unknown({ description: "Accepted and unused, as in the original" })),
     use_tool_api: t.Optional(t.Nullable(t.Boolean({ description: "Run the tools in tool-manager containers" }))),
   },
-  { additionalProperties: true, description: "Other keys are the original's kwargs: knowledge_limit, lang (zh|en), temperature, top_p, seed, tool kwargs" },
+  { additionalProperties: t.Unknown(), description: "Other keys are the original's kwargs: knowledge_limit, lang (zh|en), temperature, top_p, seed, tool kwargs" },
 );
 export type AgentRequest = Static<typeof AgentRequest>;
 

@@ -184,17 +184,20 @@ export class AssistantLite {
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         try {
-          const next = await (step ?? events.next());
-          step = undefined;
-          if (next.done) {
-            if (sse) controller.enqueue(encoder.encode(sseFrame("done", { request_id: requestId, response, turns: next.value })));
-            controller.close();
-            return;
+          // A pull that enqueues nothing is not called again: go on until there is something to send.
+          for (;;) {
+            const next = await (step ?? events.next());
+            step = undefined;
+            if (next.done) {
+              if (sse) controller.enqueue(encoder.encode(sseFrame("done", { request_id: requestId, response, turns: next.value })));
+              controller.close();
+              return;
+            }
+            const text = rawText(next.value);
+            response += text;
+            const out = sse ? sseFrame(next.value.type, sseData(next.value)) : text;
+            if (out) return controller.enqueue(encoder.encode(out));
           }
-          const text = rawText(next.value);
-          response += text;
-          const out = sse ? sseFrame(next.value.type, sseData(next.value)) : text;
-          if (out) controller.enqueue(encoder.encode(out));
         } catch (error) {
           const failure = error instanceof HttpError ? error : upstreamFailure(run.backend, error);
           log.warn("agent stream failed", { request_id: requestId, error: failure.message });
