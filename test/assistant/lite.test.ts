@@ -26,6 +26,8 @@ function script(model: string, user: string): string {
       return observed ? "No such tool." : "Action: launch_rocket\nAction Input: {}\n";
     case "faulty":
       return observed ? "It failed." : 'Action: faulty_tool\nAction Input: {"mode": "throw"}\n';
+    case "hang":
+      return observed ? "Too slow." : 'Action: faulty_tool\nAction Input: {"mode": "hang"}\n';
     case "bad-args":
       return observed ? "Missing." : 'Action: RenewInstance\nAction Input: {"period": "3"}\n';
     case "runaway":
@@ -45,9 +47,14 @@ const upstream = Bun.serve({
     received.push(body);
     if (body.model === "broken") return Response.json({ error: { message: "model melted" } }, { status: 400 });
     const text = script(body.model, body.messages.at(-1).content);
-    const frames: unknown[] = (text.match(/[\s\S]{1,7}/g) ?? []).map((piece) => ({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
-    frames.push({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-    return new Response(frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+    const frames = (text.match(/[\s\S]{1,7}/g) ?? []).map((piece) => ({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
+    const sse = frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("");
+    if (text.includes("Observation:")) {
+      // The runaway backend also never ends its stream: the agent must stop reading at the marker.
+      return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(sse)) }), { headers: { "content-type": "text/event-stream" } });
+    }
+    const end = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`;
+    return new Response(sse + end, { headers: { "content-type": "text/event-stream" } });
   },
 });
 
@@ -70,7 +77,7 @@ plugins:
     port: 0
     model_server: openai
     tools: [renew-instance, calculator, faulty-tool]
-    tool_timeout_ms: 2000
+    tool_timeout_ms: 300
 `);
   kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
   await kernel.start();
@@ -184,6 +191,11 @@ describe("/v1/assistants/lite: tool failures become the original's observation t
   test("a tool that throws", async () => {
     const body = (await (await lite(agentRequest("faulty", {}, ["faulty_tool"]))).json()) as any;
     expect(body.output.response).toContain('<result>Tool api faulty_tool failed to call. Args: {"mode":"throw"}.Details: thrown on purpose</result>\nAnswer:It failed.');
+  });
+
+  test("a tool that does not answer within tool_timeout_ms", async () => {
+    const body = (await (await lite(agentRequest("hang", {}, ["faulty_tool"]))).json()) as any;
+    expect(body.output.response).toEndWith('<result>Tool api faulty_tool failed to call. Args: {"mode":"hang"}.Details: timed out after 300 ms</result>\nAnswer:Too slow.');
   });
 
   test("arguments the tool's parameters refuse", async () => {
