@@ -13,6 +13,8 @@ import renewInstance from "../../plugins/tools/renew-instance/tool.ts";
 import { repoRoot, tempProject } from "../support/project.ts";
 
 const received: any[] = [];
+/** Requests of the `stall` model whose connection we closed. */
+let stallsReleased = 0;
 
 /** What the scripted model writes, by model name and by whether the conversation already holds an observation. */
 function script(model: string, user: string): string {
@@ -45,6 +47,13 @@ const upstream = Bun.serve({
     if (request.method === "GET") return Response.json({ object: "list", data: [] });
     const body = await request.json();
     received.push(body);
+    if (body.model === "stall") {
+      // One token, then silence until the caller goes away.
+      const token = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "tok" } }] })}\n\n`;
+      return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(token)), cancel: () => void stallsReleased++ }), {
+        headers: { "content-type": "text/event-stream" },
+      });
+    }
     if (body.model === "broken") return Response.json({ error: { message: "model melted" } }, { status: 400 });
     const text = script(body.model, body.messages.at(-1).content);
     const frames = (text.match(/[\s\S]{1,7}/g) ?? []).map((piece) => ({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
@@ -111,8 +120,8 @@ function agentRequest(model: string, extra: Record<string, unknown> = {}, tools:
   };
 }
 
-async function lite(body: unknown, headers: Record<string, string> = {}) {
-  return fetch(`${base}/v1/assistants/lite`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+async function lite(body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
+  return fetch(`${base}/v1/assistants/lite`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), signal });
 }
 
 function since(count: number) {
@@ -168,6 +177,17 @@ describe("/v1/assistants/lite: the RenewInstance loop", () => {
     expect(events[callAt + 1].data).toEqual({ name: "RenewInstance", result: "{'result': '已完成ECS实例ID为i-123的续费，续费时长3月'}" });
     expect(text(callAt + 2, events.length)).toBe("已为您续费三个月。");
     expect(events.at(-1)!.data).toEqual({ request_id: expect.any(String), response: RENEW_RESPONSE, turns: 2 });
+  });
+
+  test("a client that leaves mid-stream ends the model call", async () => {
+    const controller = new AbortController();
+    const response = await lite(agentRequest("stall", { stream: true }), {}, controller.signal);
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("tok");
+    controller.abort();
+    const deadline = Date.now() + 3000;
+    while (stallsReleased === 0 && Date.now() < deadline) await Bun.sleep(20);
+    expect(stallsReleased).toBe(1);
   });
 
   test("at most 10 model calls: a model that always acts is stopped after its tenth call's observation", async () => {

@@ -180,6 +180,7 @@ export class AssistantLite {
     const encoder = new TextEncoder();
     const log = this.options.log;
     let response = "";
+    let cancelled = false;
     let step: Promise<IteratorResult<AgentEvent, number>> | undefined = first;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -199,6 +200,8 @@ export class AssistantLite {
             if (out) return controller.enqueue(encoder.encode(out));
           }
         } catch (error) {
+          // When the client left (its signal ended the model call) there is nobody to tell.
+          if (cancelled) return;
           const failure = error instanceof HttpError ? error : upstreamFailure(run.backend, error);
           log.warn("agent stream failed", { request_id: requestId, error: failure.message });
           controller.enqueue(encoder.encode(sse ? sseFrame("error", { message: failure.message }) : `\nError: ${failure.message}`));
@@ -206,6 +209,7 @@ export class AssistantLite {
         }
       },
       cancel() {
+        cancelled = true;
         events.return(0).catch(() => {});
       },
     });
