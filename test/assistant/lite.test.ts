@@ -179,6 +179,24 @@ describe("/v1/assistants/lite: the RenewInstance loop", () => {
     expect(events.at(-1)!.data).toEqual({ request_id: expect.any(String), response: RENEW_RESPONSE, turns: 2 });
   });
 
+  test("history: every message but the last, a leading system message dropped (as the original)", async () => {
+    const before = received.length;
+    const messages = [
+      { role: "system", content: "ignored" },
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+      { role: "user", content: "renew it" },
+    ];
+    const response = await lite({ ...agentRequest("plain", { lang: "en" }), messages });
+    expect(response.status).toBe(200);
+    expect(since(before)[0].messages.slice(1)).toEqual([
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+      { role: "user", content: "(. you can use tools: [RenewInstance])renew it" },
+    ]);
+    expect(since(before)[0].messages[0].content).toStartWith("\n# Tools\n\n## You have the following tools:\n\nRenewInstance: RenewInstance API。");
+  });
+
   test("a client that leaves mid-stream ends the model call", async () => {
     const controller = new AbortController();
     const response = await lite(agentRequest("stall", { stream: true }), {}, controller.signal);
