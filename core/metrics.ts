@@ -35,7 +35,8 @@ export class StampedRegistry extends Registry {
     const created = `${metric instanceof Counter ? name.replace(/_total$/, "") : name}_created`;
     const lines = [text, `# HELP ${created} ${escapeHelp(help)}`, `# TYPE ${created} gauge`];
     for (const [hash, seconds] of stamps) {
-      const labels = Object.entries(hashMap[hash]?.labels ?? {}).map(([k, v]) => `${k}="${escapeLabel(String(v))}"`);
+      const own = hashMap[hash]?.labels ?? {};
+      const labels = Object.entries({ ...own, ...(this as unknown as { _defaultLabels: object })._defaultLabels, ...own }).map(([k, v]) => `${k}="${escapeLabel(String(v))}"`);
       lines.push(`${created}${labels.length ? `{${labels.join(",")}}` : ""} ${goFloat(seconds)}`);
     }
     return lines.join("\n");
