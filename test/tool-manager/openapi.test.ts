@@ -32,10 +32,11 @@ function recordingServer(hostname: string, answer: (seen: Seen, port: number) =>
   return { seen, host: `${hostname}:${server.port}`, stop: () => server.stop(true) };
 }
 
-// Two servers OpenAPI tools may not reach: another loopback address, and another port of the node host 127.0.0.1.
-const elsewhere = recordingServer("127.0.0.2", () => Response.json({ reached: "elsewhere" }));
+// Two servers OpenAPI tools may not reach: another loopback address, and a port of the node host 127.0.0.1.
+const elsewhere = recordingServer("127.0.0.3", () => Response.json({ reached: "elsewhere" }));
 const nodeHostPort = recordingServer("127.0.0.1", () => Response.json({ reached: "node host" }));
-const upstream = recordingServer("127.0.0.1", (seen) => {
+// Not on 127.0.0.1 (which the plugin may reach for its nodes), so that a call also needs openapi_hosts in `net`.
+const upstream = recordingServer("127.0.0.2", (seen) => {
   if (seen.path === "/v1/away") return new Response(null, { status: 302, headers: { location: `http://${elsewhere.host}/x` } });
   if (seen.path === "/v1/sideways") return new Response(null, { status: 307, headers: { location: `http://${nodeHostPort.host}/x` } });
   if (seen.path === "/v1/broken") return new Response("database on fire", { status: 500 });
