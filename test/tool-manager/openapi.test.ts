@@ -35,10 +35,14 @@ function recordingServer(hostname: string, answer: (seen: Seen, port: number) =>
 // Two servers OpenAPI tools may not reach: another loopback address, and a port of the node host 127.0.0.1.
 const elsewhere = recordingServer("127.0.0.3", () => Response.json({ reached: "elsewhere" }));
 const nodeHostPort = recordingServer("127.0.0.1", () => Response.json({ reached: "node host" }));
+// A second allowed host, that the upstream hands some calls to.
+const partner = recordingServer("127.0.0.4", (seen) => Response.json({ landed: seen.path, method: seen.method }));
 // Not on 127.0.0.1 (which the plugin may reach for its nodes), so that a call also needs openapi_hosts in `net`.
 const upstream = recordingServer("127.0.0.2", (seen) => {
   if (seen.path === "/v1/away") return new Response(null, { status: 302, headers: { location: `http://${elsewhere.host}/x` } });
   if (seen.path === "/v1/sideways") return new Response(null, { status: 307, headers: { location: `http://${nodeHostPort.host}/x` } });
+  if (seen.path === "/v1/handoff") return new Response(null, { status: 307, headers: { location: `http://${partner.host}/landed` } });
+  if (seen.path === "/v1/submit") return new Response(null, { status: 303, headers: { location: "/v1/receipt" } });
   if (seen.path === "/v1/broken") return new Response("database on fire", { status: 500 });
   if (seen.path === "/v1/text") return new Response("plain words");
   return Response.json({ method: seen.method, path: seen.path, query: seen.query, body: seen.body ?? null });
@@ -69,6 +73,8 @@ const todoSpec = (server: string) => ({
     },
     "/away": { get: { operationId: "away" } },
     "/sideways": { get: { operationId: "sideways" } },
+    "/handoff": { get: { operationId: "handoff", security: [{ BearerAuth: [] }] } },
+    "/submit": { post: { operationId: "submit", requestBody: { content: { "application/json": { schema: { type: "object", properties: { n: { type: "integer" } } } } } } } },
     "/broken": { get: { operationId: "broken" } },
     "/text": { get: { operationId: "text" } },
   },
@@ -79,7 +85,7 @@ const register = (body: Record<string, unknown>, token = tenants.alpha) => manag
 const execute = (body: Record<string, unknown>, token = tenants.alpha) => manager.call("/execute_openapi", { body: { openapi_name: "todo", ...body }, token });
 
 beforeAll(async () => {
-  manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}"]\n` });
+  manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}", "${partner.host}"]\n` });
   const registered = await register({ openapi_name: "todo", schema: todoSpec(upstream.host), auth: { apikey: "todo-key-0123456789" } });
   expect(registered.status).toBe(200);
 });
@@ -87,7 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await manager?.close();
   manager?.project.remove();
-  for (const server of [upstream, elsewhere, nodeHostPort]) server.stop();
+  for (const server of [upstream, partner, elsewhere, nodeHostPort]) server.stop();
 });
 
 describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
@@ -139,7 +145,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
   test("bad input gets a 400 naming the operation, the parameter or the field, and calls nothing", async () => {
     const before = upstream.seen.length;
     const cases: [Record<string, unknown>, string][] = [
-      [{ operation: "deleteEverything", params: {} }, "unknown operation 'deleteEverything' of openapi 'todo' (operations: getTodos, addTodo, away, sideways, broken, text)"],
+      [{ operation: "deleteEverything", params: {} }, "unknown operation 'deleteEverything' of openapi 'todo' (operations: getTodos, addTodo, away, sideways, handoff, submit, broken, text)"],
       [{ operation: "getTodos", params: { limit: 1 } }, "missing required parameter 'username' (in path) of operation 'getTodos'"],
       [{ operation: "addTodo", params: { username: "ann" } }, "missing required parameter 'todo' (in body) of operation 'addTodo'"],
       [{ operation: "getTodos", params: "{not json" }, "params is not valid JSON"],
@@ -180,11 +186,22 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     expect(nodeHostPort.seen).toEqual([]);
   });
 
+  test("a redirect to another allowed host carries no credentials; a 303 after a POST is a GET without the body", async () => {
+    const handoff = await execute({ operation: "handoff", headers: { "X-Api-Key": "k-2" }, credentials: { auth_type: "api_key", api_key_value: "k-3" } });
+    expect(handoff.body.output).toEqual({ landed: "/landed", method: "GET" });
+    expect(upstream.seen.at(-1)!.headers.get("authorization")).toBe("Bearer todo-key-0123456789");
+    const landed = partner.seen.at(-1)!.headers;
+    expect([landed.get("authorization"), landed.get("x-api-key"), landed.get("api_key")]).toEqual([null, null, null]);
+    const submitted = await execute({ operation: "submit", params: { n: 1 } });
+    expect(upstream.seen.at(-2)!.body).toEqual({ n: 1 });
+    expect(submitted.body.output).toEqual({ method: "GET", path: "/v1/receipt", query: {}, body: null });
+  });
+
   test("a spec whose server is not allowed is refused at registration naming the host; nothing is stored", async () => {
     for (const host of [elsewhere.host, nodeHostPort.host]) {
       const reply = await register({ openapi_name: "elsewhere", schema: todoSpec(host) });
       expect(reply.status).toBe(400);
-      expect(reply.body.message).toContain(`host ${host} is not allowed for OpenAPI tools (the tool manager's openapi_hosts: ${upstream.host})`);
+      expect(reply.body.message).toContain(`host ${host} is not allowed for OpenAPI tools (the tool manager's openapi_hosts: ${upstream.host}, ${partner.host})`);
     }
     expect((await register({ openapi_name: "elsewhere" })).status).toBe(404);
     expect(elsewhere.seen).toEqual([]);
@@ -222,7 +239,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     expect(rows).toEqual([{ tenant_id: "alpha", name: "todo" }]);
     const project = manager.project;
     await manager.kernel.stop();
-    manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}"]\n` }, project);
+    manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}", "${partner.host}"]\n` }, project);
     const reply = await execute({ operation: "getTodos", params: { username: "cy" } });
     expect(reply.body.output.path).toBe("/v1/todos/cy");
     expect(upstream.seen.at(-1)!.headers.get("authorization")).toBe("Bearer todo-key-0123456789");
