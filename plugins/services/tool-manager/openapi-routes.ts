@@ -16,8 +16,7 @@ import { success } from "./envelope.ts";
 import { applyAuth, callUpstream, operationRequest, rawRequest, stringMap, UpstreamFailure, type UpstreamRequest } from "./openapi-call.ts";
 import { OpenAPIRecords, type OpenAPIAuth, type OpenAPIRecord } from "./openapi-records.ts";
 import { operationAt, readSpec, SpecError } from "./openapi-spec.ts";
-import { mergeInput, optionalString, tenantId } from "./request-input.ts";
-import type { Context, Method } from "./routes.ts";
+import { mergeInput, optionalString, tenantId, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export const openapiRoutePaths = ["/openapi_schema", "/execute_openapi"];

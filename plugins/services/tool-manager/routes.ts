@@ -14,7 +14,7 @@ import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";
 import { NodeTimeout, NodeUnreachable, type NodeClient, type NodeReply } from "./node-client.ts";
 import { mountOpenAPIRoutes, openapiRoutePaths, type OpenAPIParts } from "./openapi-routes.ts";
-import { mergeInput, objectField, optionalString, tenantId, toolName } from "./request-input.ts";
+import { mergeInput, objectField, optionalString, tenantId, toolName, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export interface ManagerParts {
@@ -27,8 +27,6 @@ export interface ManagerParts {
   openapi: OpenAPIParts;
 }
 
-export type Context = { query: Record<string, unknown>; body: unknown; request: Request; set: { headers: Record<string, unknown> } };
-export type Method = "get" | "post";
 
 /**
  * The fields a route reads, documented from its schema: the routes check them themselves (in the original's envelope
