@@ -213,7 +213,8 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     const cases: [unknown, string][] = [
       ["{oops", "schema is not valid JSON"],
       [[1], "schema must be a JSON object"],
-      [{ ...spec, openapi: undefined, swagger: "2.0" }, "schema.openapi must be a 3.x version string (got null; Swagger 2.0 documents are not read)"],
+      [{ ...spec, openapi: undefined }, 'schema.openapi must be a 3.x version string, or schema.swagger "2.0" (got null)'],
+      [{ swagger: "2.0", paths: spec.paths }, "schema.host is required in a Swagger 2.0 document"],
       [{ ...spec, servers: [] }, "schema.servers[0].url is required"],
       [{ ...spec, servers: [{ url: "/relative" }] }, "schema.servers[0].url is not an absolute URL"],
       [{ ...spec, servers: [{ url: "file:///etc/passwd" }] }, "schema.servers[0].url must be http or https"],
@@ -232,11 +233,41 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     expect((await register({ openapi_name: "broken-spec" })).status).toBe(404);
   });
 
+  test("a Swagger 2.0 document is read as the original's client converted it: host, basePath, body parameter, apiKey header", async () => {
+    const swagger = {
+      swagger: "2.0",
+      info: { title: "todo v2", version: "1" },
+      host: upstream.host,
+      schemes: ["http"],
+      basePath: "/v1",
+      securityDefinitions: { key: { type: "apiKey", in: "header", name: "X-Todo-Key" } },
+      definitions: { Todo: { type: "object", required: ["todo"], properties: { todo: { type: "string" } } } },
+      paths: {
+        "/todos/{username}": {
+          post: {
+            operationId: "addTodo2",
+            security: [{ key: [] }],
+            parameters: [{ in: "path", name: "username", required: true, type: "string" }, { in: "body", name: "body", schema: { $ref: "#/definitions/Todo" } }],
+          },
+        },
+      },
+    };
+    expect((await register({ openapi_name: "todo2", schema: swagger, auth: { apikey: "v2-key-0123456789" } })).status).toBe(200);
+    const reply = await execute({ openapi_name: "todo2", operation: "addTodo2", params: { username: "di", todo: "tea" } });
+    expect(reply.body.output).toEqual({ method: "POST", path: "/v1/todos/di", query: {}, body: { todo: "tea" } });
+    expect(upstream.seen.at(-1)!.headers.get("x-todo-key")).toBe("v2-key-0123456789");
+    expect((await execute({ openapi_name: "todo2", operation: "addTodo2", params: { username: "di" } })).body.message).toContain("missing required parameter 'todo' (in body)");
+    expect((await register({ openapi_name: "todo2" })).body.output).toEqual(swagger);
+  });
+
   test("specs are kept in the manager's SQLite and survive a restart", async () => {
     const db = new Database(join(manager.project.root, "data", "tool-manager.sqlite"), { readonly: true });
-    const rows = db.query("SELECT tenant_id, name FROM openapi_specs").all();
+    const rows = db.query("SELECT tenant_id, name FROM openapi_specs ORDER BY name").all();
     db.close();
-    expect(rows).toEqual([{ tenant_id: "alpha", name: "todo" }]);
+    expect(rows).toEqual([
+      { tenant_id: "alpha", name: "todo" },
+      { tenant_id: "alpha", name: "todo2" },
+    ]);
     const project = manager.project;
     await manager.kernel.stop();
     manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}", "${partner.host}"]\n` }, project);

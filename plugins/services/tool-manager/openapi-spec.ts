@@ -39,11 +39,12 @@ const PLACES = new Set(["path", "query", "header", "cookie"]);
 const MAX_REF_DEPTH = 32;
 
 /** The operations of `document`, keyed by name; throws SpecError naming what is wrong. */
-export function readSpec(document: unknown): { server: URL; operations: Map<string, Operation> } {
-  if (!isPlainObject(document)) throw new SpecError("schema must be a JSON object (an OpenAPI 3 document)");
+export function readSpec(input: unknown): { server: URL; operations: Map<string, Operation> } {
+  if (!isPlainObject(input)) throw new SpecError("schema must be a JSON object (an OpenAPI 3 or Swagger 2.0 document)");
+  const document = input.swagger === "2.0" ? fromSwagger2(input) : input;
   const version = document.openapi;
   if (typeof version !== "string" || !/^3\./.test(version)) {
-    throw new SpecError(`schema.openapi must be a 3.x version string (got ${JSON.stringify(version ?? null)}${document.swagger ? "; Swagger 2.0 documents are not read" : ""})`);
+    throw new SpecError(`schema.openapi must be a 3.x version string, or schema.swagger "2.0" (got ${JSON.stringify(version ?? input.swagger ?? null)})`);
   }
   const servers = document.servers;
   const first = Array.isArray(servers) && isPlainObject(servers[0]) ? servers[0].url : undefined;
@@ -153,6 +154,42 @@ export function readSpec(document: unknown): { server: URL; operations: Map<stri
   }
   if (operations.size === 0) throw new SpecError("schema.paths has no operation (get, post, put, delete or patch)");
   return { server, operations };
+}
+
+/**
+ * A Swagger 2.0 document seen as OpenAPI 3, as the original's client converted it: the server from `host` and
+ * `basePath`, a `body` parameter as the JSON request body, `definitions` and `securityDefinitions` as components
+ * (kept under their old names too, so that `#/definitions/...` references still resolve).
+ */
+function fromSwagger2(doc: Record<string, unknown>): Record<string, unknown> {
+  if (typeof doc.host !== "string" || !doc.host) throw new SpecError("schema.host is required in a Swagger 2.0 document: the operations are called there");
+  const scheme = Array.isArray(doc.schemes) && typeof doc.schemes[0] === "string" ? doc.schemes[0] : "https";
+  const paths: Record<string, unknown> = {};
+  for (const [path, item] of Object.entries(isPlainObject(doc.paths) ? doc.paths : {})) {
+    if (!isPlainObject(item)) {
+      paths[path] = item;
+      continue;
+    }
+    const converted: Record<string, unknown> = { ...item };
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!isPlainObject(op) || !Array.isArray(op.parameters)) continue;
+      const body = op.parameters.find((p) => isPlainObject(p) && p.in === "body") as Record<string, unknown> | undefined;
+      converted[method] = {
+        ...op,
+        parameters: op.parameters.filter((p) => p !== body),
+        ...(body ? { requestBody: { content: { "application/json": { schema: body.schema ?? {} } } } } : {}),
+      };
+    }
+    paths[path] = converted;
+  }
+  return {
+    ...doc,
+    openapi: "3.0.0",
+    servers: [{ url: `${scheme}://${doc.host}${typeof doc.basePath === "string" ? doc.basePath : ""}` }],
+    paths,
+    components: { schemas: doc.definitions ?? {}, securitySchemes: doc.securityDefinitions ?? {} },
+  };
 }
 
 /** The operation whose method and URL template match `url` (the original's raw call form), if any. */
