@@ -155,6 +155,10 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
       [{ url: `http://${upstream.host}/v1/todos/ann`, method: "PATCH", params: {} }, "Unsupported HTTP method: PATCH"],
       [{ url: `http://${upstream.host}/v1/todos/ann`, method: "GET", params: "" }, "The params of openapi todo is empty."],
       [{}, "operation (or the original's url and method) is required"],
+      [{ operation: "getTodos", params: { username: ".." } }, "path parameter 'username' of operation 'getTodos' may not be '..'"],
+      [{ operation: "getTodos", params: { username: "a", "X-Trace": "t\r\nX-Injected: 1" } }, "X-Trace: header 'X-Trace' has a name or value that HTTP cannot carry"],
+      [{ operation: "getTodos", params: { username: "a" }, headers: { "X-A": "1\n2" } }, "headers: header 'X-A' has a name or value that HTTP cannot carry"],
+      [{ url: `http://${upstream.host}/v1/todos/ann`, params: {}, headers: { "bad name": "1" } }, "headers: header 'bad name' has a name or value"],
       [{ openapi_name: "nope", operation: "getTodos" }, "OpenAPI schema not found"],
     ];
     for (const [body, message] of cases) {
@@ -228,9 +232,25 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
       const reply = await register({ openapi_name: "broken-spec", schema });
       expect([reply.status, reply.body.message]).toEqual([400, expect.stringContaining(message)]);
     }
+    const badHeader = { ...spec, paths: { "/a": { get: { parameters: [{ name: "X Bad", in: "header" }] } } } };
+    expect((await register({ openapi_name: "broken-spec", schema: badHeader })).body.message).toContain("'X Bad' is not a valid header name");
+    const badKey = await register({ openapi_name: "broken-spec", schema: spec, auth: { apikey: "k\r\nX-Injected: 1" } });
+    expect([badKey.status, badKey.body.message]).toEqual([400, "auth.apikey must be a non-empty string of printable ASCII"]);
+    const huge = await register({ openapi_name: "broken-spec", schema: { ...spec, info: { ...spec.info, description: "x".repeat(1024 ** 2) } } });
+    expect([huge.status, huge.body.message]).toEqual([400, expect.stringMatching(/^schema is \d+ bytes, more than the limit of 1048576$/)]);
     const badName = await register({ openapi_name: "../x", schema: spec });
     expect([badName.status, badName.body.message]).toEqual([400, expect.stringContaining("openapi_name must be")]);
     expect((await register({ openapi_name: "broken-spec" })).status).toBe(404);
+  });
+
+  test("a tenant may keep at most 100 specs; replacing one is always allowed", async () => {
+    const spec = todoSpec(upstream.host);
+    for (let i = 0; i < 100; i++) expect((await register({ openapi_name: `spec-${i}`, schema: spec }, tenants.beta)).status).toBe(200);
+    const over = await register({ openapi_name: "spec-100", schema: spec }, tenants.beta);
+    expect([over.status, over.body.message]).toEqual([400, "tenant 'beta' already has 100 OpenAPI schemas, the most it may register"]);
+    expect((await register({ openapi_name: "spec-7", schema: spec }, tenants.beta)).status).toBe(200);
+    // Other tenants are not counted against beta's limit.
+    expect((await register({ openapi_name: "todo", schema: spec, auth: { apikey: "todo-key-0123456789" } })).status).toBe(200);
   });
 
   test("a Swagger 2.0 document is read as the original's client converted it: host, basePath, body parameter, apiKey header", async () => {
@@ -262,7 +282,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
 
   test("specs are kept in the manager's SQLite and survive a restart", async () => {
     const db = new Database(join(manager.project.root, "data", "tool-manager.sqlite"), { readonly: true });
-    const rows = db.query("SELECT tenant_id, name FROM openapi_specs ORDER BY name").all();
+    const rows = db.query("SELECT tenant_id, name FROM openapi_specs WHERE tenant_id = 'alpha' ORDER BY name").all();
     db.close();
     expect(rows).toEqual([
       { tenant_id: "alpha", name: "todo" },

@@ -34,6 +34,15 @@ export function stringMap(value: unknown, field: string): Record<string, string>
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, text(v)]));
 }
 
+/** Sets a header from the request or the tool's arguments; a name or value no HTTP header can carry is a 400 naming `field`. */
+function setHeader(headers: Headers, name: string, value: string, field: string) {
+  try {
+    headers.set(name, value);
+  } catch {
+    throw new HttpError(400, `${field}: header '${name}' has a name or value that HTTP cannot carry (control characters, spaces in the name)`, field);
+  }
+}
+
 function cookieHeader(cookies: Record<string, string>): string | undefined {
   const pairs = Object.entries(cookies).map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
   return pairs.length ? pairs.join("; ") : undefined;
@@ -69,7 +78,7 @@ function applyCredentials(headers: Headers, credentials: unknown) {
   if (typeof value !== "string" || !value) throw new HttpError(400, "credentials.api_key_value must be a non-empty string", "credentials.api_key_value");
   const prefix = credentials.api_key_header_prefix;
   const header = typeof credentials.api_key_header === "string" && credentials.api_key_header ? credentials.api_key_header : "api_key";
-  headers.set(header, prefix === "basic" ? `Basic ${value}` : prefix === "bearer" ? `Bearer ${value}` : value);
+  setHeader(headers, header, prefix === "basic" ? `Basic ${value}` : prefix === "bearer" ? `Bearer ${value}` : value, "credentials");
 }
 
 /**
@@ -81,7 +90,7 @@ export function operationRequest(op: Operation, args: Record<string, unknown>, e
   const query = new URLSearchParams();
   const headers = new Headers();
   applyAuth(headers, op.security, extra.auth);
-  for (const [k, v] of Object.entries(extra.headers)) headers.set(k, v);
+  for (const [k, v] of Object.entries(extra.headers)) setHeader(headers, k, v, "headers");
   applyCredentials(headers, extra.credentials);
   const cookies: Record<string, string> = {};
   const body: Record<string, unknown> = {};
@@ -91,9 +100,14 @@ export function operationRequest(op: Operation, args: Record<string, unknown>, e
       if (p.required) throw new HttpError(400, `missing required parameter '${p.name}' (in ${p.in}) of operation '${op.name}'`, p.name);
       continue;
     }
-    if (p.in === "path") path = path.split(`{${p.name}}`).join(encodeURIComponent(text(value)));
+    if (p.in === "path") {
+      const segment = text(value);
+      // URLs resolve "." and ".." (also as %2e) to other paths of the server, outside the operation.
+      if (segment === "." || segment === "..") throw new HttpError(400, `path parameter '${p.name}' of operation '${op.name}' may not be '${segment}'`, p.name);
+      path = path.split(`{${p.name}}`).join(encodeURIComponent(segment));
+    }
     else if (p.in === "query") for (const item of Array.isArray(value) ? value : [value]) query.append(p.name, text(item));
-    else if (p.in === "header") headers.set(p.name, text(value));
+    else if (p.in === "header") setHeader(headers, p.name, text(value), p.name);
     else if (p.in === "cookie") cookies[p.name] = text(value);
     else body[p.name] = value;
   }
@@ -108,7 +122,8 @@ export function operationRequest(op: Operation, args: Record<string, unknown>, e
 
 /** The original's call: GET sends `params` as the query; POST, PUT and DELETE send `data` (dotted keys nested) as JSON. */
 export function rawRequest(url: URL, method: string, input: { params: Record<string, unknown>; headers: Record<string, string>; data: Record<string, unknown>; cookies: Record<string, string> }): UpstreamRequest {
-  const headers = new Headers(input.headers);
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(input.headers)) setHeader(headers, k, v, "headers");
   const cookie = cookieHeader(input.cookies);
   if (cookie) headers.set("cookie", cookie);
   const target = new URL(url);

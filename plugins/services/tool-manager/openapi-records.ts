@@ -40,8 +40,8 @@ export class OpenAPIRecords {
     return this.cache.get(key(tenant_id, name));
   }
 
-  all(): OpenAPIRecord[] {
-    return [...this.cache.values()];
+  ofTenant(tenant_id: string): OpenAPIRecord[] {
+    return [...this.cache.values()].filter((r) => r.tenant_id === tenant_id);
   }
 
   /** Stores a document already read by `readSpec` (replacing one of the same name). */

@@ -36,6 +36,10 @@ type Route = (methods: Method[], path: string, schema: TObject, output: TSchema,
 
 const NAME = new RegExp(M.OPENAPI_NAME_PATTERN);
 const RAW_METHODS = new Set(["GET", "POST", "PUT", "DELETE"]);
+/** What a header value may hold (printable ASCII): the key goes into one. */
+const HEADER_VALUE = /^[\x20-\x7e]+$/;
+export const MAX_SPEC_BYTES = 1024 ** 2;
+export const MAX_SPECS_PER_TENANT = 100;
 
 function openapiName(values: Record<string, unknown>): string {
   const name = values.openapi_name;
@@ -60,8 +64,12 @@ function jsonObject(value: unknown, field: string): Record<string, unknown> {
 
 function authOf(value: unknown): OpenAPIAuth | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!isPlainObject(value) || typeof value.apikey !== "string" || !value.apikey) throw new HttpError(400, "auth.apikey must be a non-empty string", "auth.apikey");
-  if (value.apikey_type !== undefined && typeof value.apikey_type !== "string") throw new HttpError(400, "auth.apikey_type must be a string", "auth.apikey_type");
+  if (!isPlainObject(value) || typeof value.apikey !== "string" || !HEADER_VALUE.test(value.apikey)) {
+    throw new HttpError(400, "auth.apikey must be a non-empty string of printable ASCII", "auth.apikey");
+  }
+  if (value.apikey_type !== undefined && (typeof value.apikey_type !== "string" || !/^[A-Za-z0-9_-]*$/.test(value.apikey_type))) {
+    throw new HttpError(400, "auth.apikey_type must be one word such as Bearer", "auth.apikey_type");
+  }
   return { apikey: value.apikey, ...(value.apikey_type ? { apikey_type: value.apikey_type } : {}) };
 }
 
@@ -88,6 +96,11 @@ export function mountOpenAPIRoutes(route: Route, parts: OpenAPIParts & { auth: T
     const requestId = parts.requestIdOf(ctx);
     if (values.schema === undefined || values.schema === null || values.schema === "") return success(requestId, registered(tenant, name).schema);
     const schema = jsonObject(values.schema, "schema");
+    const size = Buffer.byteLength(JSON.stringify(schema));
+    if (size > MAX_SPEC_BYTES) throw new HttpError(400, `schema is ${size} bytes, more than the limit of ${MAX_SPEC_BYTES}`, "schema");
+    if (!records.get(tenant, name) && records.ofTenant(tenant).length >= MAX_SPECS_PER_TENANT) {
+      throw new HttpError(400, `tenant '${tenant}' already has ${MAX_SPECS_PER_TENANT} OpenAPI schemas, the most it may register`, "openapi_name");
+    }
     let read: ReturnType<typeof readSpec>;
     try {
       read = readSpec(schema);

@@ -37,6 +37,8 @@ export type SecurityScheme = { kind: "bearer" } | { kind: "header"; header: stri
 const METHODS = ["get", "post", "put", "delete", "patch"] as const;
 const PLACES = new Set(["path", "query", "header", "cookie"]);
 const MAX_REF_DEPTH = 32;
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The operations of `document`, keyed by name; throws SpecError naming what is wrong. */
 export function readSpec(input: unknown): { server: URL; operations: Map<string, Operation> } {
@@ -80,7 +82,7 @@ export function readSpec(input: unknown): { server: URL; operations: Map<string,
       if (!isPlainObject(requirement)) continue;
       for (const name of Object.keys(requirement)) {
         const scheme = resolve(schemes[name], `${where} security '${name}'`);
-        if (isPlainObject(scheme) && scheme.type === "apiKey" && scheme.in === "header" && typeof scheme.name === "string") out.push({ kind: "header", header: scheme.name });
+        if (isPlainObject(scheme) && scheme.type === "apiKey" && scheme.in === "header" && typeof scheme.name === "string" && HEADER_NAME.test(scheme.name)) out.push({ kind: "header", header: scheme.name });
         else if ((isPlainObject(scheme) && scheme.type === "http" && String(scheme.scheme).toLowerCase() === "bearer") || name === "BearerAuth") out.push({ kind: "bearer" });
       }
     }
@@ -107,6 +109,7 @@ export function readSpec(input: unknown): { server: URL; operations: Map<string,
         if (!isPlainObject(p) || typeof p.name !== "string" || !p.name || typeof p.in !== "string" || !PLACES.has(p.in)) {
           throw new SpecError(`${where}.parameters[${i}] needs a name and an 'in' of path, query, header or cookie`);
         }
+        if (p.in === "header" && !HEADER_NAME.test(p.name)) throw new SpecError(`${where}.parameters[${i}]: '${p.name}' is not a valid header name`);
         const schema = resolve(p.schema, `${where}.parameters[${i}].schema`);
         parameters.set(`${p.in}:${p.name}`, {
           name: p.name,
