@@ -25,14 +25,22 @@ export interface OpenAPIRecord {
 export class OpenAPIRecords {
   private readonly cache = new Map<string, OpenAPIRecord>();
 
-  constructor(private readonly db: Database) {
+  /** `unreadable` hears of a stored spec this version cannot read (it stays stored, and is not served). */
+  constructor(
+    private readonly db: Database,
+    unreadable: (tenant: string, name: string, reason: string) => void = () => {},
+  ) {
     db.run(`CREATE TABLE IF NOT EXISTS openapi_specs (
       tenant_id TEXT NOT NULL, name TEXT NOT NULL, schema TEXT NOT NULL, auth TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (tenant_id, name))`);
     for (const row of db.query(`SELECT tenant_id, name, schema, auth FROM openapi_specs`).all() as { tenant_id: string; name: string; schema: string; auth: string | null }[]) {
-      const schema = JSON.parse(row.schema);
       const auth = row.auth ? (JSON.parse(row.auth) as OpenAPIAuth) : undefined;
       if (auth) registerSecret(auth.apikey);
-      this.cache.set(key(row.tenant_id, row.name), { tenant_id: row.tenant_id, name: row.name, schema, ...(auth ? { auth } : {}), ...readSpec(schema) });
+      try {
+        const schema = JSON.parse(row.schema);
+        this.cache.set(key(row.tenant_id, row.name), { tenant_id: row.tenant_id, name: row.name, schema, ...(auth ? { auth } : {}), ...readSpec(schema) });
+      } catch (error) {
+        unreadable(row.tenant_id, row.name, error instanceof Error ? error.message : String(error));
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import type { TObject, TSchema } from "@sinclair/typebox";
 import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import { hostAllowed } from "../../../core/permissions/fetch.ts";
-import { registerSecret } from "../../../core/log.ts";
+import { registerSecret, type Logger } from "../../../core/log.ts";
 import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
 import * as M from "../../protocol/tool-manager/schemas.ts";
 import { success } from "./envelope.ts";
@@ -28,8 +28,9 @@ export interface OpenAPIParts {
   fetch: typeof fetch;
 }
 
-export function openAPIParts(db: Database, hosts: readonly string[], fetch: typeof globalThis.fetch): OpenAPIParts {
-  return { records: new OpenAPIRecords(db), hosts, fetch };
+export function openAPIParts(db: Database, hosts: readonly string[], fetch: typeof globalThis.fetch, log: Logger): OpenAPIParts {
+  const unreadable = (tenant: string, name: string, reason: string) => log.warn("a stored OpenAPI schema cannot be read; it is not served", { tenant, name, reason });
+  return { records: new OpenAPIRecords(db, unreadable), hosts, fetch };
 }
 
 type Route = (methods: Method[], path: string, schema: TObject, output: TSchema, handler: (ctx: Context) => unknown) => void;

@@ -83,7 +83,7 @@ export default definePlugin({
     const docker = ctx.docker();
     const records = new InstanceRecords(ctx.db());
     const client = new NodeClient(ctx.fetch);
-    const openapi = openAPIParts(ctx.db(), config.openapi_hosts, ctx.fetch);
+    const openapi = openAPIParts(ctx.db(), config.openapi_hosts, ctx.fetch, ctx.log);
     const instances = new ToolInstances(
       docker,
       records,
