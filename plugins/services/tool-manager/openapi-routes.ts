@@ -131,7 +131,7 @@ export function mountOpenAPIRoutes(route: Route, parts: OpenAPIParts & { auth: T
     let request: UpstreamRequest;
     if (operation) {
       const op = record.operations.get(operation);
-      if (!op) throw new HttpError(400, `unknown operation '${operation}' of openapi '${name}' (operations: ${[...record.operations.keys()].join(", ")})`, "operation");
+      if (!op) throw new HttpError(400, `unknown operation '${operation}' of openapi '${name}' (operations: ${[...record.operations.keys()].slice(0, 20).join(", ")}${record.operations.size > 20 ? ", …" : ""})`, "operation");
       request = operationRequest(op, jsonObject(values.params, "params"), { headers, credentials: values.credentials, auth: record.auth });
     } else {
       const rawUrl = optionalString(values, "url");
