@@ -4,11 +4,13 @@
  * given back in input order, whatever order the upstream lists them in.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { Kernel } from "../../core/kernel.ts";
 import { ModelError, type ModelClient } from "../../core/kinds/model.ts";
 import { createDashScopeClient } from "../../plugins/models/dashscope/client.ts";
 import { createOllamaClient } from "../../plugins/models/ollama/client.ts";
 import { createVllmClient } from "../../plugins/models/vllm/client.ts";
 import { createOpenAIClient } from "../../plugins/protocol/openai-chat/client.ts";
+import { repoRoot, tempProject } from "../support/project.ts";
 import { fastRetries, json, SECRET_KEY, serveLoopback, type Loopback, type Received } from "./support/loopback.ts";
 
 /** A vector that says which text it belongs to. */
@@ -148,5 +150,40 @@ describe("dashscope embed", () => {
     upstream = serveLoopback(() => json(400, { code: "InvalidParameter", message: "batch size is invalid, it should not be larger than 10.", request_id: "req-9" }));
     const error = await embedFailure(client(upstream.base, { embedding_batch_size: 25 }), texts(11));
     expect([error.status, error.message]).toEqual([400, expect.stringContaining("InvalidParameter: batch size is invalid, it should not be larger than 10. (request_id req-9)")]);
+  });
+});
+
+describe("embed through the kernel", () => {
+  test("each plugin takes embedding_model and embedding_batch_size from its config and embeds through its scoped fetch", async () => {
+    upstream = serveLoopback((request) =>
+      request.path === "/v1/embeddings" ? openaiAnswer(request) : request.path === "/api/embed" ? ollamaAnswer(request) : dashscopeAnswer(request),
+    );
+    const project = tempProject();
+    const base = upstream.base;
+    const config = project.config(`plugins:
+  openai: { api_base: "${base}/v1", api_key: sk-test-1234, model: m, embedding_model: emb-openai, embedding_batch_size: 2 }
+  vllm: { api_base: "${base}/v1", model: served-model }
+  ollama: { host: "${base}", model: llama3, embedding_model: emb-ollama }
+  dashscope: { api_base: "${base}", api_key: ds-key-1234, model: qwen-max, embedding_model: text-embedding-v4 }
+`);
+    const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: {} });
+    await kernel.start();
+    try {
+      const input = texts(3);
+      for (const name of ["openai", "vllm", "ollama", "dashscope"]) {
+        expect(await kernel.instance<{ client: ModelClient }>(name)!.client.embed!(input)).toEqual(input.map(vectorOf));
+      }
+      const models = upstream.received.map((r) => [r.path, r.body.model]);
+      expect(models).toEqual([
+        ["/v1/embeddings", "emb-openai"],
+        ["/v1/embeddings", "emb-openai"],
+        ["/v1/embeddings", "served-model"],
+        ["/api/embed", "emb-ollama"],
+        ["/api/v1/services/embeddings/text-embedding/text-embedding", "text-embedding-v4"],
+      ]);
+    } finally {
+      await kernel.stop();
+      project.remove();
+    }
   });
 });
