@@ -16,7 +16,7 @@ interface Seen {
   body: any;
 }
 
-function recordingServer(hostname: string, answer: (seen: Seen, port: number) => Response) {
+function recordingServer(hostname: string, answer: (seen: Seen, port: number) => Response | Promise<Response>) {
   const seen: Seen[] = [];
   const server: ReturnType<typeof Bun.serve> = Bun.serve({
     hostname,
@@ -43,6 +43,7 @@ const upstream = recordingServer("127.0.0.2", (seen) => {
   if (seen.path === "/v1/sideways") return new Response(null, { status: 307, headers: { location: `http://${nodeHostPort.host}/x` } });
   if (seen.path === "/v1/handoff") return new Response(null, { status: 307, headers: { location: `http://${partner.host}/landed` } });
   if (seen.path === "/v1/submit") return new Response(null, { status: 303, headers: { location: "/v1/receipt" } });
+  if (seen.path === "/v1/hang") return Bun.sleep(3000).then(() => Response.json({ late: true }));
   if (seen.path === "/v1/broken") return new Response("database on fire", { status: 500 });
   if (seen.path === "/v1/text") return new Response("plain words");
   return Response.json({ method: seen.method, path: seen.path, query: seen.query, body: seen.body ?? null });
@@ -76,16 +77,25 @@ const todoSpec = (server: string) => ({
     "/handoff": { get: { operationId: "handoff", security: [{ BearerAuth: [] }] } },
     "/submit": { post: { operationId: "submit", requestBody: { content: { "application/json": { schema: { type: "object", properties: { n: { type: "integer" } } } } } } } },
     "/broken": { get: { operationId: "broken" } },
+    "/hang": { get: { operationId: "hang" } },
     "/text": { get: { operationId: "text" } },
   },
 });
+
+/** An allowed host:port where nothing listens. */
+const closedHost = (() => {
+  const probe = Bun.serve({ hostname: "127.0.0.2", port: 0, fetch: () => new Response() });
+  const host = `127.0.0.2:${probe.port}`;
+  probe.stop(true);
+  return host;
+})();
 
 let manager: BootedManager;
 const register = (body: Record<string, unknown>, token = tenants.alpha) => manager.call("/openapi_schema", { body, token });
 const execute = (body: Record<string, unknown>, token = tenants.alpha) => manager.call("/execute_openapi", { body: { openapi_name: "todo", ...body }, token });
 
 beforeAll(async () => {
-  manager = await bootManager({ ports: portRange(), managerExtra: `    openapi_hosts: ["${upstream.host}", "${partner.host}"]\n` });
+  manager = await bootManager({ ports: portRange(), executeTimeoutMs: 1000, managerExtra: `    openapi_hosts: ["${upstream.host}", "${partner.host}", "${closedHost}"]\n` });
   const registered = await register({ openapi_name: "todo", schema: todoSpec(upstream.host), auth: { apikey: "todo-key-0123456789" } });
   expect(registered.status).toBe(200);
 });
@@ -145,7 +155,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
   test("bad input gets a 400 naming the operation, the parameter or the field, and calls nothing", async () => {
     const before = upstream.seen.length;
     const cases: [Record<string, unknown>, string][] = [
-      [{ operation: "deleteEverything", params: {} }, "unknown operation 'deleteEverything' of openapi 'todo' (operations: getTodos, addTodo, away, sideways, handoff, submit, broken, text)"],
+      [{ operation: "deleteEverything", params: {} }, "unknown operation 'deleteEverything' of openapi 'todo' (operations: getTodos, addTodo, away, sideways, handoff, submit, broken, hang, text)"],
       [{ operation: "getTodos", params: { limit: 1 } }, "missing required parameter 'username' (in path) of operation 'getTodos'"],
       [{ operation: "addTodo", params: { username: "ann" } }, "missing required parameter 'todo' (in body) of operation 'addTodo'"],
       [{ operation: "getTodos", params: "{not json" }, "params is not valid JSON"],
@@ -174,6 +184,13 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     expect(broken.status).toBe(400);
     expect(broken.body.message).toStartWith("Failed to execute openapi for todo, with error: 500");
     expect(broken.body.message).toContain("database on fire");
+    const started = Date.now();
+    const hung = await execute({ operation: "hang" });
+    expect([hung.status, hung.body.message]).toEqual([400, `Failed to execute openapi for todo, with error: no answer from ${upstream.host} within 1000 ms`]);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect((await register({ openapi_name: "closed", schema: todoSpec(closedHost) })).status).toBe(200);
+    const refused = await execute({ openapi_name: "closed", operation: "getTodos", params: { username: "a" } });
+    expect([refused.status, refused.body.message]).toEqual([400, expect.stringMatching(new RegExp(`^Failed to execute openapi for closed, with error: ${closedHost.replace(/\./g, "\\.")}: `))]);
     const text = await execute({ operation: "text" });
     expect([text.status, text.body.message]).toEqual([400, expect.stringContaining("is not JSON: plain words")]);
   });
@@ -205,7 +222,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     for (const host of [elsewhere.host, nodeHostPort.host]) {
       const reply = await register({ openapi_name: "elsewhere", schema: todoSpec(host) });
       expect(reply.status).toBe(400);
-      expect(reply.body.message).toContain(`host ${host} is not allowed for OpenAPI tools (the tool manager's openapi_hosts: ${upstream.host}, ${partner.host})`);
+      expect(reply.body.message).toContain(`host ${host} is not allowed for OpenAPI tools (the tool manager's openapi_hosts: ${upstream.host}, ${partner.host}, ${closedHost})`);
     }
     expect((await register({ openapi_name: "elsewhere" })).status).toBe(404);
     expect(elsewhere.seen).toEqual([]);
@@ -285,6 +302,7 @@ describe("OpenAPI tools of the tool manager (loopback upstream)", () => {
     const rows = db.query("SELECT tenant_id, name FROM openapi_specs WHERE tenant_id = 'alpha' ORDER BY name").all();
     db.close();
     expect(rows).toEqual([
+      { tenant_id: "alpha", name: "closed" },
       { tenant_id: "alpha", name: "todo" },
       { tenant_id: "alpha", name: "todo2" },
     ]);
