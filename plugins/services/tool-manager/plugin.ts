@@ -45,7 +45,7 @@ const Config = Type.Object({
   }),
   openapi_hosts: Type.Array(Type.String({ minLength: 1 }), {
     default: [],
-    description: "Hosts OpenAPI tools may call (host, host:port or *.domain); a spec whose server is elsewhere is refused",
+    description: "Hosts OpenAPI tools may call (host, host:port or *.domain); a spec whose server is elsewhere is refused. A loopback entry lets tenants reach local services",
   }),
   admin_token: Type.Optional(Type.String({ minLength: 8, secret: true, description: "A token that may act on every tenant" })),
 });

@@ -27,7 +27,6 @@ export interface ManagerParts {
   openapi: OpenAPIParts;
 }
 
-
 /**
  * The fields a route reads, documented from its schema: the routes check them themselves (in the original's envelope
  * and words), from the JSON body or, for GET, the query string.
