@@ -41,6 +41,8 @@ export interface ManagerOptions {
   extra?: string;
   /** `server.token` of the kernel. */
   serverToken?: string;
+  /** More fields of the tool-manager section (indented four spaces). */
+  managerExtra?: string;
 }
 
 export function managerYaml(options: ManagerOptions): string {
@@ -61,7 +63,7 @@ ${toolSections}
     start_timeout_ms: 20000
     execute_timeout_ms: ${options.executeTimeoutMs ?? 5000}
     tenants: { alpha: ${tenants.alpha}, beta: ${tenants.beta} }
-${options.extra ?? ""}`;
+${options.managerExtra ?? ""}${options.extra ?? ""}`;
 }
 
 export interface BootedManager {

@@ -2,8 +2,9 @@
  * ModelClient for Ollama's native /api/chat. Models are never pulled here: a missing model is the
  * operator's to pull, and the 404 says so.
  */
-import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import type { ChatEvent, ChatMessage, ChatOptions, EmbedOptions, ModelClient } from "../../../core/kinds/model.ts";
 import { flatten } from "../../protocol/model-http/decoder.ts";
+import { embedInBatches } from "../../protocol/model-http/embeddings.ts";
 import type { ClientDeps } from "../../protocol/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../protocol/model-http/errors.ts";
 import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
@@ -57,6 +58,21 @@ export function createOllamaClient(config: OllamaConfig, deps: ClientDeps): Mode
           return asString(model?.name) ?? asString(model?.model) ?? [];
         });
       return listModels(upstream, `${host}/api/tags`, headers, names, [config.model]);
+    },
+    embed(input: string[], options: EmbedOptions = {}): Promise<number[][]> {
+      const model = options.model ?? config.embedding_model ?? OLLAMA_DEFAULTS.embedding_model;
+      return embedInBatches(
+        upstream,
+        input,
+        {
+          url: `${host}/api/embed`,
+          headers,
+          batchSize: config.embedding_batch_size ?? OLLAMA_DEFAULTS.embedding_batch_size,
+          body: (texts) => ({ model, input: texts, ...(config.keep_alive !== undefined ? { keep_alive: config.keep_alive } : {}) }),
+          vectors: (answer) => asArray(asObject(answer)?.embeddings),
+        },
+        options,
+      );
     },
   };
 }

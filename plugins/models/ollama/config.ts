@@ -5,6 +5,9 @@ import { HttpSettings } from "../../protocol/model-http/settings.ts";
 export const OLLAMA_DEFAULTS = {
   host: "http://localhost:11434",
   supports_tools: true,
+  embedding_model: "nomic-embed-text",
+  /** Ollama sets no limit of its own; this keeps one request's work bounded. */
+  embedding_batch_size: 256,
 } as const;
 
 export const OllamaConfig = Type.Object(
@@ -19,6 +22,12 @@ export const OllamaConfig = Type.Object(
       Type.Boolean({ default: OLLAMA_DEFAULTS.supports_tools, description: "Send tools natively (needs a tool-capable model)" }),
     ),
     keep_alive: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: "How long Ollama keeps the model loaded" })),
+    embedding_model: Type.Optional(
+      Type.String({ minLength: 1, default: OLLAMA_DEFAULTS.embedding_model, description: "Model of embed() calls that name none (POST {host}/api/embed); must already be pulled" }),
+    ),
+    embedding_batch_size: Type.Optional(
+      Type.Integer({ minimum: 1, default: OLLAMA_DEFAULTS.embedding_batch_size, description: "Most texts per /api/embed request" }),
+    ),
     ...HttpSettings,
   },
   { additionalProperties: false },

@@ -66,3 +66,40 @@ export type ErrorBody = Static<typeof ErrorBody>;
 export const answers = <T extends TSchema>(output: T) => ({ 200: Success(output), "4XX": ErrorBody, "5XX": ErrorBody });
 
 export const Hello = Reply({ message: t.String() });
+
+/** 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit. */
+export const OPENAPI_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+
+const OpenAPITarget = { openapi_name: t.String({ pattern: OPENAPI_NAME_PATTERN }), tenant_id: Tool.tenant_id };
+
+/** With `schema`, registers (or replaces) the tenant's spec; without, answers the stored one. */
+export const OpenAPISchemaInput = t.Object({
+  ...OpenAPITarget,
+  schema: t.Optional(
+    t.Union([t.Record(t.String(), t.Any()), t.String()], {
+      description: "An OpenAPI 3.x document (object or JSON text); its servers[0].url host must be in the manager's openapi_hosts",
+    }),
+  ),
+  auth: t.Optional(
+    t.Object(
+      { apikey: t.String({ minLength: 1 }), apikey_type: t.Optional(t.String({ description: 'Word before a bearer key (default "Bearer")' })) },
+      { description: "Key sent for the operations' security schemes (http bearer, or an apiKey header); never answered back" },
+    ),
+  ),
+});
+
+/**
+ * Either an operation of the spec with its arguments in `params`, or the original client's form: `url` and `method`
+ * (an operation of the spec), `params` as the query of a GET, `data` as the JSON body of a POST, PUT or DELETE.
+ */
+export const ExecuteOpenAPI = t.Object({
+  ...OpenAPITarget,
+  operation: t.Optional(t.String({ description: "operationId (or `<path>_<method>`) of the operation to call" })),
+  url: t.Optional(t.String({ description: "The original's form: the full URL of an operation of the spec" })),
+  method: t.Optional(t.String({ default: "GET" })),
+  params: t.Optional(t.Union([t.String(), t.Record(t.String(), t.Any())], { description: "Arguments (operation) or query (url form), object or JSON text" })),
+  headers: t.Optional(t.Record(t.String(), t.Any())),
+  data: t.Optional(t.Record(t.String(), t.Any())),
+  cookies: t.Optional(t.Record(t.String(), t.Any())),
+  credentials: t.Optional(t.Record(t.String(), t.Any(), { description: "The original client's {auth_type: 'api_key', api_key_header, api_key_value, api_key_header_prefix}" })),
+});

@@ -14,7 +14,8 @@ import { success } from "./envelope.ts";
 import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";
 import { NodeTimeout, NodeUnreachable, type NodeClient, type NodeReply } from "./node-client.ts";
-import { mergeInput, objectField, optionalString, tenantId, toolName } from "./request-input.ts";
+import { mountOpenAPIRoutes, openapiRoutePaths, type OpenAPIParts } from "./openapi-routes.ts";
+import { mergeInput, objectField, optionalString, tenantId, toolName, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export interface ManagerParts {
@@ -24,10 +25,8 @@ export interface ManagerParts {
   auth: TenantAuth;
   client: NodeClient;
   executeTimeoutMs: number;
+  openapi: OpenAPIParts;
 }
-
-type Context = { query: Record<string, unknown>; body: unknown; request: Request; set: { headers: Record<string, unknown> } };
-type Method = "get" | "post";
 
 /**
  * The fields a route reads, documented from its schema: the routes check them themselves (in the original's envelope
@@ -39,7 +38,7 @@ function documented(method: Method, schema: TObject): { detail: object } {
   return { detail: { parameters: Object.entries(schema.properties).map(([name, s]) => ({ name, in: "query", required: required.has(name), schema: s })) } };
 }
 
-export const routePaths = ["/create_tool_service", "/check_tool_service_status", "/update_tool_service", "/remove_tool", "/tools", "/tool_info", "/execute_tool"];
+export const routePaths = ["/create_tool_service", "/check_tool_service_status", "/update_tool_service", "/remove_tool", "/tools", "/tool_info", "/execute_tool", ...openapiRoutePaths];
 
 const requestIdOf = (ctx: Context) => String(ctx.set.headers["x-request-id"] ?? crypto.randomUUID());
 const nodeOutput = (record: ToolInstance) => ({ tool_node_name: record.name, status: record.status });
@@ -184,5 +183,6 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return new Response(reply.text, { headers: { "content-type": "application/json", "x-request-id": requestId } });
   });
 
+  mountOpenAPIRoutes(route, { ...parts.openapi, auth, executeTimeoutMs: parts.executeTimeoutMs, requestIdOf });
   return app;
 }
