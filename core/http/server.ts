@@ -4,6 +4,7 @@ import { HttpError, PermissionDenied, PortInUse, Unavailable, errorMessage, isAd
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../kinds/service.ts";
 import { apiDocs } from "./openapi.ts";
+import { nullStripper } from "./lenient.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 
@@ -164,6 +165,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   raiseTransportHeaderLimit(limits);
   /** Requests whose bearer token onRequest accepted; a matched route checks it again (see onBeforeHandle below). */
   const authorized = new WeakSet<Request>();
+  /** `METHOD route` → the null stripper of the route's lenient body schema (filled once the routes are mounted). */
+  const stripNulls = new Map<string, (body: unknown) => void>();
   // An answer from onRequest skips onAfterResponse; counted here so that probing and token guessing show in /metrics.
   const refused = (method: string, status: number) => metricsFor(method, "refused", status).count();
   const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, requestId: string) => {
@@ -227,9 +230,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         context.request = counted;
       }
     })
-    .onTransform(({ body, query }) => {
+    .onTransform(({ body, query, request, route }) => {
       if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
       preparedDeeperThan(query, 1);
+      // Before validation: an optional field sent as null is absent, for the schema and for the handler.
+      if (body !== null && typeof body === "object") stripNulls.get(`${request.method} ${route}`)?.(body);
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal, logged } = classify(code, error);
@@ -265,6 +270,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
 
   await service.mount(app);
+  for (const route of app.routes) {
+    const strip = nullStripper((route.hooks as { body?: unknown } | undefined)?.body);
+    if (strip) stripNulls.set(`${route.method} ${route.path}`, strip);
+  }
   try {
     // Elysia asks Bun for SO_REUSEPORT, with which a second instance on the same port starts and takes half the
     // connections. Bun's own body limit answers with an empty 413: ours (in onRequest) answers first, in the

@@ -5,6 +5,7 @@
  * words; these schemas document them and type the tool client.
  */
 import { t, type Static, type TSchema } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 import { OneOf, Reply } from "../responses.ts";
 
 export const instanceStatuses = ["pending", "running", "exited", "failed"] as const;
@@ -15,24 +16,24 @@ export const TENANT_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
 
 const Tool = { tool_name: t.String({ minLength: 1 }), tenant_id: t.Optional(t.String({ pattern: TENANT_PATTERN })) };
 
-export const ToolTarget = t.Object(Tool);
+export const ToolTarget = lenient(t.Object(Tool));
 export type ToolTarget = Static<typeof ToolTarget>;
 
-export const TenantTarget = t.Object({ tenant_id: Tool.tenant_id });
+export const TenantTarget = lenient(t.Object({ tenant_id: Tool.tenant_id }));
 
-export const CreateTool = t.Object({
+export const CreateTool = lenient(t.Object({
   ...Tool,
   tool_cfg: t.Optional(t.Record(t.String(), t.Any(), { description: "The tool's own config (its secrets stay in the manager and its node)" })),
   tool_image: t.Optional(t.String({ description: "Image of the node's container (default: the manager's)" })),
   tool_url: t.Optional(t.String({ description: "Not supported: tools are plugins bundled into the tool node" })),
-});
+}));
 export type CreateTool = Static<typeof CreateTool>;
 
-export const ExecuteTool = t.Object({
+export const ExecuteTool = lenient(t.Object({
   ...Tool,
   params: t.Union([t.String({ description: "The arguments as JSON text, as the original sent them" }), t.Record(t.String(), t.Any())]),
   kwargs: t.Optional(t.Record(t.String(), t.Any())),
-});
+}));
 export type ExecuteTool = Static<typeof ExecuteTool>;
 
 export const InstanceStatusSchema = OneOf(instanceStatuses);
