@@ -106,14 +106,18 @@ export function classify(code: unknown, error: any): { status: number; message: 
  * `/health` of a service that depends on something outside the process: `{"status":"ok"}` while it answers, else 503
  * `{"status":"degraded","reason":…}`, so that a load balancer stops sending requests that could only fail.
  */
-function healthRoute(service: string, health: () => Promise<string | undefined>) {
+function healthRoute(service: string, health: (() => Promise<string | undefined>) | undefined, body: NonNullable<HttpService["healthBody"]>) {
+  const ok = body({ status: "ok", service });
+  if (!health) return () => ok;
   return async ({ set }: { set: { status?: number | string } }) => {
     const reason = await health();
-    if (reason === undefined) return { status: "ok", service };
+    if (reason === undefined) return ok;
     set.status = 503;
-    return { status: "degraded", service, reason };
+    return body({ status: "degraded", service, reason });
   };
 }
+
+const defaultHealthBody: NonNullable<HttpService["healthBody"]> = (health) => health;
 
 /** Throws PortInUse when another socket holds `host:port` (port 0 is always free). */
 export function assertPortFree(service: string, host: string, port: number): void {
@@ -259,7 +263,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
       }
     })
-    .get("/health", options.health ? healthRoute(name, options.health) : () => ({ status: "ok", service: name }), { detail: { hide: true } })
+    .get("/health", healthRoute(name, options.health, service.healthBody ?? defaultHealthBody), { detail: { hide: true } })
     .get(
       "/metrics",
       async ({ set }) => {
