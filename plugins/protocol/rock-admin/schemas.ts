@@ -79,6 +79,9 @@ export const Upload = lenient(t.Object({ ...SandboxId, file: t.File(), target_pa
 /** `include_all_states` as ROCK's Python SDK sends it (`True`) or the TypeScript SDK (`true`). */
 export const StatusQuery = lenientQuery(t.Object({ ...SandboxId, include_all_states: t.Optional(t.Boolean()) }));
 
+/** ROCK's SDKs ask for object-storage credentials before an upload (`account=primary` from SDK 1.8 on). */
+export const TokenQuery = lenientQuery(t.Object({ account: t.Optional(t.String({ description: "legacy (default) or primary" })) }));
+
 export const BatchStatus = lenient(t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) }));
 export type BatchStatus = Static<typeof BatchStatus>;
 
