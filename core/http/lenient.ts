@@ -7,7 +7,6 @@
  */
 import { Kind, OptionalKind, TransformKind, Type, type TSchema } from "@sinclair/typebox";
 
-const Lenient = Symbol.for("rock.lenient");
 const Stripper = Symbol.for("rock.nullStripper");
 
 type Strip = (value: unknown) => void;
@@ -25,7 +24,6 @@ function admitsNull(schema: Schema): boolean {
 export function lenient<T extends TSchema>(schema: T): T {
   const result = nullable(schema as Schema) as Schema;
   const strip = stripperOf(result);
-  Object.defineProperty(result, Lenient, { value: true });
   if (strip) Object.defineProperty(result, Stripper, { value: strip });
   return result as T;
 }
@@ -101,9 +99,6 @@ export function nullStripper(schema: unknown): Strip | undefined {
   return isObject(schema) ? (schema as Schema)[Stripper] : undefined;
 }
 
-/** Whether `lenient` (or `lenientQuery`) made this schema. */
-export const isLenient = (schema: unknown): boolean => isObject(schema) && (schema as Schema)[Lenient] === true;
-
 const TRUE_WORDS = ["1", "on", "t", "true", "y", "yes"];
 const FALSE_WORDS = ["0", "off", "f", "false", "n", "no"];
 const caseless = (word: string) => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
@@ -132,7 +127,5 @@ export function lenientQuery<T extends TSchema>(schema: T): T {
     if (property[Kind] === "Boolean" && !property[TransformKind]) read = QueryBool({ description: property.description });
     properties[name] = optional && read !== property ? Type.Optional(read) : read;
   }
-  const result = { ...object, properties } as Schema;
-  Object.defineProperty(result, Lenient, { value: true });
-  return result as T;
+  return { ...object, properties } as Schema as T;
 }
