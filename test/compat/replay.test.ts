@@ -177,6 +177,20 @@ describe("what the SDKs rely on", () => {
     }
   }, 60_000);
 
+  test("required fields stay required: null is ROCK's 'invalid parameter' naming the field", async () => {
+    const post = (path: string, body: unknown) => fetch(`${adminUrl}${api}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());
+    for (const [path, body, field] of [
+      ["/start", { image: null, disk: null }, "image"],
+      ["/execute", { sandbox_id: null, command: "true", cwd: null }, "sandbox_id"],
+      ["/run_in_session", { sandbox_id: "x", command: null, timeout: null }, "command"],
+      ["/write_file", { sandbox_id: "x", path: "/tmp/a", content: null }, "content"],
+    ] as const) {
+      const answer = await post(path, body);
+      expect([path, answer.status, answer.message]).toEqual([path, "Failed", "invalid parameter"]);
+      expect(answer.error).toStartWith(`${field}:`);
+    }
+  });
+
   test("get_token without object storage: ROCK's envelope with result null", async () => {
     for (const query of ["?account=primary", "?account=legacy", ""]) {
       const res = await fetch(`${adminUrl}${api}/get_token${query}`);

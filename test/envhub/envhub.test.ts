@@ -54,9 +54,12 @@ describe("envhub: ROCK's /env routes", () => {
   });
 
   test("optional fields sent as null are absent, as ROCK's pydantic models take them (the Python SDK's list_envs())", async () => {
-    const registered = await post("/env/register", { env_name: "nulls", image: "n:1", owner: null, description: null, tags: null, extra_spec: null });
+    const registered = await post("/env/register", { env_name: "nulls", image: "n:1", owner: null, description: null, tags: null, extra_spec: null, unknown_field: 1 });
     expect(registered.status).toBe(200);
-    expect(await registered.json()).toMatchObject({ env_name: "nulls", owner: "", description: "", tags: [], extra_spec: null });
+    const env = await registered.json();
+    expect(env).toMatchObject({ env_name: "nulls", owner: "", description: "", tags: [], extra_spec: null });
+    // Unknown fields are ignored, as pydantic ignores them.
+    expect(env.unknown_field).toBeUndefined();
     const listed = await post("/env/list", { owner: null, tags: null });
     expect(listed.status).toBe(200);
     expect((await listed.json()).envs.map((e: any) => e.env_name)).toContain("nulls");
