@@ -4,7 +4,7 @@
  * parameters, unless it reads nothing) and for each answer. No object in an answer's schema may be closed: Elysia trims
  * an answer to its schema before checking it, so a closed object would silently drop fields a client relies on (see
  * plugins/protocol/responses.ts). Every optional field of a request body accepts null, as in the originals' pydantic
- * models (core/http/lenient.ts).
+ * models (core/http/lenient.ts), and a boolean query parameter is read as pydantic reads one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -89,6 +89,13 @@ function problems(service: string, method: string, path: string, operation: Sche
   const found: string[] = [];
   const parameters: Schema[] = operation.parameters ?? [];
   for (const parameter of parameters) if (!present(parameter.schema)) found.push(`parameter ${parameter.in}.${parameter.name} has no schema`);
+  // A plain boolean in a query takes only true/false; lenientQuery reads True, 1, yes, on as pydantic does.
+  for (const parameter of parameters) {
+    const schema: Schema = parameter.schema ?? {};
+    if (parameter.in === "query" && [schema, ...(schema.anyOf ?? [])].some((s: Schema) => s.type === "boolean" || (Array.isArray(s.type) && s.type.includes("boolean")))) {
+      found.push(`query parameter ${parameter.name} is a plain boolean (declare the query with lenientQuery)`);
+    }
+  }
   for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) {
     if (!parameters.some((p) => p.in === "path" && p.name === name)) found.push(`path parameter ${name} is not declared`);
   }

@@ -92,11 +92,13 @@ const Filter = t.Optional(t.String());
 export const ListFilters = t.Object({ sandbox_id: Filter, state: Filter, image: Filter, user_id: Filter, experiment_id: Filter, namespace: Filter, host_ip: Filter, host_name: Filter });
 
 /** Other fields reach the route, which refuses them naming the filters. */
-export const ListQuery = t.Object(
-  {
-    page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
-    page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
-    ...ListFilters.properties,
-  },
-  { additionalProperties: t.Unknown() },
+export const ListQuery = lenientQuery(
+  t.Object(
+    {
+      page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
+      page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
+      ...ListFilters.properties,
+    },
+    { additionalProperties: t.Unknown() },
+  ),
 );
