@@ -1,6 +1,10 @@
-/** The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, as the original did. */
+/**
+ * The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, and an optional
+ * field may be null (`tool_call_id: null`, `name: null`), as the original's pydantic model took them.
+ */
 import { Type } from "@sinclair/typebox";
 import { t, type Static } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 
 // TypeBox's own Integer: Elysia's `t.Integer` is a transform (it also takes numeric strings), and any transform in a
 // body schema makes Elysia run TypeBox's slow Value.Decode on every request.
@@ -32,7 +36,7 @@ const Message = t.Object(
   { additionalProperties: true },
 );
 
-export const ChatCompletionRequest = t.Object(
+export const ChatCompletionRequest = lenient(t.Object(
   {
     model: t.String({ minLength: 1, description: "Model name; routes to a backend by the service config" }),
     messages: t.Array(Message, { minItems: 1 }),
@@ -50,5 +54,5 @@ export const ChatCompletionRequest = t.Object(
     user: t.Optional(t.String()),
   },
   { additionalProperties: true },
-);
+));
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
