@@ -66,8 +66,13 @@ function closedObjects(schema: unknown, at: string, out: string[] = []): string[
   return out;
 }
 
+/** Keywords that constrain a value; a schema with none of them (`{}`, or only a description) takes anything. */
+const constraining = ["type", "anyOf", "oneOf", "allOf", "enum", "const", "$ref", "properties", "items", "not"];
 const admitsNull = (schema: Schema): boolean =>
-  schema.type === "null" || (Array.isArray(schema.type) && schema.type.includes("null")) || (Array.isArray(schema.anyOf) && schema.anyOf.some(admitsNull)) || Object.keys(schema).length === 0;
+  schema.type === "null" ||
+  (Array.isArray(schema.type) && schema.type.includes("null")) ||
+  (Array.isArray(schema.anyOf) && schema.anyOf.some(admitsNull)) ||
+  !constraining.some((keyword) => keyword in schema);
 
 /** Where in a request schema an optional field refuses null. */
 function nullRefusingOptionals(schema: unknown, at: string, out: string[] = []): string[] {
