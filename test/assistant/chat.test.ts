@@ -58,6 +58,20 @@ const upstream = Bun.serve({
         { headers: { "content-type": "text/event-stream" } },
       );
     }
+    if (model === "scripted-break") {
+      // One token, then the connection breaks.
+      const token = new TextEncoder().encode(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "tok" } }] })}\n\n`);
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            controller.enqueue(token);
+            await Bun.sleep(20);
+            controller.error(new Error("connection lost"));
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    }
     if (model === "scripted-slow") await Bun.sleep(300);
     let text = scripts[model] ?? "";
     if (model === "scripted-roundtrip") {
@@ -156,9 +170,10 @@ describe("chat without tools", () => {
     expect(res.choices[0].message.content).toBe("我用鼠标打开软件");
     expect(res.choices[0].finish_reason).toBe("stop");
     expect(res.object).toBe("chat.completion");
-    expect(res.id).toStartWith("chatcmpl_");
+    expect(res.id).toMatch(/^chatcmpl_[0-9a-f-]{36}$/);
     const raw = res as any;
-    expect(raw.request_id).toBeString();
+    expect(raw.request_id).toBe(res.id);
+    expect(raw.system_fingerprint).toBe(res.id);
     expect(raw.message).toBe("");
     expect(raw.output).toBeNull();
     expect(res.usage!.total_tokens).toBeGreaterThan(0);
@@ -318,6 +333,21 @@ describe("streaming details", () => {
     expect(res.headers.get("x-request-id")).toBe("req-from-client");
     expect(res.headers.get("cache-control")).toBe("no-cache");
     expect(await res.text()).toContain("data: [DONE]");
+  });
+
+  test("a stream that breaks ends with an error frame whose request_id is the chunks' id", async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "scripted-break", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    const frames = (await res.text()).split("\n\n").filter((f) => f.startsWith("data: {")).map((f) => JSON.parse(f.slice(6)));
+    const error = frames.find((f) => f.error);
+    const chunks = frames.filter((f) => f.object === "chat.completion.chunk");
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks[0].id).toMatch(/^chatcmpl_[0-9a-f-]{36}$/);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(error.request_id).toBe(chunks[0].id);
   });
 
   test("stream_options.include_usage adds OpenAI's usage chunk", async () => {
