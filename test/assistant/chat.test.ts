@@ -294,6 +294,26 @@ describe("function calling through the prompt (model without native tools)", () 
     expect(sent).toContain("Observation:");
     expect(sent).toContain("sunny");
   });
+
+  test("a turn the original answered (raw Action text in content, tool_calls beside it) reaches the model with the Action text once", async () => {
+    const raw = 'I will check the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}';
+    const replay = (content: string) =>
+      client.chat.completions.create({
+        model: "scripted-roundtrip",
+        tools: [weatherTool],
+        messages: [
+          { role: "user", content: "weather in Paris?" },
+          // The original's tool calls have no id; the SDK's type wants one.
+          { role: "assistant", content, tool_calls: [{ type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } } as any] },
+          { role: "tool", tool_call_id: "x", content: '{"sky": "sunny"}' },
+        ],
+      });
+    await replay(raw);
+    expect(received.at(-1).messages[2]).toEqual({ role: "assistant", content: raw });
+    // The reverse: a content without the Action text still gets the call written after it.
+    await replay("I will check the weather.");
+    expect(received.at(-1).messages[2]).toEqual({ role: "assistant", content: raw });
+  });
 });
 
 describe("native function calling (backend that supports tools)", () => {

@@ -219,6 +219,25 @@ describe("renderPrompt: fixes", () => {
     ]);
   });
 
+  test("an assistant turn whose content already holds its calls' Action text is not written twice", () => {
+    const raw = '好的。\nAction: amap_weather\nAction Input: {"location": "北京"}\nAction: amap_weather\nAction Input: {"location": "上海"}\n\n';
+    const calls = [
+      { type: "function", function: { name: "amap_weather", arguments: '{"location": "北京"}' } },
+      { type: "function", function: { name: "amap_weather", arguments: '{"location": "上海"}' } },
+    ];
+    const assistant = (content: string, toolCalls = calls) => render({ tools: [WEATHER], messages: [{ role: "user", content: "天气" }, { role: "assistant", content, tool_calls: toolCalls }] }).messages[2];
+    // The original's answer replayed: its content is the model's raw text, tool_calls beside it.
+    expect(assistant(raw)).toEqual({ role: "assistant", content: raw });
+    // Only the first call in the text: the second is written after it, once.
+    expect(assistant('Action: amap_weather\nAction Input: {"location": "北京"}').content).toBe(
+      'Action: amap_weather\nAction Input: {"location": "北京"}\nAction: amap_weather\nAction Input: {"location": "上海"}',
+    );
+    // A content that merely mentions another tool's Action text still gets the calls written.
+    expect(assistant("I would write Action: web_search\nAction Input: {}", calls.slice(0, 1)).content).toBe(
+      'I would write Action: web_search\nAction Input: {}\nAction: amap_weather\nAction Input: {"location": "北京"}',
+    );
+  });
+
   test("a single tool result is exactly the original's observation template", () => {
     const prompt = render({
       tools: [SEARCH],

@@ -3,7 +3,8 @@
  *
  * - an assistant turn with `tool_calls` becomes the text the model would have written for them: its
  *   content (if any), then `Action: <name>\nAction Input: <arguments>` per call, one call per line pair,
- *   as the parallel template shows;
+ *   as the parallel template shows; calls whose `Action:` text the content already holds are not written
+ *   again (the original answered with the model's raw text as `content` beside the parsed `tool_calls`);
  * - a run of `tool` messages becomes one `user` message of observations in the original's format
  *   (`\nObservation: <result>…</result>\nAnswer:`, one `Observation:` line per result, in the order of the
  *   calls they answer), since the original fed tool results back on the user side of the conversation;
@@ -11,6 +12,8 @@
  *   (a model without tools gets text; images are dropped).
  */
 import type { ChatMessage } from "../../../core/kinds/model.ts";
+import { ACTION_MARKER } from "./grammar.ts";
+import { parseReply } from "./parse.ts";
 import { formatTemplate, OBSERVATION_LINE } from "./templates.ts";
 
 export interface ContentPart {
@@ -77,7 +80,7 @@ export function renderHistory(messages: readonly RequestMessage[]): RenderedHist
       }
       case "assistant": {
         const text = messageText(message.content);
-        const calls = message.tool_calls ?? [];
+        const calls = callsNotWrittenIn(text, message.tool_calls ?? []);
         rendered.push({ role: "assistant", content: calls.length > 0 ? toolCallsAsText(text, calls) : text });
         break;
       }
@@ -91,6 +94,22 @@ export function renderHistory(messages: readonly RequestMessage[]): RenderedHist
     }
   }
   return { messages: rendered, lastUserIndex };
+}
+
+/**
+ * The calls whose text `content` does not hold yet. A call written in the content (found as the reply parser
+ * finds calls, offering the turn's own call names) stands for one call of that name, in order; arguments are
+ * not compared, since the text holds them as the model wrote them and `tool_calls` holds them parsed.
+ */
+function callsNotWrittenIn(content: string, calls: readonly RequestToolCall[]): readonly RequestToolCall[] {
+  if (calls.length === 0 || !content.includes(ACTION_MARKER)) return calls;
+  const written = parseReply(content, { toolNames: calls.map((call) => call.function.name), newCallId: () => "" }).tool_calls.map((call) => call.function.name);
+  return calls.filter((call) => {
+    const at = written.indexOf(call.function.name);
+    if (at < 0) return true;
+    written.splice(at, 1);
+    return false;
+  });
 }
 
 /** Tool results sorted by the position of their call in the assistant turn before them; unknown ids last. */
