@@ -331,6 +331,64 @@ describe("native function calling (backend that supports tools)", () => {
   });
 });
 
+describe("image_url parts: passed to backends that take images, refused with a 400 naming the part elsewhere", () => {
+  const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+  const picture = (url = PNG) => [
+    { type: "text" as const, text: "What is the weather in this picture?" },
+    { type: "image_url" as const, image_url: { url, detail: "low" as const } },
+  ];
+  const raw = (body: unknown) =>
+    fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  test("through the prompt (model without native tools): the user message keeps its image, the tool prefix goes on its text", async () => {
+    const res = await client.chat.completions.create({ model: "scripted-weather", tools: [weatherTool], messages: [{ role: "user", content: picture("https://example.test/sky.png") }] });
+    expect(res.choices[0].finish_reason).toBe("tool_calls");
+    const user = received.at(-1).messages[1];
+    expect(user.role).toBe("user");
+    expect(user.content).toEqual([
+      { type: "text", text: "(. you can use tools: [get_weather])What is the weather in this picture?" },
+      { type: "image_url", image_url: { url: "https://example.test/sky.png", detail: "low" } },
+    ]);
+  });
+
+  test("native tools and plain chat: the parts are sent as the client wrote them", async () => {
+    await client.chat.completions.create({ model: "native-1", tools: [weatherTool], messages: [{ role: "user", content: picture() }] });
+    expect(received.at(-1).messages).toEqual([{ role: "user", content: picture() }]);
+    const out = await streamed({ model: "scripted-plain", messages: [{ role: "system", content: "be brief" }, { role: "user", content: picture() }] });
+    expect(out.finish).toBe("stop");
+    expect(received.at(-1).messages).toEqual([{ role: "system", content: "be brief" }, { role: "user", content: picture() }]);
+  });
+
+  test("text parts reach the model (the request schema used to strip their text)", async () => {
+    const res = await client.chat.completions.create({ model: "any-model", messages: [{ role: "user", content: [{ type: "text", text: "hello" }, { type: "text", text: "parts" }] }] });
+    expect(res.choices[0].message.content).toBe("hello\nparts");
+  });
+
+  test("a backend without images (echo) answers 400 naming the part, stream or not, and nothing is sent", async () => {
+    for (const stream of [false, true]) {
+      const res = await raw({ model: "any-model", stream, messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, { role: "user", content: picture() }] });
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.error.message).toBe("messages[2].content[1]: image_url parts are not supported by model 'any-model' (backend 'echo')");
+      expect(body.error.param).toBe("messages.2.content.1");
+    }
+  });
+
+  test("a backend that takes images inline only (ollama) refuses a link; images outside user messages and parts without a URL are refused", async () => {
+    const before = received.length;
+    const link = await raw({ model: "down-1", messages: [{ role: "user", content: picture("https://example.test/sky.png") }] });
+    expect(link.status).toBe(400);
+    expect((await link.json()).error.message).toBe("messages[0].content[1].image_url.url: backend 'ollama' takes images inline only: a data:<mime>;base64,… URL, not a link");
+    const inSystem = await raw({ model: "scripted-x", messages: [{ role: "system", content: picture() }, { role: "user", content: "hi" }] });
+    expect(inSystem.status).toBe(400);
+    expect((await inSystem.json()).error.message).toBe("messages[0].content[1]: image_url parts are accepted in user messages only, not in 'system'");
+    const noUrl = await raw({ model: "scripted-x", messages: [{ role: "user", content: [{ type: "image_url", image_url: {} }] }] });
+    expect(noUrl.status).toBe(400);
+    expect((await noUrl.json()).error.param).toBe("messages.0.content.0.image_url.url");
+    expect(received.length).toBe(before);
+  });
+});
+
 describe("streaming details", () => {
   test("a keep-alive comment is sent while waiting for the first token", async () => {
     const res = await fetch(`${base}/v1/chat/completions`, {

@@ -279,19 +279,16 @@ describe("renderPrompt: fixes", () => {
     ]);
   });
 
-  test("content parts keep their text; images are dropped", () => {
+  test("content parts keep their text, joined; a user message with images keeps its parts in order", () => {
+    const textOnly = render({ messages: [{ role: "user", content: [{ type: "text", text: "What is" }, { type: "text", text: "this?" }] }] });
+    expect(textOnly.messages).toEqual([{ role: "user", content: "What is\nthis?" }]);
+    const image = { type: "image_url" as const, image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } };
     const prompt = render({
-      messages: [
-        {
-          role: "user",
-          content: [
-            { type: "text", text: "What is in" },
-            { type: "image_url" },
-            { type: "text", text: "this picture?" },
-          ],
-        },
-      ],
+      messages: [{ role: "user", content: [{ type: "text", text: "What is in" }, image, { type: "text", text: "this picture?" }] }],
     });
-    expect(prompt.messages).toEqual([{ role: "user", content: "What is in\nthis picture?" }]);
+    expect(prompt.messages).toEqual([{ role: "user", content: [{ type: "text", text: "What is in" }, image, { type: "text", text: "this picture?" }] }]);
+    // With tools the query prefix goes on the first text part, the image stays where it was.
+    const withTools = render({ tools: [SEARCH], messages: [{ role: "user", content: [image, { type: "text", text: "find it" }] }] });
+    expect(withTools.messages[1]).toEqual({ role: "user", content: [image, { type: "text", text: "(. you can use tools: [web_search])find it" }] });
   });
 });

@@ -7,7 +7,8 @@ import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
 import { asObject, asString } from "../../protocol/model-http/shape.ts";
 import { bearerHeaders, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
-import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
+import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, DASHSCOPE_MULTIMODAL_PATH, type DashScopeConfig } from "./config.ts";
+import { hasImages } from "../../protocol/model-http/content.ts";
 import { GenerationDecoder } from "./events.ts";
 
 /** DashScope's error bodies are `{code, message, request_id}`. */
@@ -38,10 +39,12 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   const headers = bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" });
 
   function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
-    const body = generationBody(messages, options, { model: config.model, incrementalOutput });
+    const multimodal = hasImages(messages);
+    const body = generationBody(messages, options, { model: config.model, incrementalOutput, multimodal });
+    const path = multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_GENERATION_PATH;
     return postJsonStream(
       upstream,
-      { url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
+      { url: `${apiBase}${path}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
       (ctx) => new GenerationDecoder(ctx, frames),
     );
   }
@@ -49,6 +52,7 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   return {
     name,
     supportsTools: false,
+    ...(config.supports_images !== false ? { imageUrls: "any" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {

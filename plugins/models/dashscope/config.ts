@@ -8,6 +8,8 @@ export const DASHSCOPE_DEFAULTS = {
 } as const;
 
 export const DASHSCOPE_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation";
+/** Qwen-VL and other models that see images: content is a list of `{text}` / `{image}` items. */
+export const DASHSCOPE_MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation";
 
 export const DashScopeConfig = Type.Object(
   {
@@ -26,6 +28,9 @@ export const DashScopeConfig = Type.Object(
         default: DASHSCOPE_DEFAULTS.incremental_output,
         description: "Ask for delta frames; when false the cumulative frames are diffed here",
       }),
+    ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Send requests with images to the multimodal-generation API (false: requests with images are refused with a 400)" }),
     ),
     ...HttpSettings,
   },

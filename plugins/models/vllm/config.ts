@@ -21,6 +21,9 @@ export const VllmConfig = Type.Object(
     supports_tools: Type.Optional(
       Type.Boolean({ default: VLLM_DEFAULTS.supports_tools, description: "True only if the server runs with --enable-auto-tool-choice" }),
     ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass image_url content parts on (false: requests with images are refused with a 400)" }),
+    ),
     ...HttpSettings,
   },
   { additionalProperties: false },

@@ -8,10 +8,11 @@
  * - a run of `tool` messages becomes one `user` message of observations in the original's format
  *   (`\nObservation: <result>…</result>\nAnswer:`, one `Observation:` line per result, in the order of the
  *   calls they answer), since the original fed tool results back on the user side of the conversation;
- * - `developer` is treated as `system`; content-part lists keep their text parts only, joined by line breaks
- *   (a model without tools gets text; images are dropped).
+ * - `developer` is treated as `system`; content-part lists keep their text parts only, joined by line breaks,
+ *   except a `user` message with `image_url` parts: it keeps its text and image parts, in order (the caller
+ *   checks that the model takes images).
  */
-import type { ChatMessage } from "../../../core/kinds/model.ts";
+import type { ChatMessage, ContentPart as ChatContentPart } from "../../../core/kinds/model.ts";
 import { ACTION_MARKER } from "./grammar.ts";
 import { parseReply } from "./parse.ts";
 import { formatTemplate, OBSERVATION_LINE } from "./templates.ts";
@@ -19,6 +20,7 @@ import { formatTemplate, OBSERVATION_LINE } from "./templates.ts";
 export interface ContentPart {
   type: string;
   text?: string;
+  image_url?: { url: string; detail?: string };
 }
 
 export interface RequestToolCall {
@@ -49,6 +51,19 @@ export function messageText(content: RequestMessage["content"]): string {
     .filter((part) => part?.type === "text" && typeof part.text === "string")
     .map((part) => part.text)
     .join("\n");
+}
+
+/** A user message's content for the model: its text, or its text and image parts in order when it has images. */
+export function userContent(content: RequestMessage["content"]): string | ChatContentPart[] {
+  if (!Array.isArray(content) || !content.some((part) => part?.type === "image_url")) return messageText(content);
+  return content.flatMap((part): ChatContentPart[] => {
+    if (part?.type === "text" && typeof part.text === "string") return [{ type: "text", text: part.text }];
+    if (part?.type === "image_url" && part.image_url) {
+      const { url, detail } = part.image_url;
+      return [{ type: "image_url", image_url: detail === undefined ? { url } : { url, detail } }];
+    }
+    return [];
+  });
 }
 
 export function toolCallsAsText(content: string, calls: readonly RequestToolCall[]): string {
@@ -89,7 +104,7 @@ export function renderHistory(messages: readonly RequestMessage[]): RenderedHist
         rendered.push({ role: "system", content: messageText(message.content) });
         break;
       default:
-        rendered.push({ role: "user", content: messageText(message.content) });
+        rendered.push({ role: "user", content: userContent(message.content) });
         lastUserIndex = rendered.length - 1;
     }
   }
