@@ -317,6 +317,27 @@ describe("function calling through the prompt (model without native tools)", () 
 });
 
 describe("native function calling (backend that supports tools)", () => {
+  test("a turn the original answered, replayed to a native backend: the Action text is left out of content, the calls go natively", async () => {
+    const calls = [{ id: "call_1", type: "function" as const, function: { name: "get_weather", arguments: '{"city": "Paris"}' } }];
+    const replay = (content: string) =>
+      client.chat.completions.create({
+        model: "native-1",
+        tools: [weatherTool],
+        messages: [
+          { role: "user", content: "weather in Paris?" },
+          { role: "assistant", content, tool_calls: calls },
+          { role: "tool", tool_call_id: "call_1", content: "sunny" },
+        ],
+      });
+    await replay('I will check the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}');
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: "I will check the weather.", tool_calls: calls });
+    await replay('Action: get_weather\nAction Input: {"city": "Paris"}');
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: null, tool_calls: calls });
+    // Text that holds no call of this turn is sent as it is.
+    await replay("Checking. Action: maybe later");
+    expect(received.at(-1).messages[1].content).toBe("Checking. Action: maybe later");
+  });
+
   test("tools are sent upstream and native tool calls come back; parallel false keeps the first", async () => {
     const res = await client.chat.completions.create({ model: "native-1", messages: [{ role: "user", content: "weather" }], tools: [weatherTool] });
     expect(received.at(-1).tools[0].function.name).toBe("get_weather");

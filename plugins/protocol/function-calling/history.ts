@@ -127,6 +127,16 @@ function callsNotWrittenIn(content: string, calls: readonly RequestToolCall[]): 
   });
 }
 
+/**
+ * An assistant turn's text for a backend that is given its calls natively: the text before the calls when the
+ * content holds their Action text (as the original's answers do), so that the model does not see them twice.
+ */
+export function textBeforeCalls(content: string, calls: readonly RequestToolCall[]): string {
+  if (calls.length === 0 || !content.includes(ACTION_MARKER)) return content;
+  const parsed = parseReply(content, { toolNames: calls.map((call) => call.function.name), newCallId: () => "" });
+  return parsed.tool_calls.length > 0 ? parsed.content : content;
+}
+
 /** Tool results sorted by the position of their call in the assistant turn before them; unknown ids last. */
 function inCallOrder(results: readonly RequestMessage[], before: RequestMessage | undefined): string[] {
   const calls = before?.role === "assistant" ? (before.tool_calls ?? []) : [];

@@ -4,7 +4,7 @@
  */
 import { HttpError } from "../../../core/errors.ts";
 import { chatBatches, type ChatEvent, type ChatMessage, type ChatOptions, type ModelClient, type ToolCall, type Usage } from "../../../core/kinds/model.ts";
-import { messageText, userContent } from "../../protocol/function-calling/history.ts";
+import { messageText, textBeforeCalls, userContent } from "../../protocol/function-calling/history.ts";
 import {
   newToolCallId,
   normaliseTools,
@@ -99,7 +99,7 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
   if (tools.length > 0 && client.supportsTools && useNativeTools) {
     const native: ChatMessage[] = messages.map((m) => ({
       role: m.role === "developer" ? "system" : (m.role as ChatMessage["role"]),
-      content: m.content === null || m.content === undefined ? null : m.role === "user" ? userContent(m.content) : messageText(m.content),
+      content: nativeContent(m),
       ...(m.name ? { name: m.name } : {}),
       ...(m.tool_calls ? { tool_calls: m.tool_calls as ToolCall[] } : {}),
       ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
@@ -149,6 +149,14 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
       );
     },
   };
+}
+
+function nativeContent(message: RequestMessage): ChatMessage["content"] {
+  if (message.content === null || message.content === undefined) return null;
+  if (message.role === "user") return userContent(message.content);
+  const text = messageText(message.content);
+  if (message.role !== "assistant" || !message.tool_calls?.length) return text;
+  return textBeforeCalls(text, message.tool_calls) || null;
 }
 
 /**
