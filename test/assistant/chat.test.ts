@@ -406,7 +406,23 @@ describe("image_url parts: passed to backends that take images, refused with a 4
     const noUrl = await raw({ model: "scripted-x", messages: [{ role: "user", content: [{ type: "image_url", image_url: {} }] }] });
     expect(noUrl.status).toBe(400);
     expect((await noUrl.json()).error.param).toBe("messages.0.content.0.image_url.url");
+    // Other kinds of parts are not dropped either.
+    const audio = await raw({ model: "scripted-x", messages: [{ role: "user", content: [{ type: "text", text: "listen" }, { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } }] }] });
+    expect(audio.status).toBe(400);
+    expect((await audio.json()).error).toMatchObject({ message: "messages[0].content[1]: 'input_audio' parts are not supported (text and image_url are)", param: "messages.0.content.1.type" });
     expect(received.length).toBe(before);
+  });
+
+  test("an assistant's refusal part is replayed as its text", async () => {
+    await client.chat.completions.create({
+      model: "scripted-x",
+      messages: [
+        { role: "user", content: "do something bad" },
+        { role: "assistant", content: [{ type: "refusal", refusal: "I can't help with that." }] },
+        { role: "user", content: "ok, something good then" },
+      ],
+    });
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: "I can't help with that." });
   });
 });
 

@@ -20,6 +20,8 @@ import { formatTemplate, OBSERVATION_LINE } from "./templates.ts";
 export interface ContentPart {
   type: string;
   text?: string;
+  /** An assistant's `refusal` part: read as its text. */
+  refusal?: string;
   image_url?: { url: string; detail?: string };
 }
 
@@ -48,8 +50,8 @@ export function messageText(content: RequestMessage["content"]): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   return content
-    .filter((part) => part?.type === "text" && typeof part.text === "string")
-    .map((part) => part.text)
+    .map((part) => (part?.type === "text" ? part.text : part?.type === "refusal" ? part.refusal : undefined))
+    .filter((text) => typeof text === "string")
     .join("\n");
 }
 

@@ -11,6 +11,7 @@ const ContentPart = t.Object(
   {
     type: t.String(),
     text: t.Optional(t.String()),
+    refusal: t.Optional(t.String()),
     image_url: t.Optional(t.Object({ url: t.Optional(t.String()), detail: t.Optional(t.String()) }, { additionalProperties: true })),
   },
   { additionalProperties: true },

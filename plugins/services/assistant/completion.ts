@@ -86,7 +86,7 @@ function baseOptions(body: ChatCompletionRequest): ChatOptions {
 /** Validates tools and tool_choice (400 naming the field) and decides the path, before any byte is sent. */
 export function prepareCompletion(body: ChatCompletionRequest, client: ModelClient, useNativeTools: boolean): PreparedCompletion {
   const messages = body.messages as unknown as RequestMessage[];
-  checkImageParts(messages, client, body.model);
+  checkContentParts(messages, client, body.model);
   let tools;
   try {
     tools = normaliseTools(body.tools);
@@ -160,17 +160,19 @@ function nativeContent(message: RequestMessage): ChatMessage["content"] {
 }
 
 /**
- * Image parts go to the model or the request is refused, never dropped: 400 naming the part when the backend takes
- * no images (or only inline ones and this is a link), when the part is not `{image_url: {url}}`, or when it is not
- * in a user message (OpenAI takes images from users only).
+ * Content parts go to the model or the request is refused, never dropped. Image parts: 400 naming the part when the
+ * backend takes no images (or only inline ones and this is a link), when the part is not `{image_url: {url}}`, or
+ * when it is not in a user message (OpenAI takes images from users only). Other kinds (audio, files) are refused;
+ * an assistant's `refusal` part is its text.
  */
-function checkImageParts(messages: readonly RequestMessage[], client: ModelClient, model: string): void {
+function checkContentParts(messages: readonly RequestMessage[], client: ModelClient, model: string): void {
   messages.forEach((message, i) => {
     if (!Array.isArray(message.content)) return;
     message.content.forEach((part, j) => {
-      if (part?.type !== "image_url") return;
       const at = `messages[${i}].content[${j}]`;
       const field = `messages.${i}.content.${j}`;
+      if (part?.type === "text" || (part?.type === "refusal" && message.role === "assistant")) return;
+      if (part?.type !== "image_url") throw new HttpError(400, `${at}: '${part?.type}' parts are not supported (text and image_url are)`, `${field}.type`);
       const url = part.image_url?.url;
       if (typeof url !== "string" || url === "") throw new HttpError(400, `${at}.image_url.url: expected the image's URL (http(s) or data:)`, `${field}.image_url.url`);
       if (message.role !== "user") throw new HttpError(400, `${at}: image_url parts are accepted in user messages only, not in '${message.role}'`, field);
