@@ -1,5 +1,6 @@
 /** ModelClient for DashScope's native text-generation API (streamed as SSE). */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { hasImages } from "../../protocol/model-http/content.ts";
 import { flatten } from "../../protocol/model-http/decoder.ts";
 import type { ClientDeps } from "../../protocol/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../protocol/model-http/errors.ts";
@@ -8,7 +9,6 @@ import { asObject, asString } from "../../protocol/model-http/shape.ts";
 import { bearerHeaders, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
 import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, DASHSCOPE_MULTIMODAL_PATH, type DashScopeConfig } from "./config.ts";
-import { hasImages } from "../../protocol/model-http/content.ts";
 import { GenerationDecoder } from "./events.ts";
 
 /** DashScope's error bodies are `{code, message, request_id}`. */

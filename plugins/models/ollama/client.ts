@@ -13,11 +13,11 @@ import { ollamaChatBody } from "./body.ts";
 import { OLLAMA_DEFAULTS, type OllamaConfig } from "./config.ts";
 import { OllamaChatDecoder } from "./events.ts";
 
-
 /** A refused request fails when read, as every other failure of a call does. */
 async function* failing(error: unknown): AsyncGenerator<never> {
   throw error;
 }
+
 
 const readOllamaError: ErrorMessageReader = (body) => {
   const message = readCommonErrorMessage(body);

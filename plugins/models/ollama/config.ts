@@ -19,7 +19,7 @@ export const OllamaConfig = Type.Object(
       Type.Boolean({ default: OLLAMA_DEFAULTS.supports_tools, description: "Send tools natively (needs a tool-capable model)" }),
     ),
     supports_images: Type.Optional(
-      Type.Boolean({ default: true, description: "Pass images on (Ollama takes them inline: data: URLs only) (false: requests with images are refused with a 400)" }),
+      Type.Boolean({ default: true, description: "Pass images on, inline (data: URLs only; false: requests with images are refused with a 400)" }),
     ),
     keep_alive: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: "How long Ollama keeps the model loaded" })),
     ...HttpSettings,
