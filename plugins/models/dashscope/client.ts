@@ -1,5 +1,6 @@
 /** ModelClient for DashScope's native text-generation API (streamed as SSE). */
 import type { ChatEvent, ChatMessage, ChatOptions, EmbedOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { hasImages } from "../../protocol/model-http/content.ts";
 import { flatten } from "../../protocol/model-http/decoder.ts";
 import { byIndex, embedInBatches } from "../../protocol/model-http/embeddings.ts";
 import type { ClientDeps } from "../../protocol/model-http/deps.ts";
@@ -8,7 +9,7 @@ import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
 import { asObject, asString } from "../../protocol/model-http/shape.ts";
 import { bearerHeaders, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
-import { DASHSCOPE_DEFAULTS, DASHSCOPE_EMBEDDING_PATH, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
+import { DASHSCOPE_DEFAULTS, DASHSCOPE_EMBEDDING_PATH, DASHSCOPE_GENERATION_PATH, DASHSCOPE_MULTIMODAL_PATH, type DashScopeConfig } from "./config.ts";
 import { GenerationDecoder } from "./events.ts";
 
 /** DashScope's error bodies are `{code, message, request_id}`. */
@@ -39,10 +40,12 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   const headers = bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" });
 
   function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
-    const body = generationBody(messages, options, { model: config.model, incrementalOutput });
+    const multimodal = hasImages(messages);
+    const body = generationBody(messages, options, { model: config.model, incrementalOutput, multimodal });
+    const path = multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_GENERATION_PATH;
     return postJsonStream(
       upstream,
-      { url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
+      { url: `${apiBase}${path}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
       (ctx) => new GenerationDecoder(ctx, frames),
     );
   }
@@ -50,6 +53,7 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   return {
     name,
     supportsTools: false,
+    ...(config.supports_images !== false ? { imageUrls: "any" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {

@@ -12,6 +12,8 @@ export const DASHSCOPE_DEFAULTS = {
 
 export const DASHSCOPE_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation";
 export const DASHSCOPE_EMBEDDING_PATH = "/api/v1/services/embeddings/text-embedding/text-embedding";
+/** Qwen-VL and other models that see images: content is a list of `{text}` / `{image}` items. */
+export const DASHSCOPE_MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation";
 
 export const DashScopeConfig = Type.Object(
   {
@@ -36,6 +38,9 @@ export const DashScopeConfig = Type.Object(
     ),
     embedding_batch_size: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 25, default: DASHSCOPE_DEFAULTS.embedding_batch_size, description: "Most texts per request: 10 for v3/v4, 25 for v1/v2" }),
+    ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Send requests with images to the multimodal-generation API (false: requests with images are refused with a 400)" }),
     ),
     ...HttpSettings,
   },

@@ -14,6 +14,11 @@ import { ollamaChatBody } from "./body.ts";
 import { OLLAMA_DEFAULTS, type OllamaConfig } from "./config.ts";
 import { OllamaChatDecoder } from "./events.ts";
 
+/** A refused request fails when read, as every other failure of a call does. */
+async function* failing(error: unknown): AsyncGenerator<never> {
+  throw error;
+}
+
 
 const readOllamaError: ErrorMessageReader = (body) => {
   const message = readCommonErrorMessage(body);
@@ -37,7 +42,12 @@ export function createOllamaClient(config: OllamaConfig, deps: ClientDeps): Mode
   const headers = bearerHeaders(config.api_key);
 
   function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
-    const body = ollamaChatBody(messages, options, { model: config.model, supportsTools, keepAlive: config.keep_alive });
+    let body: Record<string, unknown>;
+    try {
+      body = ollamaChatBody(messages, options, { model: config.model, supportsTools, keepAlive: config.keep_alive });
+    } catch (error) {
+      return failing(error);
+    }
     return postJsonStream(
       upstream,
       { url: `${host}/api/chat`, body, headers, accept: "application/x-ndjson", signal: options.signal, timeoutMs: options.timeoutMs },
@@ -48,6 +58,7 @@ export function createOllamaClient(config: OllamaConfig, deps: ClientDeps): Mode
   return {
     name,
     supportsTools,
+    ...(config.supports_images !== false ? { imageUrls: "data-only" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {

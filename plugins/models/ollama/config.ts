@@ -21,6 +21,9 @@ export const OllamaConfig = Type.Object(
     supports_tools: Type.Optional(
       Type.Boolean({ default: OLLAMA_DEFAULTS.supports_tools, description: "Send tools natively (needs a tool-capable model)" }),
     ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass images on, inline (data: URLs only; false: requests with images are refused with a 400)" }),
+    ),
     keep_alive: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: "How long Ollama keeps the model loaded" })),
     embedding_model: Type.Optional(
       Type.String({ minLength: 1, default: OLLAMA_DEFAULTS.embedding_model, description: "Model of embed() calls that name none (POST {host}/api/embed); must already be pulled" }),

@@ -29,6 +29,9 @@ export const VllmConfig = Type.Object(
     embedding_batch_size: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 2048, default: VLLM_DEFAULTS.embedding_batch_size, description: "Most texts per embeddings request" }),
     ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass image_url content parts on (false: requests with images are refused with a 400)" }),
+    ),
     ...HttpSettings,
   },
   { additionalProperties: false },

@@ -44,6 +44,7 @@ export function createOpenAIClient(config: OpenAIConfig, deps: ClientDeps): Mode
   return {
     name,
     supportsTools,
+    ...(config.supports_images !== false ? { imageUrls: "any" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {

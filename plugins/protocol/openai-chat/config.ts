@@ -20,6 +20,9 @@ export const OpenAIConfig = Type.Object(
       Type.Array(Type.String({ minLength: 1 }), { description: "Models to list; when absent they are fetched from GET {api_base}/models" }),
     ),
     supports_tools: Type.Optional(Type.Boolean({ default: OPENAI_DEFAULTS.supports_tools, description: "Send tools natively" })),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass image_url content parts on (false: requests with images are refused with a 400)" }),
+    ),
     include_usage: Type.Optional(
       Type.Boolean({ default: OPENAI_DEFAULTS.include_usage, description: "Send stream_options.include_usage (off for servers that reject it)" }),
     ),

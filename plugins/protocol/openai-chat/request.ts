@@ -10,7 +10,16 @@ import { lenient } from "../../../core/http/lenient.ts";
 // body schema makes Elysia run TypeBox's slow Value.Decode on every request.
 const Integer = Type.Integer;
 
-const ContentPart = t.Object({ type: t.String() }, { additionalProperties: true });
+// Named so that they are kept: image parts go to the model (or are refused), never dropped.
+const ContentPart = t.Object(
+  {
+    type: t.String(),
+    text: t.Optional(t.String()),
+    refusal: t.Optional(t.String()),
+    image_url: t.Optional(t.Object({ url: t.Optional(t.String()), detail: t.Optional(t.String()) }, { additionalProperties: true })),
+  },
+  { additionalProperties: true },
+);
 
 // A replayed assistant turn: the history renderer and native backends read `function.name` and `function.arguments`.
 const ToolCall = t.Object(

@@ -93,6 +93,8 @@ export default definePlugin({
                 const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
                 const { name, client } = await router.resolve(body.model);
                 const prepared = prepareCompletion(body, client, ctx.config.native_tools);
+                // As in the original, request_id is this id (in the answer, and in a stream's error frame);
+                // requestId (x-request-id) names the HTTP exchange in logs and error envelopes.
                 const id = `chatcmpl_${crypto.randomUUID()}`;
                 const created = Math.floor(Date.now() / 1000);
 
@@ -121,11 +123,10 @@ export default definePlugin({
                     arrived,
                     keepaliveMs: ctx.config.keepalive_ms,
                     includeUsage: body.stream_options?.include_usage === true,
-                    requestId,
                     headers: takeHeaders(set),
                     onError: (error) => {
                       const failure = error instanceof HttpError ? error : upstreamFailure(name, error);
-                      ctx.log.warn("stream failed", { request_id: requestId, error: failure.message });
+                      ctx.log.warn("stream failed", { request_id: requestId, id, error: failure.message });
                       return { message: failure.message, type: "server_error" };
                     },
                   });
@@ -160,7 +161,7 @@ export default definePlugin({
                 const toolCalls = calls.result();
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
                 return {
-                  request_id: requestId,
+                  request_id: id,
                   message: "",
                   output: null,
                   id,
