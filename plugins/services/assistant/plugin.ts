@@ -15,6 +15,9 @@ import { chatAnswers, modelAnswers, type ModelList } from "../../protocol/openai
 import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
+import { KnowledgeSettings } from "./knowledge/config.ts";
+import { KnowledgeFiles, mountFiles } from "./knowledge/files.ts";
+import { openKnowledge } from "./knowledge/setup.ts";
 
 const Config = Type.Object({
   model_server: Type.String({ default: "echo", minLength: 1, description: "Default backend: a model plugin name (env MODEL_SERVER)" }),
@@ -27,6 +30,7 @@ const Config = Type.Object({
   keepalive_ms: Type.Integer({ default: 5000, minimum: 10, description: "Keep-alive comment interval while awaiting the first token" }),
   tool_manager: Type.Optional(ToolManagerSettings),
   execute_tools: Type.Boolean({ default: false, description: "Run returned tool calls through tool_manager and ask the model once more (non-stream only)" }),
+  knowledge: KnowledgeSettings,
 });
 
 export default definePlugin({
@@ -37,9 +41,9 @@ export default definePlugin({
   defaultPort: 31512,
   config: Config,
   configEnv: { MODEL_SERVER: "model_server" },
-  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName)])],
+  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...(c.knowledge.embeddings ? [c.knowledge.embeddings.model_plugin] : [])])],
   metricsPrefix: "rock_assistant_",
-  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [] }),
+  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [], database: true }),
   setup(ctx) {
     const clients = new Map<string, ModelClient>();
     for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
@@ -48,14 +52,17 @@ export default definePlugin({
     const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
+    const knowledge = openKnowledge(ctx);
+    const files = new KnowledgeFiles(ctx.paths.pluginData, knowledge, ctx.config.knowledge, ctx.log);
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
 
     return {
+      knowledge,
       http: {
         title: "Assistant (OpenAI-compatible chat completions)",
         errorBody: openAIErrorBody,
         mount: (app) =>
-          app
+          mountFiles(app, files)
             .get("/v1/models", async (): Promise<ModelList> => ({
               object: "list",
               data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
