@@ -1,0 +1,245 @@
+/**
+ * The knowledge store beyond the upload route: hybrid ranking (BM25 fused with cosine similarity by reciprocal rank)
+ * with an embeddings model of the test's own (a ModelClient whose embed is a deterministic bag of words with a few
+ * synonyms folded together, so that vectors find what words alone do not), embedding failures at upload and at query
+ * time, the start-up sweep of files no record claims, the index transaction, chunking and CJK terms.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Kernel } from "../../core/kernel.ts";
+import { chunkText } from "../../plugins/services/assistant/knowledge/chunk.ts";
+import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
+import { KnowledgeStore } from "../../plugins/services/assistant/knowledge/store.ts";
+import { indexTerms, queryTerms } from "../../plugins/services/assistant/knowledge/terms.ts";
+import { repoRoot, tempProject } from "../support/project.ts";
+
+/** A model plugin offering embed: 64 buckets of hashed words, synonyms first mapped to one word. */
+export const hashEmbedPlugin = `{
+  name: "hashembed",
+  kind: "model",
+  version: "1.0.0",
+  setup() {
+    const synonyms = { automobile: "car", vehicle: "car", physician: "doctor", medic: "doctor", ocean: "sea", marine: "sea" };
+    const embed = async (input, options) => {
+      globalThis.__hashembedCalls = (globalThis.__hashembedCalls ?? 0) + 1;
+      return input.map((text) => {
+        if (text.includes("explode-embedding")) throw new ModelError("upstream said no", 503);
+        const vector = new Array(64).fill(0);
+        for (const raw of text.toLowerCase().match(/\\p{L}+/gu) ?? []) {
+          const word = synonyms[raw] ?? raw;
+          let h = 2166136261;
+          for (const c of word) h = Math.imul(h ^ c.codePointAt(0), 16777619) >>> 0;
+          vector[h % 64] += 1;
+        }
+        return vector;
+      });
+    };
+    return { client: { name: "hashembed", supportsTools: false, chat: async function* () {}, models: async () => [], embed } };
+  },
+}`;
+
+function writeHashEmbed(project: ReturnType<typeof tempProject>) {
+  const errors = JSON.stringify(join(repoRoot, "core", "kinds", "model.ts"));
+  project.plugin("extra/models", "hashembed", hashEmbedPlugin, `import { ModelError } from ${errors};`);
+}
+
+async function upload(base: string, uuid: string, files: File[]) {
+  const form = new FormData();
+  form.append("uuid_str", uuid);
+  for (const file of files) form.append("files", file);
+  const res = await fetch(`${base}/v1/files`, { method: "POST", body: form });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const docs = () => [
+  new File(["The car needs new brake pads and an oil change before winter."], "garage.txt"),
+  new File(["Sourdough bread rises overnight in a cool kitchen."], "bakery.txt"),
+  new File(["The doctor sees patients on Tuesday mornings at the clinic."], "clinic.txt"),
+];
+
+describe("hybrid ranking with an embeddings model", () => {
+  const project = tempProject("rock-hybrid-");
+  const data = join(project.root, "data");
+  let kernel: Kernel;
+  let base: string;
+  let kb: KnowledgeBase;
+
+  beforeAll(async () => {
+    writeHashEmbed(project);
+    const config = project.config(`data_dir: ${data}
+plugin_dirs: [${join(project.root, "extra")}]
+plugins:
+  echo: {}
+  hashembed: {}
+  assistant:
+    port: 0
+    knowledge:
+      embeddings: {model_plugin: hashembed, model: bow-64, batch_size: 2}
+`);
+    kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
+    await kernel.start();
+    base = kernel.server("assistant")!.url;
+    kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+  });
+
+  afterAll(async () => {
+    await kernel?.stop();
+    project.remove();
+  });
+
+  test("chunks are stored with their vectors (batched by batch_size) and listed as embedded", async () => {
+    const calls = (globalThis as any).__hashembedCalls ?? 0;
+    const { status, body } = await upload(base, "erin", docs());
+    expect(status).toBe(200);
+    expect(body.output.files).toHaveLength(3);
+    expect((globalThis as any).__hashembedCalls - calls).toBe(2); // 3 chunks in batches of 2
+    const listed = (await (await fetch(`${base}/v1/files?uuid_str=erin`)).json()) as any;
+    expect(listed.output.files.every((f: any) => f.embedded === true)).toBe(true);
+    const db = new Database(join(data, "assistant.sqlite"), { readonly: true });
+    const rows = db.query<{ n: number; bytes: number }, []>("SELECT count(*) AS n, min(length(vector)) AS bytes FROM kb_chunks").get()!;
+    db.close();
+    expect(rows).toEqual({ n: 3, bytes: 64 * 4 });
+  });
+
+  test("a query that shares no word with a chunk finds it through the vectors", async () => {
+    const hits = await kb.search("erin", "automobile maintenance", { limit: 2 });
+    expect(hits[0].file).toBe("garage.txt");
+    const physician = await kb.search("erin", "when does the physician work", { limit: 1 });
+    expect(physician[0].file).toBe("clinic.txt");
+  });
+
+  test("a chunk first in both lists is first; scores are reciprocal-rank sums", async () => {
+    const hits = await kb.search("erin", "sourdough bread", { limit: 3 });
+    expect(hits[0].file).toBe("bakery.txt");
+    expect(hits[0].score).toBeCloseTo(2 / 61, 6);
+    for (let i = 1; i < hits.length; i++) expect(hits[i].score).toBeLessThanOrEqual(hits[i - 1].score);
+  });
+
+  test("files filters the vector candidates too", async () => {
+    const hits = await kb.search("erin", "automobile", { files: ["bakery.txt", "clinic.txt"], limit: 3 });
+    expect(hits.map((h) => h.file)).not.toContain("garage.txt");
+  });
+
+  test("a query whose embedding fails is ranked by BM25 alone", async () => {
+    const hits = await kb.search("erin", "sourdough explode-embedding", { limit: 3 });
+    expect(hits.map((h) => h.file)).toEqual(["bakery.txt"]);
+  });
+
+  test("an upload whose embedding fails is a 502 naming the model, and nothing is stored", async () => {
+    const { status, body } = await upload(base, "frank", [new File(["fine text"], "a.txt"), new File(["explode-embedding here"], "b.txt")]);
+    expect(status).toBe(502);
+    expect(body.error.message).toContain("embeddings model 'hashembed/bow-64' failed");
+    expect(existsSync(join(data, "plugins", "assistant", "knowledges", "frank"))).toBe(false);
+    expect(await kb.hasIndex("frank")).toBe(false);
+    expect(readdirSync(join(data, "plugins", "assistant", "knowledge-incoming"))).toEqual([]);
+  });
+});
+
+describe("configuration and restarts", () => {
+  test("embeddings from a model plugin without embed stop the start, naming the field and the plugin", async () => {
+    const project = tempProject("rock-noembed-");
+    try {
+      const config = project.config(`data_dir: ${join(project.root, "data")}
+plugins:
+  echo: {}
+  assistant:
+    port: 0
+    knowledge:
+      embeddings: {model_plugin: echo}
+`);
+      const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
+      let failure = "";
+      try {
+        await kernel.start();
+      } catch (error) {
+        failure = String(error);
+      } finally {
+        await kernel.stop();
+      }
+      expect(failure).toContain("knowledge.embeddings.model_plugin: model plugin 'echo' offers no embeddings");
+    } finally {
+      project.remove();
+    }
+  });
+
+  test("at start, temporary files and files no record claims (a crash between rename and commit) are removed", async () => {
+    const project = tempProject("rock-sweep-");
+    const data = join(project.root, "data");
+    const dir = join(data, "plugins", "assistant");
+    const config = project.config(`data_dir: ${data}\nplugins:\n  echo: {}\n  assistant:\n    port: 0\n`);
+    const start = async () => {
+      const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
+      await kernel.start();
+      return kernel;
+    };
+    try {
+      let kernel = await start();
+      expect((await upload(kernel.server("assistant")!.url, "gina", [new File(["kept words"], "kept.txt")])).status).toBe(200);
+      await kernel.stop();
+      writeFileSync(join(dir, "knowledges", "gina", "orphan.txt"), "no record");
+      mkdirSync(join(dir, "knowledges", "henry"));
+      writeFileSync(join(dir, "knowledges", "henry", "lost.txt"), "no record");
+      writeFileSync(join(dir, "knowledge-incoming", "x.part"), "half");
+      kernel = await start();
+      try {
+        expect(readdirSync(join(dir, "knowledges", "gina"))).toEqual(["kept.txt"]);
+        expect(readdirSync(join(dir, "knowledges", "henry"))).toEqual([]);
+        expect(readdirSync(join(dir, "knowledge-incoming"))).toEqual([]);
+        const kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+        expect((await kb.search("gina", "kept words")).map((h) => h.file)).toEqual(["kept.txt"]);
+      } finally {
+        await kernel.stop();
+      }
+    } finally {
+      project.remove();
+    }
+  });
+});
+
+describe("the index transaction", () => {
+  test("when moving a file into place fails, none of the upload's rows stay", async () => {
+    const store = new KnowledgeStore(new Database(":memory:"), undefined);
+    const file = (name: string) => ({ name, type: "txt", bytes: 5, chunks: [`words of ${name}`] });
+    expect(store.add("ida", [file("one.txt")], () => {})).toEqual(["one.txt"]);
+    expect(() =>
+      store.add("ida", [file("two.txt"), file("three.txt")], (f) => {
+        if (f.name === "three.txt") throw new Error("disk full");
+      }),
+    ).toThrow("disk full");
+    expect(store.list("ida").map((f) => f.name)).toEqual(["one.txt"]);
+    expect(await store.search("ida", "words two three", { limit: 5 })).toEqual([expect.objectContaining({ file: "one.txt" })]);
+  });
+});
+
+describe("chunks and terms", () => {
+  test("chunks stay within the size, end at sentences, and repeat the previous chunk's last sentences", () => {
+    const sentences = Array.from({ length: 30 }, (_, i) => `Sentence number ${i} is here.`);
+    const chunks = chunkText(sentences.join(" "), { size: 120, overlap: 40 });
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const chunk of chunks) {
+      expect(chunk.length).toBeLessThanOrEqual(120);
+      expect(chunk).toMatch(/\.$/);
+    }
+    for (let i = 1; i < chunks.length; i++) {
+      const lastOfPrevious = chunks[i - 1].split(/(?<=\.) /).at(-1)!;
+      expect(chunks[i].startsWith(lastOfPrevious)).toBe(true);
+    }
+    // Without overlap nothing is lost or repeated.
+    expect(chunkText(sentences.join(" "), { size: 120, overlap: 0 }).join(" ")).toBe(sentences.join(" "));
+  });
+
+  test("CJK sentences end at 。！？, and a run longer than a chunk is cut", () => {
+    const chunks = chunkText("火山是岩浆喷出地表形成的。它们多在板块边界！" + "长".repeat(50), { size: 20, overlap: 0 });
+    expect(chunks[0]).toBe("火山是岩浆喷出地表形成的。");
+    expect(chunks.every((c) => c.length <= 20)).toBe(true);
+    expect(chunks.join("")).toBe("火山是岩浆喷出地表形成的。它们多在板块边界！" + "长".repeat(50));
+  });
+
+  test("CJK runs are indexed and queried as bigrams; English stopwords leave the query", () => {
+    expect(indexTerms("ECS实例续费")).toBe("ECS 实例 例续 续费 ");
+    expect(queryTerms("How do I 续费 the ECS instance?")).toEqual(["续费", "ecs", "instance"]);
+    expect(queryTerms("火")).toEqual(["火"]);
+  });
+});
