@@ -133,6 +133,33 @@ describe("upload, index, retrieve", () => {
     expect((await kb.search("alice", "other text")).some((h) => h.text.includes("other text"))).toBe(false);
   });
 
+  test("a UTF-8 file name as Python's requests sends it (raw in filename=\"…\") is kept", async () => {
+    const boundary = "rock-files-boundary";
+    const body = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="uuid_str"\r\n\r\nzoe\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="知识库.txt"\r\nContent-Type: text/plain\r\n\r\n云服务器实例到期前需要续费。\r\n--${boundary}--\r\n`,
+    );
+    const res = await fetch(`${base}/v1/files`, { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${boundary}` }, body });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).output.files).toEqual(["knowledges/zoe/知识库.txt"]);
+    expect(readdirSync(join(knowledgeDir, "zoe"))).toEqual(["知识库.txt"]);
+    expect((await kb.search("zoe", "怎么续费"))[0].file).toBe("知识库.txt");
+    expect((await fetch(`${base}/v1/files/${encodeURIComponent("知识库.txt")}?uuid_str=zoe`, { method: "DELETE" })).status).toBe(200);
+  });
+
+  test("two uploads of one new name at once: one stores it, the other skips it", async () => {
+    const [a, b] = await Promise.all([upload("yan", [fixture("glacier.md")]), upload("yan", [fixture("glacier.md")])]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect([...a.body.output.files, ...b.body.output.files]).toEqual(["knowledges/yan/glacier.md"]);
+    expect([...a.body.output.skipped, ...b.body.output.skipped]).toEqual(["glacier.md"]);
+    const left = leftovers("yan");
+    expect(left.files).toBe(1);
+    expect(left.chunks).toBe(left.terms);
+    expect(left.onDisk).toEqual(["glacier.md"]);
+    expect(left.incoming).toEqual([]);
+    expect((await fetch(`${base}/v1/files/glacier.md?uuid_str=yan`, { method: "DELETE" })).status).toBe(200);
+  });
+
   test("list answers each file with its size, type and chunk count", async () => {
     const res = await fetch(`${base}/v1/files?uuid_str=alice`);
     expect(res.status).toBe(200);
