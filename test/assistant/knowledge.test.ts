@@ -198,6 +198,40 @@ plugins:
   });
 });
 
+describe("extraction deadline", () => {
+  test("a file whose extraction runs past knowledge.extract_timeout_ms is a 400 naming it; the next upload works", async () => {
+    const project = tempProject("rock-deadline-");
+    const data = join(project.root, "data");
+    const config = project.config(`data_dir: ${data}
+plugins:
+  echo: {}
+  assistant:
+    port: 0
+    knowledge: {extract_timeout_ms: 300, max_file_bytes: 16777216}
+`);
+    const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
+    await kernel.start();
+    try {
+      const base = kernel.server("assistant")!.url;
+      // Seconds of html-to-text work: on the server's own thread no timer could cut it short.
+      const slow = new File(["<html><body>", "<div><p>many words in many paragraphs</p></div>".repeat(200_000), "</body></html>"], "huge.html");
+      const began = performance.now();
+      const { status, body } = await upload(base, "kate", [new File(["fine"], "fine.txt"), slow]);
+      expect(status).toBe(400);
+      expect(body.error.message).toBe("file 'huge.html': took longer than 300 ms to extract (knowledge.extract_timeout_ms)");
+      expect(performance.now() - began).toBeLessThan(5000);
+      expect(existsSync(join(data, "plugins", "assistant", "knowledges", "kate"))).toBe(false);
+      const next = await upload(base, "kate", [new File(["<p>quiet harbour at dawn</p>"], "small.html")]);
+      expect(next.status).toBe(200);
+      const kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+      expect((await kb.search("kate", "harbour dawn")).map((h) => h.file)).toEqual(["small.html"]);
+    } finally {
+      await kernel.stop();
+      project.remove();
+    }
+  }, 30_000);
+});
+
 describe("the index transaction", () => {
   test("when moving a file into place fails, none of the upload's rows stay", async () => {
     const store = new KnowledgeStore(new Database(":memory:"), undefined);

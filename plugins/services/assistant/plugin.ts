@@ -58,6 +58,7 @@ export default definePlugin({
 
     return {
       knowledge,
+      stop: () => files.stop(),
       http: {
         title: "Assistant (OpenAI-compatible chat completions)",
         errorBody: openAIErrorBody,

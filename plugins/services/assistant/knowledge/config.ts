@@ -12,6 +12,7 @@ export const KnowledgeSettings = Type.Object(
     max_file_bytes: Type.Integer({ default: 20 * 1024 * 1024, minimum: 1, description: "Largest file accepted by /v1/files (413 above)" }),
     max_files_per_request: Type.Integer({ default: 20, minimum: 1 }),
     max_files_per_user: Type.Integer({ default: 1000, minimum: 1 }),
+    extract_timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: "Longest extraction of one file (a file past it: 400)" }),
     chunk_chars: Type.Integer({ default: 800, minimum: 50, description: "Longest chunk in characters" }),
     chunk_overlap: Type.Integer({ default: 120, minimum: 0, description: "Characters a chunk repeats of the one before (whole sentences)" }),
     embeddings: Type.Optional(EmbeddingsSettings),

@@ -12,7 +12,7 @@ export const supportedTypes = ["txt", "md", "markdown", "html", "htm", "json", "
 export class ExtractionError extends Error {
   constructor(
     readonly file: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`file '${file}': ${reason}`);
     this.name = "ExtractionError";

@@ -13,7 +13,8 @@ import type { ServiceApp } from "../../../../core/kinds/service.ts";
 import { deleteAnswers, FileParams, listAnswers, UploadBody, uploadAnswers, UserQuery, type Deleted, type Listed, type Uploaded } from "../../../protocol/assistant/files.ts";
 import { chunkText } from "./chunk.ts";
 import type { KnowledgeSettings } from "./config.ts";
-import { extract, ExtractionError, fileType, supportedTypes } from "./extract.ts";
+import { ExtractionError, fileType, supportedTypes } from "./extract.ts";
+import { Extractor } from "./extractor.ts";
 import type { KnowledgeStore, PreparedFile } from "./store.ts";
 
 /** A file of an upload: what the index gets, and the bytes to store. */
@@ -39,6 +40,7 @@ function checkUuid(uuid: string) {
 export class KnowledgeFiles {
   readonly root: string;
   private readonly incoming: string;
+  private readonly extractor: Extractor;
 
   constructor(
     dataDir: string,
@@ -46,6 +48,7 @@ export class KnowledgeFiles {
     private readonly settings: KnowledgeSettings,
     private readonly log: Logger,
   ) {
+    this.extractor = new Extractor(settings.extract_timeout_ms);
     this.root = join(dataDir, "knowledges");
     this.incoming = join(dataDir, "knowledge-incoming");
     mkdirSync(this.root, { recursive: true });
@@ -69,7 +72,7 @@ export class KnowledgeFiles {
 
   private async prepare(file: File, type: string): Promise<Upload> {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    const text = await extract(file.name, type, bytes);
+    const text = await this.extractor.extract(file.name, type, bytes);
     const chunks = chunkText(text, { size: this.settings.chunk_chars, overlap: this.settings.chunk_overlap });
     if (!chunks.length) throw new ExtractionError(file.name, "has no text to index");
     return { name: file.name, type, bytes: file.size, chunks, data: bytes };
@@ -149,6 +152,10 @@ export class KnowledgeFiles {
     } finally {
       for (const temp of temps.values()) rmSync(temp, { force: true });
     }
+  }
+
+  stop() {
+    this.extractor.stop();
   }
 
   list(uuid: string): Listed["output"] {
