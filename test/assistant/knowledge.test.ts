@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import { chunkText } from "../../plugins/services/assistant/knowledge/chunk.ts";
+import { extract, MAX_DOCX_UNZIPPED_BYTES } from "../../plugins/services/assistant/knowledge/extract.ts";
 import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
 import { KnowledgeStore } from "../../plugins/services/assistant/knowledge/store.ts";
 import { indexTerms, queryTerms } from "../../plugins/services/assistant/knowledge/terms.ts";
@@ -230,6 +231,45 @@ plugins:
       project.remove();
     }
   }, 30_000);
+});
+
+describe("extractors on the fixtures", () => {
+  const fixtures = join(import.meta.dir, "fixtures", "knowledge");
+  const read = (name: string) => new Uint8Array(readFileSync(join(fixtures, name)));
+  test("pdf pages, docx paragraphs (with CJK), html text, json lines, csv and markdown as written", async () => {
+    expect(await extract("lighthouse.pdf", "pdf", read("lighthouse.pdf"))).toBe(
+      "Lighthouse maintenance log\nThe Vaskholm lighthouse lens was polished on the third of March.\n\nSecond page\nIts fog signal sounds every thirty seconds during heavy weather.",
+    );
+    const docx = await extract("orchard.docx", "docx", read("orchard.docx"));
+    expect(docx).toContain("Orchard report");
+    expect(docx).toContain("The quince trees in the north orchard were grafted onto hawthorn rootstock.");
+    expect(docx).toContain("果园的榅桲树在四月开花。");
+    const html = await extract("tram.html", "html", read("tram.html"));
+    expect(html).toContain("Harbour tram line");
+    expect(html).toContain("The harbour tram leaves Quay Square every twelve minutes.");
+    expect(html).not.toContain("secretScript");
+    expect(html).not.toContain("color: red");
+    expect(await extract("recipe.json", "json", read("recipe.json"))).toBe(
+      "dish: saffron risotto\nservings: 4\nsteps[0].text: Toast the carnaroli rice in butter\nsteps[1].text: Add the saffron infusion slowly",
+    );
+    expect(await extract("rivers.csv", "csv", read("rivers.csv"))).toBe("city,river,bridges\nLjubljana,Ljubljanica,17\n布达佩斯,多瑙河,9\n");
+    expect(await extract("glacier.md", "md", read("glacier.md"))).toContain("- The **Brennfjell glacier** retreated 41 metres since the last survey.");
+    expect(await extract("gbk.txt", "txt", new Uint8Array([0xc4, 0xe3, 0xba, 0xc3]))).toBe("你好");
+  });
+
+  test("a docx whose parts declare more than the limit unzipped is refused before mammoth inflates it", async () => {
+    const bomb = read("orchard.docx");
+    const view = new DataView(bomb.buffer, bomb.byteOffset, bomb.byteLength);
+    // The central directory entry of word/document.xml, its uncompressed size made 300 MB.
+    const name = new TextEncoder().encode("word/document.xml");
+    for (let at = 0; at + 46 < bomb.length; at++) {
+      if (view.getUint32(at, true) === 0x02014b50 && bomb.subarray(at + 46, at + 46 + name.length).every((b, i) => b === name[i])) {
+        view.setUint32(at + 24, 300 * 1024 * 1024, true);
+      }
+    }
+    await expect(extract("bomb.docx", "docx", bomb)).rejects.toThrow(/^file 'bomb.docx': unzips to 3146\d{5} bytes, more than the 268435456 a docx may/);
+    expect(MAX_DOCX_UNZIPPED_BYTES).toBeLessThan(300 * 1024 * 1024);
+  });
 });
 
 describe("the index transaction", () => {

@@ -67,7 +67,40 @@ async function pdfText(file: string, bytes: Uint8Array): Promise<string> {
   }
 }
 
+/** The most a docx may declare its parts unzip to: mammoth inflates parts whole, in memory. */
+export const MAX_DOCX_UNZIPPED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What a zip's central directory says its entries unzip to, or undefined when it has none (then it is no zip, and
+ * mammoth says so). A Zip64 size counts as too large. Only the declared sizes: JSZip checks them after inflating.
+ */
+export function declaredUnzippedBytes(bytes: Uint8Array): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let end = -1;
+  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
+    if (view.getUint32(at, true) === 0x06054b50) {
+      end = at;
+      break;
+    }
+  }
+  if (end < 0) return undefined;
+  const entries = view.getUint16(end + 10, true);
+  let at = view.getUint32(end + 16, true);
+  let total = 0;
+  for (let i = 0; i < entries && at + 46 <= bytes.length; i++) {
+    if (view.getUint32(at, true) !== 0x02014b50) break;
+    const size = view.getUint32(at + 24, true);
+    total += size === 0xffffffff ? Infinity : size;
+    at += 46 + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return total;
+}
+
 async function docxText(file: string, bytes: Uint8Array): Promise<string> {
+  const unzipped = declaredUnzippedBytes(bytes);
+  if (unzipped !== undefined && unzipped > MAX_DOCX_UNZIPPED_BYTES) {
+    throw new ExtractionError(file, `unzips to ${unzipped} bytes, more than the ${MAX_DOCX_UNZIPPED_BYTES} a docx may (a zip bomb?)`);
+  }
   try {
     const { value } = await mammoth.extractRawText({ buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     return value;
