@@ -192,13 +192,14 @@ export class KnowledgeStore implements KnowledgeBase {
     const terms = queryTerms(query);
     if (!terms.length) return [];
     const match = `owner : "${owner}" AND terms : (${anyOf(terms)})`;
-    const filter = files ? ` AND c.file IN (${[...files].map(() => "?").join(", ")})` : "";
+    // The names as one JSON parameter: a list of any length stays within SQLite's limit on parameters.
+    const filter = files ? " AND c.file IN (SELECT value FROM json_each(?))" : "";
     return this.db
       .query<{ id: number; file: string; text: string; rank: number }, (string | number)[]>(
         `SELECT c.id, c.file, c.text, bm25(kb_fts, 1.0, 0.0) AS rank FROM kb_fts JOIN kb_chunks c ON c.id = kb_fts.rowid
          WHERE kb_fts MATCH ?${filter} ORDER BY rank LIMIT ?`,
       )
-      .all(match, ...(files ?? []), limit);
+      .all(match, ...(files ? [JSON.stringify([...files])] : []), limit);
   }
 
   private chunksById(ids: number[]): Map<number, { file: string; text: string }> {
