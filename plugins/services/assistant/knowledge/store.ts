@@ -192,14 +192,24 @@ export class KnowledgeStore implements KnowledgeBase {
     const terms = queryTerms(query);
     if (!terms.length) return [];
     const match = `owner : "${owner}" AND terms : (${anyOf(terms)})`;
+    type Row = { id: number; file: string; text: string; rank: number };
+    if (!files) {
+      // Ranked in the index alone; only the best rows are read from the chunks table.
+      return this.db
+        .query<Row, [string, number]>(
+          `SELECT c.id, c.file, c.text, f.rank FROM
+             (SELECT rowid, rank FROM kb_fts WHERE kb_fts MATCH ? AND rank MATCH 'bm25(1.0, 0.0)' ORDER BY rank LIMIT ?) f
+           JOIN kb_chunks c ON c.id = f.rowid ORDER BY f.rank`,
+        )
+        .all(match, limit);
+    }
     // The names as one JSON parameter: a list of any length stays within SQLite's limit on parameters.
-    const filter = files ? " AND c.file IN (SELECT value FROM json_each(?))" : "";
     return this.db
-      .query<{ id: number; file: string; text: string; rank: number }, (string | number)[]>(
+      .query<Row, [string, string, number]>(
         `SELECT c.id, c.file, c.text, bm25(kb_fts, 1.0, 0.0) AS rank FROM kb_fts JOIN kb_chunks c ON c.id = kb_fts.rowid
-         WHERE kb_fts MATCH ?${filter} ORDER BY rank LIMIT ?`,
+         WHERE kb_fts MATCH ? AND c.file IN (SELECT value FROM json_each(?)) ORDER BY rank LIMIT ?`,
       )
-      .all(match, ...(files ? [JSON.stringify([...files])] : []), limit);
+      .all(match, JSON.stringify([...files]), limit);
   }
 
   private chunksById(ids: number[]): Map<number, { file: string; text: string }> {
