@@ -183,10 +183,11 @@ plugins:
       mkdirSync(join(dir, "knowledges", "henry"));
       writeFileSync(join(dir, "knowledges", "henry", "lost.txt"), "no record");
       writeFileSync(join(dir, "knowledge-incoming", "x.part"), "half");
+      writeFileSync(join(dir, "knowledges", "stray-file"), "not a user's directory");
       kernel = await start();
       try {
         expect(readdirSync(join(dir, "knowledges", "gina"))).toEqual(["kept.txt"]);
-        expect(readdirSync(join(dir, "knowledges", "henry"))).toEqual([]);
+        expect(readdirSync(join(dir, "knowledges")).sort()).toEqual(["gina"]);
         expect(readdirSync(join(dir, "knowledge-incoming"))).toEqual([]);
         const kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
         expect((await kb.search("gina", "kept words")).map((h) => h.file)).toEqual(["kept.txt"]);

@@ -60,13 +60,20 @@ export class KnowledgeFiles {
     rmSync(this.incoming, { recursive: true, force: true });
     mkdirSync(this.incoming, { recursive: true });
     const known = this.store.allFiles();
-    for (const user of readdirSync(this.root)) {
-      for (const name of readdirSync(join(this.root, user))) {
-        if (!known.has(`${user}/${name}`)) {
-          this.log.warn("removing a knowledge file without a record", { uuid_str: user, file: name });
-          rmSync(join(this.root, user, name), { force: true, recursive: true });
+    for (const user of readdirSync(this.root, { withFileTypes: true })) {
+      const dir = join(this.root, user.name);
+      if (!user.isDirectory()) {
+        this.log.warn("removing a stray file among the users' knowledge directories", { file: user.name });
+        rmSync(dir, { force: true });
+        continue;
+      }
+      for (const name of readdirSync(dir)) {
+        if (!known.has(`${user.name}/${name}`)) {
+          this.log.warn("removing a knowledge file without a record", { uuid_str: user.name, file: name });
+          rmSync(join(dir, name), { force: true, recursive: true });
         }
       }
+      removeIfEmpty(dir);
     }
   }
 
