@@ -288,6 +288,25 @@ describe("the index transaction", () => {
   });
 });
 
+describe("vector ranking", () => {
+  test("the cosine ranking equals a full sort of every chunk's similarity", async () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+    const vectors = new Map<string, number[]>();
+    const vectorOf = (text: string) => vectors.get(text) ?? vectors.set(text, Array.from({ length: 16 }, random)).get(text)!;
+    const client = { name: "fixed", supportsTools: false, chat: async function* () {}, models: async () => [], embed: async (texts: string[]) => texts.map(vectorOf) };
+    const store = new KnowledgeStore(new Database(":memory:"), { client, key: "fixed/16", batchSize: 8, timeoutMs: 1000 });
+    const files = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}.txt`, type: "txt", bytes: 1, chunks: [`alpha${i}`], vectors: [vectorOf(`alpha${i}`)] }));
+    store.add("uma", files, () => {});
+    const query = vectorOf("nomatch");
+    const cosine = (v: number[]) => v.reduce((sum, x, i) => sum + x * query[i], 0) / Math.hypot(...v) / Math.hypot(...query);
+    const expected = files.map((f) => ({ file: f.name, similarity: cosine(f.vectors[0]) })).sort((a, b) => b.similarity - a.similarity);
+    // No chunk has the query's word: the order is the vectors' alone.
+    const hits = await store.search("uma", "nomatch", { limit: 12 });
+    expect(hits.map((h) => h.file)).toEqual(expected.slice(0, 12).map((e) => e.file));
+  });
+});
+
 describe("chunks and terms", () => {
   test("chunks stay within the size, end at sentences, and repeat the previous chunk's last sentences", () => {
     const sentences = Array.from({ length: 30 }, (_, i) => `Sentence number ${i} is here.`);

@@ -226,14 +226,19 @@ export class KnowledgeStore implements KnowledgeBase {
     if (!vectors.ids.length) return [];
     const query = unit(Float32Array.from(vector));
     const { dim, matrix } = vectors;
-    const scored: { id: number; score: number }[] = [];
+    // The best `limit` rows, kept sorted as they are found: no array of every score, no sort of it.
+    const best: { id: number; score: number }[] = [];
     for (let row = 0; row < vectors.ids.length; row++) {
       if (files && !files.has(vectors.files[row])) continue;
       let dot = 0;
       for (let i = 0, base = row * dim; i < dim; i++) dot += matrix[base + i] * query[i];
-      scored.push({ id: vectors.ids[row], score: dot });
+      if (best.length === limit && dot <= best[limit - 1].score) continue;
+      if (best.length === limit) best.pop();
+      let at = best.length;
+      while (at > 0 && best[at - 1].score < dot) at--;
+      best.splice(at, 0, { id: vectors.ids[row], score: dot });
     }
-    return scored.sort((a, b) => b.score - a.score).slice(0, limit);
+    return best;
   }
 
   private vectorsOf(uuid: string, owner: number, dim: number): Vectors {
