@@ -304,6 +304,10 @@ describe("vector ranking", () => {
     // No chunk has the query's word: the order is the vectors' alone.
     const hits = await store.search("uma", "nomatch", { limit: 12 });
     expect(hits.map((h) => h.file)).toEqual(expected.slice(0, 12).map((e) => e.file));
+    // A limit that is no whole number is taken whole, or as the default of 5.
+    expect(await store.search("uma", "nomatch", { limit: 2.7 })).toHaveLength(2);
+    expect(await store.search("uma", "nomatch", { limit: Number.NaN })).toHaveLength(5);
+    expect(await store.search("uma", "alpha3", { limit: -4 })).toHaveLength(1);
   });
 });
 

@@ -162,7 +162,7 @@ export class KnowledgeStore implements KnowledgeBase {
   }
 
   async search(uuid: string, query: string, options: KnowledgeSearch = {}): Promise<KnowledgeHit[]> {
-    const limit = Math.max(1, options.limit ?? 5);
+    const limit = Number.isFinite(options.limit) ? Math.max(1, Math.floor(options.limit!)) : 5;
     const owner = this.ownerOf(uuid);
     if (owner === undefined) return [];
     const files = options.files?.length ? new Set(options.files) : undefined;
