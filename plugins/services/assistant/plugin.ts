@@ -15,6 +15,10 @@ import { chatAnswers, modelAnswers, type ModelList } from "../../protocol/openai
 import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
+import { AgentRequest, agentAnswers } from "../../protocol/assistant/schemas.ts";
+import { AssistantLite } from "./agent/lite.ts";
+import type { AgentTool } from "./agent/loop.ts";
+import { inProcessTool, managedTool } from "./agent/tools.ts";
 import { KnowledgeSettings } from "./knowledge/config.ts";
 import { KnowledgeFiles, mountFiles } from "./knowledge/files.ts";
 import { openKnowledge } from "./knowledge/setup.ts";
@@ -30,6 +34,9 @@ const Config = Type.Object({
   keepalive_ms: Type.Integer({ default: 5000, minimum: 10, description: "Keep-alive comment interval while awaiting the first token" }),
   tool_manager: Type.Optional(ToolManagerSettings),
   execute_tools: Type.Boolean({ default: false, description: "Run returned tool calls through tool_manager and ask the model once more (non-stream only)" }),
+  tools: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Tool plugins /v1/assistants/lite runs in this process (trusted tools)" }),
+  max_turns: Type.Integer({ default: 10, minimum: 1, maximum: 100, description: "Model calls per /v1/assistants/lite request (the original's 10)" }),
+  tool_timeout_ms: Type.Integer({ default: 60_000, minimum: 10, description: "Deadline of one tool call in the agent loop" }),
   knowledge: KnowledgeSettings,
 });
 
@@ -41,7 +48,9 @@ export default definePlugin({
   defaultPort: 31512,
   config: Config,
   configEnv: { MODEL_SERVER: "model_server" },
-  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...(c.knowledge.embeddings ? [c.knowledge.embeddings.model_plugin] : [])])],
+  dependencies: (c) => [
+    ...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...c.tools, ...(c.knowledge.embeddings ? [c.knowledge.embeddings.model_plugin] : [])]),
+  ],
   metricsPrefix: "rock_assistant_",
   permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [], database: true }),
   setup(ctx) {
@@ -52,8 +61,24 @@ export default definePlugin({
     const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
+    const localTools = new Map<string, AgentTool>();
+    for (const plugin of ctx.config.tools) {
+      const tool = inProcessTool(ctx.use(plugin, "tool").tool);
+      localTools.set(tool.name, tool);
+    }
+    const managerTools = ctx.config.tool_manager ? (toolExecutor ?? new ToolExecutor(ctx.config.tool_manager, ctx.fetch, ctx.log)) : undefined;
     const knowledge = openKnowledge(ctx);
     const files = new KnowledgeFiles(ctx.paths.pluginData, knowledge, ctx.config.knowledge, ctx.log);
+    const lite = new AssistantLite({
+      backend: (server) => router.server(server),
+      backends: router.backends,
+      localTools,
+      managedTool: managerTools && ((name, field) => managedTool(managerTools.proxy(name), name, field)),
+      knowledge,
+      maxTurns: ctx.config.max_turns,
+      toolTimeoutMs: ctx.config.tool_timeout_ms,
+      log: ctx.log,
+    });
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
 
     return {
@@ -161,6 +186,17 @@ export default definePlugin({
                 };
               },
               { body: ChatCompletionRequest, response: chatAnswers },
+            )
+            .post(
+              "/v1/assistants/lite",
+              async ({ body, request, set }) => {
+                const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
+                const run = await lite.prepare(body, request.signal);
+                if (!body.stream) return lite.answer(run, requestId);
+                const sse = (request.headers.get("accept") ?? "").includes("text/event-stream");
+                return lite.stream(run, requestId, sse, takeHeaders(set));
+              },
+              { body: AgentRequest, response: agentAnswers },
             ),
       },
     };
