@@ -25,6 +25,8 @@ export const hashEmbedPlugin = `{
     const synonyms = { automobile: "car", vehicle: "car", physician: "doctor", medic: "doctor", ocean: "sea", marine: "sea" };
     const embed = async (input, options) => {
       globalThis.__hashembedCalls = (globalThis.__hashembedCalls ?? 0) + 1;
+      // An upstream that never answers and ignores the caller's signal.
+      if (input.some((text) => text.includes("stall-embedding"))) return new Promise(() => {});
       return input.map((text) => {
         if (text.includes("explode-embedding")) throw new ModelError("upstream said no", 503);
         const vector = new Array(64).fill(0);
@@ -77,7 +79,7 @@ plugins:
   assistant:
     port: 0
     knowledge:
-      embeddings: {model_plugin: hashembed, model: bow-64, batch_size: 2}
+      embeddings: {model_plugin: hashembed, model: bow-64, batch_size: 2, timeout_ms: 400, query_timeout_ms: 300}
 `);
     kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
     await kernel.start();
@@ -126,6 +128,22 @@ plugins:
   test("a query whose embedding fails is ranked by BM25 alone", async () => {
     const hits = await kb.search("erin", "sourdough explode-embedding", { limit: 3 });
     expect(hits.map((h) => h.file)).toEqual(["bakery.txt"]);
+  });
+
+  test("a query whose embedding does not come within query_timeout_ms is ranked by BM25 alone, without waiting longer", async () => {
+    const began = performance.now();
+    const hits = await kb.search("erin", "sourdough stall-embedding", { limit: 3 });
+    expect(hits.map((h) => h.file)).toEqual(["bakery.txt"]);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - began).toBeLessThan(3000);
+  });
+
+  test("an upload whose embeddings do not come within timeout_ms is a 502 naming the limit, and nothing is stored", async () => {
+    const { status, body } = await upload(base, "lena", [new File(["stall-embedding forever"], "slow.txt")]);
+    expect(status).toBe(502);
+    expect(body.error.message).toBe("embeddings model 'hashembed/bow-64' failed: no embeddings within 400 ms (knowledge.embeddings.timeout_ms); nothing was stored");
+    expect(await kb.hasIndex("lena")).toBe(false);
+    expect(existsSync(join(data, "plugins", "assistant", "knowledges", "lena"))).toBe(false);
   });
 
   test("an upload whose embedding fails is a 502 naming the model, and nothing is stored", async () => {

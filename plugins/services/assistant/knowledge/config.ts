@@ -4,7 +4,8 @@ export const EmbeddingsSettings = Type.Object({
   model_plugin: Type.String({ minLength: 1, description: "A model plugin that offers embed (openai, vllm, ollama, dashscope)" }),
   model: Type.Optional(Type.String({ minLength: 1, description: "Embedding model name; the plugin's default when absent" })),
   batch_size: Type.Integer({ default: 32, minimum: 1, maximum: 2048, description: "Texts per embed call at upload" }),
-  timeout_ms: Type.Integer({ default: 30_000, minimum: 100 }),
+  timeout_ms: Type.Integer({ default: 30_000, minimum: 100, description: "Deadline of one embed call at upload" }),
+  query_timeout_ms: Type.Integer({ default: 5_000, minimum: 10, description: "Deadline of a query's embedding; past it the search ranks by BM25 alone" }),
 });
 
 export const KnowledgeSettings = Type.Object(

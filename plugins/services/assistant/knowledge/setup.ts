@@ -11,10 +11,10 @@ export function openKnowledge(ctx: PluginContext<{ knowledge: KnowledgeSettings 
   }
   let embedder: Embedder | undefined;
   if (settings.embeddings) {
-    const { model_plugin, model, batch_size, timeout_ms } = settings.embeddings;
+    const { model_plugin, model, batch_size, timeout_ms, query_timeout_ms } = settings.embeddings;
     const client: ModelClient = ctx.use(model_plugin, "model").client;
     if (typeof client.embed !== "function") throw new Error(`knowledge.embeddings.model_plugin: model plugin '${model_plugin}' offers no embeddings (embed)`);
-    embedder = { client: client as Embedder["client"], model, key: `${model_plugin}/${model ?? "default"}`, batchSize: batch_size, timeoutMs: timeout_ms };
+    embedder = { client: client as Embedder["client"], model, key: `${model_plugin}/${model ?? "default"}`, batchSize: batch_size, timeoutMs: timeout_ms, queryTimeoutMs: query_timeout_ms };
   }
   return new KnowledgeStore(ctx.db(), embedder, (error) =>
     ctx.log.warn("query embedding failed; ranking by BM25 only", { model: embedder?.key, error: error instanceof Error ? error.message : String(error) }),

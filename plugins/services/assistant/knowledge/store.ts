@@ -15,6 +15,8 @@ export interface Embedder {
   key: string;
   batchSize: number;
   timeoutMs: number;
+  /** A query waits this long for its vector, then is ranked by BM25 alone (default 5000). */
+  queryTimeoutMs?: number;
 }
 
 /** A file ready to be indexed: its chunks and, with an embedder, one vector per chunk. */
@@ -148,15 +150,36 @@ export class KnowledgeStore implements KnowledgeBase {
     return removed;
   }
 
-  /** One vector per text from the configured embedder, in batches. */
+  /**
+   * One vector per text from the configured embedder, in batches, each within its deadline (`timeout_ms` at upload,
+   * `query_timeout_ms` for a query), which holds even against a client that ignores its signal.
+   */
   async embed(texts: string[], purpose: "document" | "query", signal?: AbortSignal): Promise<number[][]> {
     const embedder = this.embedder!;
+    const [deadline, field] = purpose === "query" ? [embedder.queryTimeoutMs ?? 5000, "query_timeout_ms"] : [embedder.timeoutMs, "timeout_ms"];
     const out: number[][] = [];
     for (let i = 0; i < texts.length; i += embedder.batchSize) {
       const batch = texts.slice(i, i + embedder.batchSize);
-      const vectors = await embedder.client.embed(batch, { model: embedder.model, purpose, signal, timeoutMs: embedder.timeoutMs });
-      if (vectors.length !== batch.length) throw new Error(`embeddings model '${embedder.key}' returned ${vectors.length} vectors for ${batch.length} texts`);
-      out.push(...vectors);
+      const stop = new AbortController();
+      const abort = () => stop.abort(signal?.reason);
+      if (signal?.aborted) abort();
+      else signal?.addEventListener("abort", abort, { once: true });
+      let timer: Timer | undefined;
+      try {
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const error = new Error(`no embeddings within ${deadline} ms (knowledge.embeddings.${field})`);
+            stop.abort(error);
+            reject(error);
+          }, deadline);
+        });
+        const vectors = await Promise.race([embedder.client.embed(batch, { model: embedder.model, purpose, signal: stop.signal, timeoutMs: deadline }), late]);
+        if (vectors.length !== batch.length) throw new Error(`embeddings model '${embedder.key}' returned ${vectors.length} vectors for ${batch.length} texts`);
+        out.push(...vectors);
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", abort);
+      }
     }
     return out;
   }
