@@ -14,7 +14,10 @@ export interface ServerOptions {
   host: string;
   port: number;
   token?: string;
+  /** This server's HTTP metrics and its service's own; `/metrics` serves it after `processRegistry`. */
   registry: Registry;
+  /** Metrics of the whole process, served once on every port (absent: only `registry`). */
+  processRegistry?: Registry;
   log: Logger;
   service: HttpService;
   limits?: RequestLimits;
@@ -259,7 +262,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       "/metrics",
       async ({ set }) => {
         set.headers["content-type"] = registry.contentType;
-        return registry.metrics();
+        const texts = await Promise.all([options.processRegistry, registry].map((r) => r?.metrics() ?? ""));
+        return texts.filter((text) => text.trim()).join("\n") || "\n";
       },
       { detail: { hide: true } },
     );

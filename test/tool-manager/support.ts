@@ -24,7 +24,7 @@ export function ensureTestNodeBinary(): Promise<string> {
 }
 
 export const tenants = { alpha: "alpha-token-0123456789", beta: "beta-token-0123456789" };
-export const allTools = ["renew-instance", "calculator", "code-interpreter", "hmac-signer", "faulty-tool"];
+export const allTools = ["renew-instance", "calculator", "code-interpreter", "hmac-signer", "faulty-tool", "nested-args"];
 
 /** A port range of 40 that no other test file is likely to use at the same time. */
 export function portRange(): { port_start: number; port_end: number } {

@@ -20,6 +20,12 @@ export type ToolTarget = Static<typeof ToolTarget>;
 
 export const TenantTarget = t.Object({ tenant_id: Tool.tenant_id });
 
+export const ToolInfoRequest = t.Object({
+  ...Tool,
+  parameters_format: t.Optional(OneOf(["list", "json_schema"], { description: "`list` (default): the original's list form, which its ToolServiceProxy reads; `json_schema`: a JSON Schema object" })),
+});
+export type ToolInfoRequest = Static<typeof ToolInfoRequest>;
+
 export const CreateTool = t.Object({
   ...Tool,
   tool_cfg: t.Optional(t.Record(t.String(), t.Any(), { description: "The tool's own config (its secrets stay in the manager and its node)" })),
@@ -46,7 +52,7 @@ export const ToolList = Reply({ tools: t.Record(t.String(), InstanceStatusSchema
 export const ToolInfo = Reply({
   name: t.String(),
   description: t.String(),
-  parameters: t.Union([t.Array(t.Unknown()), t.Record(t.String(), t.Unknown())], { description: "The original's list form or a JSON Schema" }),
+  parameters: t.Union([t.Array(t.Unknown()), t.Record(t.String(), t.Unknown())], { description: "The original's list form, or a JSON Schema when asked with parameters_format=json_schema" }),
 });
 export type ToolInfo = Static<typeof ToolInfo>;
 

@@ -7,6 +7,7 @@ import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { registerSecret } from "../../../core/log.ts";
+import { parameterFormats, parametersIn, type ParameterFormat } from "../../protocol/tool-call/list-form.ts";
 import { ToolConfigError, type PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import * as M from "../../protocol/tool-manager/schemas.ts";
 import { success } from "./envelope.ts";
@@ -155,12 +156,16 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return success(requestIdOf(ctx), { tools });
   });
 
-  route(["post", "get"], "/tool_info", M.ToolTarget, M.ToolInfo, async (ctx) => {
-    const { tool, name } = target(ctx);
+  // The original's list form unless the client asks for JSON Schema: its ToolServiceProxy reads only the list.
+  route(["post", "get"], "/tool_info", M.ToolInfoRequest, M.ToolInfo, async (ctx) => {
+    const { values, tool, name } = target(ctx);
+    const format = (optionalString(values, "parameters_format") ?? "list") as ParameterFormat;
+    if (!parameterFormats.includes(format)) throw new HttpError(400, `parameters_format must be one of ${parameterFormats.join(", ")}`, "parameters_format");
     const record = runningInstance(tool, name);
     const requestId = requestIdOf(ctx);
     const reply = await nodeCall(name, "tool_info", () => client.info(record.port, record.node_token, requestId, parts.executeTimeoutMs));
-    return success(requestId, JSON.parse(reply.text).output);
+    const output = JSON.parse(reply.text).output;
+    return success(requestId, { ...output, parameters: parametersIn(format, output.parameters) });
   });
 
   route(["post"], "/execute_tool", M.ExecuteTool, t.Unknown({ description: "The tool's result" }), async (ctx) => {
