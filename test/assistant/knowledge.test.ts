@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import { chunkText } from "../../plugins/services/assistant/knowledge/chunk.ts";
 import { extract, MAX_DOCX_UNZIPPED_BYTES } from "../../plugins/services/assistant/knowledge/extract.ts";
+import { invalidName } from "../../plugins/services/assistant/knowledge/files.ts";
 import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
 import { KnowledgeStore } from "../../plugins/services/assistant/knowledge/store.ts";
 import { indexTerms, queryTerms } from "../../plugins/services/assistant/knowledge/terms.ts";
@@ -326,6 +327,18 @@ describe("vector ranking", () => {
     expect(await store.search("uma", "nomatch", { limit: 2.7 })).toHaveLength(2);
     expect(await store.search("uma", "nomatch", { limit: Number.NaN })).toHaveLength(5);
     expect(await store.search("uma", "alpha3", { limit: -4 })).toHaveLength(1);
+  });
+});
+
+describe("file names", () => {
+  test("only a plain name is a file name: no directory part, no dots alone, no control characters, at most 255 bytes", () => {
+    for (const name of ["notes.txt", "知识库.md", ".hidden.txt", "a b (1).pdf", "x".repeat(251) + ".txt"]) expect(invalidName(name)).toBeUndefined();
+    expect(invalidName("")).toBe("the file name is empty");
+    expect(invalidName("a/b.txt")).toBe("'a/b.txt' has a directory part");
+    expect(invalidName("C:\\temp\\x.txt")).toContain("has a directory part");
+    expect(invalidName("..")).toBe("'..' is not a file name");
+    expect(invalidName("a\u0000b.txt")).toBe("'a\\u0000b.txt' has control characters");
+    expect(invalidName("名".repeat(86) + ".txt")).toContain("is longer than 255 bytes");
   });
 });
 
