@@ -2,17 +2,12 @@
  * The hybrid path through a real model plugin: the openai plugin pointed at a loopback server that speaks OpenAI's
  * `/v1/embeddings` wire format (vectors from a bag of words that folds a few synonyms together). Upload sends the
  * chunks, a search sends the query, and a query that shares no word with its document finds it through the vectors.
- * Runs once the openai plugin offers embed() (issue 16's model-plugin part); until then the same path is tested with
- * the test's own embeddings model in knowledge.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Kernel } from "../../core/kernel.ts";
 import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
-import { createOpenAIClient } from "../../plugins/protocol/openai-chat/client.ts";
 import { repoRoot, tempProject } from "../support/project.ts";
-
-const openaiEmbeds = typeof createOpenAIClient({ model: "x" } as any, { fetch }).embed === "function";
 
 const synonyms: Record<string, string> = { automobile: "car", vehicle: "car", physician: "doctor" };
 function vectorOf(text: string): number[] {
@@ -26,7 +21,7 @@ function vectorOf(text: string): number[] {
   return vector;
 }
 
-describe.skipIf(!openaiEmbeds)("knowledge with the openai plugin's embeddings (loopback /v1/embeddings)", () => {
+describe("knowledge with the openai plugin's embeddings (loopback /v1/embeddings)", () => {
   const received: { model: string; input: string[] }[] = [];
   const upstream = Bun.serve({
     port: 0,
