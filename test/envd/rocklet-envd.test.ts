@@ -1,0 +1,186 @@
+/**
+ * envd's data plane in the rocklet, driven by the official e2b SDK pointed straight at it (`sandboxUrl`), and by raw
+ * requests where the shape matters (tokens, malformed Connect bodies).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AuthenticationError, CommandExitError, FileType, NotFoundError, TimeoutError } from "e2b";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { setDefaultTimeout } from "bun:test";
+import { scratchDir, startTestRocklet, type TestRocklet } from "../rocklet/harness.ts";
+import { sdkSandbox } from "./harness.ts";
+
+setDefaultTimeout(30_000); // two shared cores: a login shell can take seconds to start
+
+let rocklet: TestRocklet;
+const dir = scratchDir("envd-");
+// Commands run under `bash -l`; with the host's HOME a login profile may run hooks (pyenv's rehash takes a lock)
+// that a killed command would leave behind. Commands that get killed use a HOME without a profile.
+const noProfile = { HOME: dir };
+
+beforeAll(() => {
+  rocklet = startTestRocklet();
+});
+afterAll(() => rocklet.stop());
+
+describe("commands", () => {
+  test("run returns exit code, stdout and stderr, with the request's env and cwd", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const result = await sandbox.commands.run('echo "out $GREETING"; echo err >&2; pwd', { cwd: dir, envs: { GREETING: "hi" } });
+    expect(result).toMatchObject({ exitCode: 0, stdout: `out hi\n${dir}\n`, stderr: "err\n" });
+    const failed = await sandbox.commands.run("echo partial; exit 3").catch((error) => error);
+    expect(failed).toBeInstanceOf(CommandExitError);
+    expect(failed).toMatchObject({ exitCode: 3, stdout: "partial\n" });
+  });
+
+  test("output streams while the command runs", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const started = Date.now();
+    let firstAt = 0;
+    const result = await sandbox.commands.run("echo first; sleep 1.5; echo second", {
+      onStdout: () => {
+        firstAt ||= Date.now() - started;
+      },
+    });
+    const total = Date.now() - started;
+    expect(result.stdout).toBe("first\nsecond\n");
+    expect(total).toBeGreaterThan(1400);
+    expect(firstAt).toBeLessThan(total - 1000);
+  });
+
+  test("a background command takes stdin, shows in list, and kill ends it", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const seen: string[] = [];
+    const handle = await sandbox.commands.run("cat", { background: true, stdin: true, envs: noProfile, onStdout: (data) => void seen.push(data) });
+    expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(handle.pid);
+    await sandbox.commands.sendStdin(handle.pid, "ping\n");
+    for (let i = 0; i < 50 && seen.join("") !== "ping\n"; i++) await Bun.sleep(20);
+    expect(seen.join("")).toBe("ping\n");
+    expect(await sandbox.commands.kill(handle.pid)).toBe(true);
+    const ended = await handle.wait().catch((error) => error);
+    expect(ended).toBeInstanceOf(CommandExitError);
+    expect(ended.exitCode).toBe(-1);
+    expect((await sandbox.commands.list()).map((p) => p.pid)).not.toContain(handle.pid);
+    expect(await sandbox.commands.kill(handle.pid)).toBe(false);
+  });
+
+  test("a client that disconnects leaves the command running; connect picks up its output", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const marker = join(dir, "after-disconnect");
+    const handle = await sandbox.commands.run(`sleep 0.5; echo later; touch ${marker}`, { background: true });
+    await handle.disconnect();
+    const again = await sandbox.commands.connect(handle.pid);
+    const result = await again.wait();
+    expect(result.stdout).toBe("later\n");
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  test("the call's timeout kills the command", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const command = "sleep 7.25; echo timed-out-command";
+    const error = await sandbox.commands.run(command, { timeoutMs: 500, envs: noProfile }).catch((e) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    const stillRunning = async () => (await sandbox.commands.list()).some((p) => p.args.includes(command));
+    for (let i = 0; i < 100 && (await stillRunning()); i++) await Bun.sleep(20);
+    expect(await stillRunning()).toBe(false);
+  });
+});
+
+describe("files", () => {
+  test("text and binary (1 MiB) round trips, multipart and octet-stream uploads", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const text = join(dir, "files", "nested", "a.txt");
+    expect(await sandbox.files.write(text, "héllo")).toMatchObject({ name: "a.txt", type: "file", path: text });
+    expect(await sandbox.files.read(text)).toBe("héllo");
+
+    const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
+    await sandbox.files.write(join(dir, "files", "blob.bin"), binary.buffer as ArrayBuffer);
+    const back = await sandbox.files.read(join(dir, "files", "blob.bin"), { format: "bytes" });
+    expect(Buffer.compare(Buffer.from(back), Buffer.from(binary))).toBe(0);
+
+    // A stream goes up as application/octet-stream (envd ≥ 0.5.7); several files as one multipart body.
+    const streamed = join(dir, "files", "streamed.txt");
+    await sandbox.files.write(streamed, new Blob(["from a stream"]).stream());
+    expect(await sandbox.files.read(streamed)).toBe("from a stream");
+    const many = await sandbox.files.write([
+      { path: join(dir, "files", "m1.txt"), data: "one" },
+      { path: join(dir, "files", "m2.txt"), data: "two" },
+    ]);
+    expect(many.map((entry) => entry.name)).toEqual(["m1.txt", "m2.txt"]);
+    expect(await sandbox.files.read(join(dir, "files", "m2.txt"))).toBe("two");
+  });
+
+  test("list, makeDir, exists, getInfo, rename, remove", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const root = join(dir, "tree");
+    expect(await sandbox.files.makeDir(join(root, "sub"))).toBe(true);
+    expect(await sandbox.files.makeDir(join(root, "sub"))).toBe(false);
+    await sandbox.files.write(join(root, "sub", "f.txt"), "12345");
+    expect((await sandbox.files.list(root)).map((e) => e.name)).toEqual(["sub"]);
+    expect((await sandbox.files.list(root, { depth: 2 })).map((e) => e.path)).toEqual([join(root, "sub"), join(root, "sub", "f.txt")]);
+    const info = await sandbox.files.getInfo(join(root, "sub", "f.txt"));
+    expect(info).toMatchObject({ name: "f.txt", type: "file", size: 5, permissions: "-rw-r--r--" });
+    expect((await sandbox.files.getInfo(join(root, "sub"))).type).toBe(FileType.DIR);
+    const moved = await sandbox.files.rename(join(root, "sub", "f.txt"), join(root, "g.txt"));
+    expect(moved.path).toBe(join(root, "g.txt"));
+    expect(await sandbox.files.exists(join(root, "sub", "f.txt"))).toBe(false);
+    await sandbox.files.remove(root);
+    expect(await sandbox.files.exists(root)).toBe(false);
+  });
+
+  test("a missing file is NotFoundError on read, stat and remove", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const missing = join(dir, "no-such-file");
+    for (const call of [() => sandbox.files.read(missing), () => sandbox.files.getInfo(missing), () => sandbox.files.remove(missing)]) {
+      const error = await call().catch((e) => e);
+      expect(error).toBeInstanceOf(NotFoundError);
+      expect(error.message).toContain(missing);
+    }
+  });
+});
+
+describe("bad input", () => {
+  test("a wrong access token is refused on RPCs and on /files, and nothing runs", async () => {
+    const sandbox = sdkSandbox(rocklet, "wrong-token");
+    const marker = join(dir, "wrong-token");
+    expect(await sandbox.commands.run(`touch ${marker}`).catch((e) => e)).toBeInstanceOf(AuthenticationError);
+    expect(await sandbox.files.write(marker, "x").catch((e) => e)).toBeInstanceOf(AuthenticationError);
+    expect(existsSync(marker)).toBe(false);
+    // /health needs no token (the SDK probes it to tell a dead sandbox from a network error).
+    expect((await fetch(`${rocklet.url}/health`)).status).toBe(204);
+  });
+
+  test("malformed Connect bodies and unknown requests get Connect or envd errors, never a 5xx", async () => {
+    const headers = { "x-access-token": rocklet.token, "content-type": "application/json" };
+    const rpc = (path: string, body: string, extra: Record<string, string> = {}) =>
+      fetch(`${rocklet.url}${path}`, { method: "POST", headers: { ...headers, ...extra }, body });
+    const cases: [Response, number, string][] = [
+      [await rpc("/process.Process/List", "{not json"), 400, "invalid_argument"],
+      [await rpc("/filesystem.Filesystem/Stat", JSON.stringify({ path: 5 })), 400, "invalid_argument"],
+      [await rpc("/filesystem.Filesystem/Stat", JSON.stringify({ path: "" })), 400, "invalid_argument"],
+      [await rpc("/process.Process/SendSignal", JSON.stringify({ process: { pid: 1 }, signal: "SIGNAL_SIGKILL" })), 404, "not_found"],
+      [await rpc("/process.Process/List", "{}", { "content-type": "text/plain" }), 415, ""],
+    ];
+    for (const [response, status, code] of cases) {
+      const text = await response.text();
+      expect({ status: response.status, text }).toMatchObject({ status });
+      if (code) expect(JSON.parse(text).code).toBe(code);
+    }
+    // A Start stream with no command ends with an error in the stream (end-stream message), naming the field.
+    const start = await rpc("/process.Process/Start", "\0\0\0\0\x02{}", { "content-type": "application/connect+json" });
+    expect(start.status).toBe(200);
+    expect(await start.text()).toContain("process.cmd: required");
+    const files = await fetch(`${rocklet.url}/files?path=${encodeURIComponent(dir)}`, { headers });
+    expect(files.status).toBe(400);
+    expect(await files.json()).toEqual({ code: 400, message: `path '${dir}' is a directory` });
+    const noPath = await fetch(`${rocklet.url}/files`, { method: "POST", headers, body: "{}" });
+    expect(noPath.status).toBe(400);
+    expect((await noPath.json()).message).toContain("content-type");
+  });
+
+  test("a PTY is refused as unimplemented", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const error = await sandbox.pty.create({ cols: 80, rows: 24, onData: () => undefined }).catch((e) => e);
+    expect(String(error)).toContain("PTY processes are not supported");
+  });
+});
