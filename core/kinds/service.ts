@@ -16,12 +16,23 @@ export type ServiceApp = Elysia<"", Elysia["~Singleton"], Elysia["~Definitions"]
 export interface HttpService {
   /** Mounts the service's routes on the app the kernel built (health, metrics, auth and errors are the kernel's). */
   mount(app: ServiceApp): unknown;
-  /** Shapes error bodies in the service's own envelope; the default is `{error:{message,type,field,request_id}}`. */
-  errorBody?(error: { status: number; message: string; field?: string; requestId: string }): unknown;
+  /**
+   * Shapes error bodies in the service's own envelope; the default is `{error:{message,type,field,request_id}}`.
+   * `path` is the request's path, for a service that speaks two protocols (the admin: ROCK's and E2B's).
+   */
+  errorBody?(error: { status: number; message: string; field?: string; requestId: string; path: string }): unknown;
   /** The HTTP status to send for an error of `status` (ROCK answers validation errors with 200 and "Failed"). */
-  errorStatus?(status: number): number;
+  errorStatus?(status: number, path: string): number;
   /** Paths that need no token besides `/health` (e.g. a worker's own health route). */
   publicPaths?: string[];
+  /** Headers besides `Authorization: Bearer` that may carry the server's token (E2B's SDK sends `X-API-Key`). */
+  tokenHeaders?: string[];
+  /**
+   * Credentials of the service's own, asked when the server's token is missing or wrong: true lets the request reach
+   * its route (E2B's per-sandbox access token on the data plane). The route must still check what it relies on:
+   * without a server token configured, the kernel asks nothing.
+   */
+  authenticate?(request: Request, path: string): boolean;
   /** Title for the OpenAPI document. */
   title?: string;
 }
