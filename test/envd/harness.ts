@@ -1,6 +1,6 @@
 /** The official e2b SDK pointed straight at an in-process rocklet (no control plane): the data plane alone. */
 import { Sandbox } from "e2b";
-import { ENVD_VERSION } from "../../plugins/programs/rocklet/envd/index.ts";
+import { ENVD_VERSION } from "../../plugins/protocol/envd/version.ts";
 import type { TestRocklet } from "../rocklet/harness.ts";
 
 export function sdkSandbox(rocklet: TestRocklet, token = rocklet.token): Sandbox {

@@ -29,9 +29,6 @@ import { handleFiles } from "./files-rest.ts";
 import { filesystemService } from "./filesystem.ts";
 import { ProcessTable } from "./processes.ts";
 
-/** The envd version we answer as: every behaviour the SDK enables up to it is implemented. */
-export const ENVD_VERSION = "0.5.7";
-
 export interface EnvdOptions {
   home: string;
   baseEnv: () => Record<string, string>;

@@ -1,0 +1,118 @@
+/**
+ * The E2B SDK's data plane through the admin: `sandboxUrl` is `<admin>/envd`, every envd call (Connect RPC streams,
+ * REST /files) arrives here with `E2b-Sandbox-Id`, `E2b-Sandbox-Port` and `X-Access-Token`, and is streamed to that
+ * sandbox's rocklet, which serves envd beside ROCK's routes. The access token is the sandbox's own (from create or
+ * connect); the rocklet's token never leaves the server. Only envd's port is served for now.
+ */
+import type { Server } from "bun";
+import type { ServiceApp } from "../../../../core/kinds/service.ts";
+import { HttpError } from "../../../../core/errors.ts";
+import { Filesystem } from "../../../protocol/envd/filesystem/filesystem_pb.ts";
+import { Process } from "../../../protocol/envd/process/process_pb.ts";
+import { ENVD_PORT } from "../../../protocol/envd/version.ts";
+import { EnvdAnswer } from "../../../protocol/e2b/schemas.ts";
+import type { DataPlane } from "../data-plane.ts";
+import type { RockletTarget } from "../rocklet-client.ts";
+import type { E2bRecords } from "./e2b-records.ts";
+import { e2bErrorBody } from "./routes.ts";
+
+export const ENVD_PREFIX = "/envd";
+
+const SANDBOX_HEADER = "e2b-sandbox-id";
+const PORT_HEADER = "e2b-sandbox-port";
+const TOKEN_HEADER = "x-access-token";
+
+/** Headers that describe this hop or carry our credentials, not the call. */
+const HOP_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "authorization", TOKEN_HEADER, SANDBOX_HEADER, PORT_HEADER, "upgrade", "te", "trailer"]);
+
+export interface EnvdProxyParts {
+  e2b: E2bRecords;
+  dataPlane: DataPlane;
+  fetch: typeof fetch;
+}
+
+/** For the kernel's `authenticate`: a data-plane call with the named sandbox's access token needs no server token. */
+export function presentsAccessToken(e2b: E2bRecords, request: Request, path: string): boolean {
+  if (!path.startsWith(`${ENVD_PREFIX}/`)) return false;
+  const sandbox = request.headers.get(SANDBOX_HEADER);
+  const token = request.headers.get(TOKEN_HEADER);
+  return sandbox !== null && token !== null && e2b.accepts(sandbox, token);
+}
+
+/** envd's streaming RPCs, by path: a Connect client reads their errors from the stream, not from the HTTP status. */
+const streamingRpcs = new Set(
+  [Process, Filesystem].flatMap((service) => service.methods.filter((m) => m.methodKind !== "unary").map((m) => `${ENVD_PREFIX}/${service.typeName}/${m.name}`)),
+);
+
+export function mountEnvdProxy(app: ServiceApp, parts: EnvdProxyParts) {
+  return app.all(
+    `${ENVD_PREFIX}/*`,
+    async ({ request, server }) => {
+      try {
+        return await forward(request, server, parts);
+      } catch (error) {
+        const path = new URL(request.url).pathname;
+        if (error instanceof HttpError && streamingRpcs.has(path)) return streamError(error, path);
+        throw error;
+      }
+    },
+    { parse: "none", response: { 200: EnvdAnswer } },
+  );
+}
+
+/** A streaming RPC's error as Connect sends it: HTTP 200 and an end-stream message carrying the error. */
+function streamError(error: HttpError, path: string): Response {
+  const { code, message } = e2bErrorBody({ status: error.status, message: error.message, path });
+  const payload = new TextEncoder().encode(JSON.stringify({ error: { code, message } }));
+  const frame = new Uint8Array(5 + payload.length);
+  frame[0] = 0b10; // end of stream
+  new DataView(frame.buffer).setUint32(1, payload.length);
+  frame.set(payload, 5);
+  return new Response(frame, { headers: { "content-type": "application/connect+json" } });
+}
+
+async function forward(request: Request, server: Server<unknown> | null, parts: EnvdProxyParts): Promise<Response> {
+  const sandbox = request.headers.get(SANDBOX_HEADER);
+  if (!sandbox) throw new HttpError(400, "E2b-Sandbox-Id: required (the sandbox this envd call is for)", SANDBOX_HEADER);
+  const token = request.headers.get(TOKEN_HEADER);
+  // Checked here too: without a server token the kernel asks for no credentials at all.
+  if (!token || !parts.e2b.accepts(sandbox, token)) {
+    throw new HttpError(401, `X-Access-Token: missing or not the access token of sandbox '${sandbox}'`, TOKEN_HEADER);
+  }
+  const port = request.headers.get(PORT_HEADER) ?? String(ENVD_PORT);
+  if (port !== String(ENVD_PORT)) {
+    throw new HttpError(400, `E2b-Sandbox-Port: port ${port} of sandbox '${sandbox}' is not served here (only envd's ${ENVD_PORT})`, PORT_HEADER);
+  }
+  let target: RockletTarget;
+  try {
+    target = await parts.dataPlane.target(sandbox);
+  } catch (error) {
+    throw new HttpError(404, `sandbox '${sandbox}' is not running: ${(error as Error).message}`);
+  }
+  const url = new URL(request.url);
+  const headers = new Headers();
+  request.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name)) headers.set(name, value);
+  });
+  headers.set("authorization", `Bearer ${target.rockletToken}`);
+  // Streams last as long as the command or the watch; envd's keepalives cross the silences.
+  server?.timeout(request, 0);
+  let upstream: Response;
+  try {
+    upstream = await parts.fetch(`${target.rockletUrl}${url.pathname.slice(ENVD_PREFIX.length)}${url.search}`, {
+      method: request.method,
+      headers,
+      body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+      signal: request.signal,
+      redirect: "manual",
+      duplex: "half",
+    } as RequestInit);
+  } catch (error) {
+    throw new HttpError(502, `the rocklet of sandbox '${sandbox}' is not reachable: ${(error as Error).message}`);
+  }
+  const answer = new Headers();
+  upstream.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name) && name !== "content-encoding") answer.set(name, value);
+  });
+  return new Response(upstream.body, { status: upstream.status, headers: answer });
+}

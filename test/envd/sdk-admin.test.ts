@@ -1,0 +1,112 @@
+/**
+ * The official e2b SDK against the admin on the local deployment, with only `apiUrl` and `sandboxUrl` changed (and
+ * the server token as the API key): create → commands → files → setTimeout → list → kill, the same sandbox also seen
+ * through ROCK's routes, and E2B's errors for what is not ours.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { AuthenticationError, CommandExitError, NotFoundError, Sandbox } from "e2b";
+import { api, bootAdmin, type AdminHarness } from "../admin/support.ts";
+
+setDefaultTimeout(60_000);
+
+const token = "e2b-admin-token-5d1c";
+let admin: AdminHarness;
+let root: string;
+let opts: { apiUrl: string; sandboxUrl: string; apiKey: string };
+const rock = (path: string, body: unknown) =>
+  fetch(`${root}${api}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());
+
+const activeIds = async () => {
+  const listed = await (await fetch(`${root}${api}/sandboxes`, { headers: { authorization: `Bearer ${token}` } })).json();
+  return (listed.result.items as { sandbox_id: string }[]).map((item) => item.sandbox_id);
+};
+
+beforeAll(async () => {
+  admin = await bootAdmin(`    token: ${token}\n    e2b_templates: { base: "python:3.11" }\n`);
+  root = admin.kernel.server("admin")!.url;
+  opts = { apiUrl: root, sandboxUrl: `${root}/envd`, apiKey: token };
+});
+afterAll(() => admin?.close());
+
+describe("a sandbox through the official SDK", () => {
+  test("create, run, files, setTimeout, list, kill; ROCK's routes see the same sandbox", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 120_000, metadata: { suite: "e2b-admin" }, envs: { FROM_CREATE: "yes" } });
+    try {
+      const run = await sandbox.commands.run('echo "$FROM_CREATE $FROM_RUN"; echo oops >&2', { envs: { FROM_RUN: "too" } });
+      expect(run).toMatchObject({ exitCode: 0, stdout: "yes too\n", stderr: "oops\n" });
+      const failed = await sandbox.commands.run("exit 7").catch((e) => e);
+      expect(failed).toBeInstanceOf(CommandExitError);
+      expect(failed.exitCode).toBe(7);
+
+      const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
+      await sandbox.files.write("e2b/blob.bin", binary.buffer as ArrayBuffer);
+      expect(Buffer.compare(Buffer.from(await sandbox.files.read("e2b/blob.bin", { format: "bytes" })), Buffer.from(binary))).toBe(0);
+      await sandbox.files.write("e2b/note.txt", "written by e2b");
+      expect((await sandbox.files.list("e2b")).map((e) => e.name)).toEqual(["blob.bin", "note.txt"]);
+
+      // The same sandbox through ROCK's routes: the file is there, and a command there sees E2B's env.
+      const read = await rock("/read_file", { sandbox_id: sandbox.sandboxId, path: (await sandbox.files.getInfo("e2b/note.txt")).path });
+      expect(read.result.content).toBe("written by e2b");
+      const executed = await rock("/execute", { sandbox_id: sandbox.sandboxId, command: "echo $FROM_CREATE" });
+      expect(executed.result.stdout).toBe("yes\n");
+
+      const info = await sandbox.getInfo();
+      expect(info).toMatchObject({ sandboxId: sandbox.sandboxId, templateId: "base", metadata: { suite: "e2b-admin" }, state: "running" });
+      await sandbox.setTimeout(600_000);
+      const extended = await sandbox.getInfo();
+      expect(extended.endAt.getTime() - Date.now()).toBeGreaterThan(500_000);
+
+      const listed = await Sandbox.list({ ...opts, query: { metadata: { suite: "e2b-admin" } } }).nextItems();
+      expect(listed.map((s) => s.sandboxId)).toEqual([sandbox.sandboxId]);
+      expect(await Sandbox.list({ ...opts, query: { metadata: { suite: "other" } } }).nextItems()).toEqual([]);
+
+      const again = await Sandbox.connect(sandbox.sandboxId, opts);
+      expect((await again.commands.run("echo again")).stdout).toBe("again\n");
+    } finally {
+      expect(await sandbox.kill()).toBe(true);
+    }
+    // Stopped for ROCK too: its list of active sandboxes no longer has it.
+    expect(await activeIds()).not.toContain(sandbox.sandboxId);
+    expect(await Sandbox.kill(sandbox.sandboxId, opts)).toBe(false);
+    expect(await sandbox.commands.run("echo after").catch((e) => e)).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe("bad input", () => {
+  test("a wrong API key, an unknown template or sandbox, another sandbox's token: E2B's codes, nothing started", async () => {
+    expect(await Sandbox.create("base", { ...opts, apiKey: "wrong" }).catch((e) => e)).toBeInstanceOf(AuthenticationError);
+    const unknown = await fetch(`${root}/v2/sandboxes`, { method: "POST", headers: { "x-api-key": token, "content-type": "application/json" }, body: JSON.stringify({ templateID: "nope" }) });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ code: 404, message: "template 'nope' not found (templates: base)" });
+    const invalid = await fetch(`${root}/v2/sandboxes`, { method: "POST", headers: { "x-api-key": token, "content-type": "application/json" }, body: JSON.stringify({ templateID: "base", timeout: -1 }) });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).message).toContain("timeout");
+    expect(await Sandbox.getInfo("no-such-sandbox", opts).catch((e) => e)).toBeInstanceOf(NotFoundError);
+    expect(await activeIds()).toEqual([]);
+
+    const one = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });
+    const two = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });
+    try {
+      const envd = (sandboxId: string, accessToken: string, port = "49983") =>
+        fetch(`${root}/envd/filesystem.Filesystem/Stat`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "e2b-sandbox-id": sandboxId, "e2b-sandbox-port": port, "x-access-token": accessToken },
+          body: JSON.stringify({ path: "/" }),
+        });
+      const two_token = (two as unknown as { envdAccessToken: string }).envdAccessToken;
+      const one_token = (one as unknown as { envdAccessToken: string }).envdAccessToken;
+      expect((await envd(two.sandboxId, two_token)).status).toBe(200);
+      // One sandbox's token does not open another, nor does the server's; a port other than envd's is refused.
+      expect((await envd(one.sandboxId, two_token)).status).toBe(401);
+      expect((await envd(one.sandboxId, token)).status).toBe(401);
+      const port = await envd(one.sandboxId, one_token, "8080");
+      expect(port.status).toBe(400);
+      expect(await port.json()).toEqual({ code: "invalid_argument", message: `E2b-Sandbox-Port: port 8080 of sandbox '${one.sandboxId}' is not served here (only envd's 49983)` });
+      expect((await fetch(`${root}/envd/filesystem.Filesystem/Stat`, { method: "POST", body: "{}" })).status).toBe(401);
+    } finally {
+      await one.kill();
+      await two.kill();
+    }
+    expect(await activeIds()).toEqual([]);
+  });
+});
