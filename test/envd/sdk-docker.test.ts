@@ -1,0 +1,74 @@
+/**
+ * The official e2b SDK against the admin on the real Docker engine: the rocklet binary (compiled, envd inside) in the
+ * test image's container; create → streamed command → background command killed → files (1 MiB binary) → the same
+ * sandbox through ROCK's routes → kill, and no container left.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import Docker from "dockerode";
+import { CommandExitError, Sandbox } from "e2b";
+import { ensureRockletBinary } from "../deployments/support.ts";
+import { bootAdminKernel, type RunningAdmin } from "../sdk/support.ts";
+import { available, dockerSocket, sandboxImage } from "../support/env.ts";
+import { api } from "../admin/support.ts";
+
+setDefaultTimeout(120_000);
+const socket = dockerSocket();
+const token = "e2b-docker-token-81fe";
+
+describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deployment", () => {
+  let engine: Docker;
+  let admin: RunningAdmin;
+  let opts: { apiUrl: string; sandboxUrl: string; apiKey: string };
+  const containersOf = async (id: string) =>
+    engine.listContainers({ all: true, filters: { label: ["rock.managed=true", `rock.sandbox_id=${id}`] } });
+
+  beforeAll(async () => {
+    engine = new Docker({ socketPath: socket });
+    const binary = await ensureRockletBinary();
+    admin = await bootAdminKernel(
+      `server:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
+        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
+    );
+    opts = { apiUrl: admin.baseUrl, sandboxUrl: `${admin.baseUrl}/envd`, apiKey: token };
+  }, 120_000);
+  afterAll(async () => {
+    await admin?.close();
+  });
+
+  test("create, stream, kill a background command, files, ROCK's routes on the same sandbox, kill", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 300_000, envs: { GREETING: "hello" } });
+    const id = sandbox.sandboxId;
+    try {
+      expect(await containersOf(id)).toHaveLength(1);
+      const chunks: { at: number; text: string }[] = [];
+      const started = Date.now();
+      const run = await sandbox.commands.run('echo "$GREETING"; sleep 1; echo done', { onStdout: (text) => void chunks.push({ at: Date.now() - started, text }) });
+      expect(run.stdout).toBe("hello\ndone\n");
+      expect(chunks[0]).toMatchObject({ text: "hello\n" });
+      expect(chunks[0].at).toBeLessThan(chunks.at(-1)!.at - 500);
+
+      const background = await sandbox.commands.run("sleep 300", { background: true });
+      expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(background.pid);
+      expect(await background.kill()).toBe(true);
+      expect(await background.wait().catch((e) => e)).toBeInstanceOf(CommandExitError);
+
+      const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
+      await sandbox.files.write("/tmp/e2b/blob.bin", binary.buffer as ArrayBuffer);
+      const back = await sandbox.files.read("/tmp/e2b/blob.bin", { format: "bytes" });
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(binary))).toBe(0);
+
+      const rock = await (
+        await fetch(`${admin.baseUrl}${api}/execute`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sandbox_id: id, command: "sha256sum /tmp/e2b/blob.bin | cut -c1-64" }),
+        })
+      ).json();
+      expect(rock.result.stdout.trim()).toBe(new Bun.CryptoHasher("sha256").update(binary).digest("hex"));
+    } finally {
+      expect(await sandbox.kill()).toBe(true);
+    }
+    for (let i = 0; i < 50 && (await containersOf(id)).some((c) => c.State === "running"); i++) await Bun.sleep(100);
+    expect((await containersOf(id)).filter((c) => c.State === "running")).toEqual([]);
+  });
+});
