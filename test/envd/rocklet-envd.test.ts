@@ -139,6 +139,44 @@ describe("files", () => {
   });
 });
 
+describe("watches and keepalives", () => {
+  test("watchDir reports files created, written and removed, recursively when asked, until stopped", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const root = join(dir, "watched");
+    await sandbox.files.makeDir(join(root, "sub"));
+    const seen: string[] = [];
+    const handle = await sandbox.files.watchDir(root, (event) => void seen.push(`${event.type} ${event.name}`), { recursive: true });
+    await sandbox.files.write(join(root, "a.txt"), "1");
+    await sandbox.files.write(join(root, "sub", "b.txt"), "2");
+    await sandbox.files.remove(join(root, "a.txt"));
+    const want = ["create a.txt", "create sub/b.txt", "remove a.txt"];
+    for (let i = 0; i < 100 && !want.every((w) => seen.includes(w)); i++) await Bun.sleep(20);
+    expect(seen).toEqual(expect.arrayContaining(want));
+    await handle.stop();
+    const count = seen.length;
+    await sandbox.files.write(join(root, "after-stop.txt"), "3");
+    await Bun.sleep(200);
+    expect(seen.length).toBe(count);
+    expect(await sandbox.files.watchDir(join(root, "missing"), () => undefined).catch((e) => e)).toBeInstanceOf(NotFoundError);
+  });
+
+  test("a silent stream gets keepalive events at the client's Keepalive-Ping-Interval", async () => {
+    const body = JSON.stringify({ process: { cmd: "sleep", args: ["2.2"] }, stdin: false });
+    const frame = new Uint8Array(5 + body.length);
+    frame.set(new TextEncoder().encode(body), 5);
+    new DataView(frame.buffer).setUint32(1, body.length);
+    const response = await fetch(`${rocklet.url}/process.Process/Start`, {
+      method: "POST",
+      headers: { "x-access-token": rocklet.token, "content-type": "application/connect+json", "keepalive-ping-interval": "1" },
+      body: frame,
+    });
+    const text = await response.text();
+    expect(text).toContain('"start"');
+    expect(text.match(/"keepalive"/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(text).toContain('"end"');
+  });
+});
+
 describe("bad input", () => {
   test("a wrong access token is refused on RPCs and on /files, and nothing runs", async () => {
     const sandbox = sdkSandbox(rocklet, "wrong-token");

@@ -60,6 +60,14 @@ describe("a sandbox through the official SDK", () => {
       expect(listed.map((s) => s.sandboxId)).toEqual([sandbox.sandboxId]);
       expect(await Sandbox.list({ ...opts, query: { metadata: { suite: "other" } } }).nextItems()).toEqual([]);
 
+      // A watch streams through the admin as a command's output does.
+      const seen: string[] = [];
+      const watch = await sandbox.files.watchDir("e2b", (event) => void seen.push(`${event.type} ${event.name}`));
+      await sandbox.files.write("e2b/watched.txt", "x");
+      for (let i = 0; i < 100 && !seen.includes("create watched.txt"); i++) await Bun.sleep(20);
+      expect(seen).toContain("create watched.txt");
+      await watch.stop();
+
       const again = await Sandbox.connect(sandbox.sandboxId, opts);
       expect((await again.commands.run("echo again")).stdout).toBe("again\n");
     } finally {

@@ -68,3 +68,9 @@ export class EventQueue<T> {
 
 export const IDLE = Symbol("idle");
 export const CLOSED = Symbol("closed");
+
+/** How long a stream may stay silent before a keepalive event: the client's `Keepalive-Ping-Interval` (seconds). */
+export function keepaliveMs(headers: Headers): number {
+  const seconds = Number(headers.get("keepalive-ping-interval"));
+  return Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds, 300) * 1000 : 50_000;
+}

@@ -14,7 +14,8 @@
  *   `cmd: /bin/bash, args: [-l, -c, cmd]`, `stdin: false` unless asked, `Connect-Timeout-Ms` = its `timeoutMs`
  *   (default 60 s: the deadline kills the process, a client that just goes away does not); `kill` is SendSignal
  *   SIGKILL (NotFound → `false`); List, SendInput, CloseStdin. Filesystem: Stat, MakeDir (AlreadyExists → `false`),
- *   Move, ListDir (`depth`), Remove, WatchDir (server stream, start event first).
+ *   Move, ListDir (`depth`), Remove, WatchDir (server stream, start event first; the SDK reads `create`, `write`,
+ *   `remove`, `rename`, `chmod` events with names relative to the watched directory).
  * - REST: `GET /files?path=&username=` returns the bytes; `POST /files` takes multipart (`file` parts, the file name
  *   is the target path) or, from envd 0.5.7, `application/octet-stream` (optionally gzip) for streams, and answers
  *   `[{name, type: "file", path}]`; errors are `{code, message}`. `GET /health` (204, no auth), `GET /envs`.
@@ -28,6 +29,7 @@ import { Process } from "../../../protocol/envd/process/process_pb.ts";
 import { handleFiles } from "./files-rest.ts";
 import { filesystemService } from "./filesystem.ts";
 import { ProcessTable } from "./processes.ts";
+import { Watchers } from "./watchers.ts";
 
 export interface EnvdOptions {
   home: string;
@@ -47,9 +49,10 @@ export interface Envd {
 
 export function createEnvd(options: EnvdOptions): Envd {
   const processes = new ProcessTable({ baseEnv: options.baseEnv, defaultCwd: options.home, maxQueuedBytes: options.maxQueuedBytes });
+  const watchers = new Watchers({ home: options.home, maxWatchers: 64, maxPending: 10_000 });
   const router = createConnectRouter({ grpc: false, grpcWeb: false, connect: true })
     .service(Process, processes.service)
-    .service(Filesystem, filesystemService({ home: options.home }));
+    .service(Filesystem, { ...filesystemService({ home: options.home }), ...watchers.service });
   const routes = new Map<string, EnvdRoute>();
   for (const handler of router.handlers) {
     const run = createFetchHandler(handler);
@@ -60,5 +63,11 @@ export function createEnvd(options: EnvdOptions): Envd {
   routes.set("POST /files", files);
   routes.set("GET /health", { public: true, run: () => new Response(null, { status: 204 }) });
   routes.set("GET /envs", { public: false, run: () => Response.json(options.baseEnv()) });
-  return { routes, close: () => processes.killAll() };
+  return {
+    routes,
+    close: () => {
+      processes.killAll();
+      watchers.closeAll();
+    },
+  };
 }

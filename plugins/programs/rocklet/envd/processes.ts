@@ -13,7 +13,7 @@ import {
   Signal,
 } from "../../../protocol/envd/process/process_pb.ts";
 import { spawnAsOomVictim } from "../limits.ts";
-import { CLOSED, EventQueue, IDLE } from "./event-queue.ts";
+import { CLOSED, EventQueue, IDLE, keepaliveMs } from "./event-queue.ts";
 
 export interface ProcessTableOptions {
   /** The rocklet's environment without its secrets; a request's `envs` are merged over it. */
@@ -35,7 +35,6 @@ interface Running {
 
 /** After the process exits, how long to keep reading pipes that a background grandchild still holds open. */
 const PIPE_DRAIN_MS = 200;
-const KEEPALIVE_HEADER = "keepalive-ping-interval";
 
 /**
  * envd's process service: every started process is kept by pid (and optional tag) until it ends, so that List,
@@ -173,7 +172,7 @@ export class ProcessTable {
     context.signal.addEventListener("abort", stop);
     try {
       yield { event: event({ case: "start", value: { pid: process.pid } }) };
-      const idleMs = keepaliveMs(context.requestHeader.get(KEEPALIVE_HEADER));
+      const idleMs = keepaliveMs(context.requestHeader);
       for (;;) {
         const next = await queue.next(idleMs);
         if (next === CLOSED) break;
@@ -234,10 +233,6 @@ function signalGroup(pid: number, signal: "SIGKILL" | "SIGTERM"): void {
   }
 }
 
-function keepaliveMs(header: string | null): number {
-  const seconds = Number(header);
-  return Number.isFinite(seconds) && seconds >= 1 ? Math.min(seconds, 300) * 1000 : 50_000;
-}
 
 function isDirectory(path: string): boolean {
   try {
