@@ -52,6 +52,12 @@ describe("a sandbox through the official SDK", () => {
 
       const info = await sandbox.getInfo();
       expect(info).toMatchObject({ sandboxId: sandbox.sandboxId, templateId: "base", metadata: { suite: "e2b-admin" }, state: "running" });
+      const [metric] = await sandbox.getMetrics();
+      expect(metric.cpuCount).toBeGreaterThan(0);
+      expect(metric.memTotal).toBeGreaterThan(metric.memUsed);
+      expect(metric.memUsed).toBeGreaterThan(0);
+      expect(metric.diskTotal).toBeGreaterThan(metric.diskUsed);
+      expect(Math.abs(metric.timestamp.getTime() - Date.now())).toBeLessThan(60_000);
       await sandbox.setTimeout(600_000);
       const extended = await sandbox.getInfo();
       expect(extended.endAt.getTime() - Date.now()).toBeGreaterThan(500_000);

@@ -73,3 +73,23 @@ export const NoContent = t.String({ maxLength: 0, description: "No content (HTTP
 
 /** What the data plane answers: envd's own (Connect RPC, REST /files), streamed from the sandbox. */
 export const EnvdAnswer = t.Unknown({ description: "envd's answer, streamed from the sandbox's rocklet (see spec/envd of e2b-dev/E2B)" });
+
+export const MetricsQuery = t.Object({
+  start: t.Optional(t.Integer({ minimum: 0, description: "Unix seconds; ignored: the answer is the current sample" })),
+  end: t.Optional(t.Integer({ minimum: 0, description: "Unix seconds; ignored: the answer is the current sample" })),
+});
+
+export const SandboxMetric = t.Object(
+  {
+    timestamp: t.String(),
+    timestampUnix: t.Integer(),
+    cpuCount: t.Integer(),
+    cpuUsedPct: t.Number(),
+    memUsed: t.Integer(),
+    memTotal: t.Integer(),
+    memCache: t.Integer(),
+    diskUsed: t.Integer(),
+    diskTotal: t.Integer(),
+  },
+  { additionalProperties: true },
+);

@@ -104,7 +104,7 @@ export default definePlugin({
         authenticate: (request, path) => presentsAccessToken(e2b, request, path),
         mount: (app) => {
           mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet });
-          mountE2bRoutes(app, { lifecycle, records, live, e2b, templates: ctx.config.e2b_templates });
+          mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
           return mountEnvdProxy(app, { e2b, dataPlane, fetch: ctx.fetch });
         },
       },

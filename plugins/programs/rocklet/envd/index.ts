@@ -18,7 +18,8 @@
  *   `remove`, `rename`, `chmod` events with names relative to the watched directory).
  * - REST: `GET /files?path=&username=` returns the bytes; `POST /files` takes multipart (`file` parts, the file name
  *   is the target path) or, from envd 0.5.7, `application/octet-stream` (optionally gzip) for streams, and answers
- *   `[{name, type: "file", path}]`; errors are `{code, message}`. `GET /health` (204, no auth), `GET /envs`.
+ *   `[{name, type: "file", path}]`; errors are `{code, message}`. `GET /health` (204, no auth), `GET /envs`,
+ *   `GET /metrics` (what the control plane's `/sandboxes/{id}/metrics` reports).
  * - `envdVersion` from the control plane selects SDK behaviour: ≥ 0.4.0 no default user, ≥ 0.5.2 closeStdin,
  *   ≥ 0.5.7 octet-stream uploads, ≥ 0.6.2 file metadata (xattrs, not offered here), ≥ 0.6.3 watch entries.
  */
@@ -28,6 +29,7 @@ import { Filesystem } from "../../../protocol/envd/filesystem/filesystem_pb.ts";
 import { Process } from "../../../protocol/envd/process/process_pb.ts";
 import { handleFiles } from "./files-rest.ts";
 import { filesystemService } from "./filesystem.ts";
+import { envdMetrics } from "../statistics.ts";
 import { ProcessTable } from "./processes.ts";
 import { Watchers } from "./watchers.ts";
 
@@ -63,6 +65,7 @@ export function createEnvd(options: EnvdOptions): Envd {
   routes.set("POST /files", files);
   routes.set("GET /health", { public: true, run: () => new Response(null, { status: 204 }) });
   routes.set("GET /envs", { public: false, run: () => Response.json(options.baseEnv()) });
+  routes.set("GET /metrics", { public: false, run: () => Response.json(envdMetrics()) });
   return {
     routes,
     close: () => {

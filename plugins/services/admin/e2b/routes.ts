@@ -22,13 +22,17 @@ import * as E from "../../../protocol/e2b/schemas.ts";
 import { ENVD_VERSION } from "../../../protocol/envd/version.ts";
 import { isActive } from "../../../protocol/rock-admin/states.ts";
 import { RockFailure } from "../envelope.ts";
+import type { DataPlane } from "../data-plane.ts";
 import type { SandboxLifecycle } from "../lifecycle.ts";
+import type { RockletClient } from "../rocklet-client.ts";
 import type { LiveSandboxes } from "../live-sandboxes.ts";
 import type { SandboxRecord, SandboxRecords } from "../sandbox-records.ts";
 import type { E2bRecords } from "./e2b-records.ts";
 
 export interface E2bParts {
   lifecycle: SandboxLifecycle;
+  dataPlane: DataPlane;
+  rocklet: RockletClient;
   records: SandboxRecords;
   live: LiveSandboxes;
   e2b: E2bRecords;
@@ -75,7 +79,7 @@ export function e2bErrorBody(e: { status: number; message: string; path: string 
 }
 
 export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
-  const { lifecycle, records, live, e2b, templates } = parts;
+  const { lifecycle, dataPlane, rocklet, records, live, e2b, templates } = parts;
 
   /** The record of an active sandbox, or E2B's 404. */
   const active = (sandboxID: string): SandboxRecord => {
@@ -169,6 +173,29 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
         return new Response(null, { status: 204 });
       },
       { params: E.SandboxParams, body: E.TimeoutBody, response: { 204: E.NoContent } },
+    )
+    .get(
+      "/sandboxes/:sandboxID/metrics",
+      async ({ params }) => {
+        active(params.sandboxID);
+        // One current sample from the sandbox's envd (E2B keeps a history; we keep none).
+        const m = await rockFailureAsHttp(async () => rocklet.getJson(await dataPlane.target(params.sandboxID), "/metrics"));
+        const at = new Date(m.ts * 1000);
+        return [
+          {
+            timestamp: at.toISOString(),
+            timestampUnix: m.ts,
+            cpuCount: m.cpu_count,
+            cpuUsedPct: m.cpu_used_pct,
+            memUsed: m.mem_used,
+            memTotal: m.mem_total,
+            memCache: m.mem_cache,
+            diskUsed: m.disk_used,
+            diskTotal: m.disk_total,
+          },
+        ];
+      },
+      { params: E.SandboxParams, query: E.MetricsQuery, response: { 200: t.Array(E.SandboxMetric) } },
     )
     .get(
       "/v2/sandboxes",
