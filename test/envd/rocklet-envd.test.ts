@@ -139,6 +139,32 @@ describe("files", () => {
   });
 });
 
+describe("terminals", () => {
+  test("pty: a shell in a terminal takes input, answers with its output, is resized and killed", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const decoder = new TextDecoder();
+    let output = "";
+    const terminal = await sandbox.pty.create({ cols: 80, rows: 24, envs: noProfile, onData: (data) => void (output += decoder.decode(data, { stream: true })) });
+    const until = async (text: string) => {
+      for (let i = 0; i < 250 && !output.includes(text); i++) await Bun.sleep(20);
+      expect(output).toContain(text);
+    };
+    await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("tty; stty size; echo $((6*7))\n"));
+    await until("42");
+    expect(output).toMatch(/\/dev\/pts\/\d+/);
+    expect(output).toContain("24 80");
+    await sandbox.pty.resize(terminal.pid, { cols: 100, rows: 30 });
+    await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("stty size\n"));
+    await until("30 100");
+    expect(await sandbox.pty.kill(terminal.pid)).toBe(true);
+    expect(await terminal.wait().catch((e) => e)).toBeInstanceOf(CommandExitError);
+    // A process without a terminal takes no terminal input.
+    const plain = await sandbox.commands.run("sleep 5", { background: true, envs: noProfile });
+    expect(String(await sandbox.pty.sendInput(plain.pid, new Uint8Array([10])).catch((e) => e))).toContain("has no PTY");
+    await plain.kill();
+  });
+});
+
 describe("watches and keepalives", () => {
   test("watchDir reports files created, written and removed, recursively when asked, until stopped", async () => {
     const sandbox = sdkSandbox(rocklet);
@@ -216,9 +242,5 @@ describe("bad input", () => {
     expect((await noPath.json()).message).toContain("content-type");
   });
 
-  test("a PTY is refused as unimplemented", async () => {
-    const sandbox = sdkSandbox(rocklet);
-    const error = await sandbox.pty.create({ cols: 80, rows: 24, onData: () => undefined }).catch((e) => e);
-    expect(String(error)).toContain("PTY processes are not supported");
-  });
+
 });

@@ -52,6 +52,14 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       expect(await background.kill()).toBe(true);
       expect(await background.wait().catch((e) => e)).toBeInstanceOf(CommandExitError);
 
+      // A terminal in the container (the image's /dev/pts).
+      let screen = "";
+      const terminal = await sandbox.pty.create({ cols: 80, rows: 24, onData: (data) => void (screen += new TextDecoder().decode(data)) });
+      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("echo $((6*7))\n"));
+      for (let i = 0; i < 250 && !screen.includes("42"); i++) await Bun.sleep(20);
+      expect(screen).toContain("42");
+      await sandbox.pty.kill(terminal.pid);
+
       const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
       await sandbox.files.write("/tmp/e2b/blob.bin", binary.buffer as ArrayBuffer);
       const back = await sandbox.files.read("/tmp/e2b/blob.bin", { format: "bytes" });

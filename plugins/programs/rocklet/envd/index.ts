@@ -13,7 +13,8 @@
  *   events, then one end event; keepalive events every `Keepalive-Ping-Interval` seconds); `commands.run` sends
  *   `cmd: /bin/bash, args: [-l, -c, cmd]`, `stdin: false` unless asked, `Connect-Timeout-Ms` = its `timeoutMs`
  *   (default 60 s: the deadline kills the process, a client that just goes away does not); `kill` is SendSignal
- *   SIGKILL (NotFound → `false`); List, SendInput, CloseStdin. Filesystem: Stat, MakeDir (AlreadyExists → `false`),
+ *   SIGKILL (NotFound → `false`); List, SendInput, CloseStdin; `sandbox.pty` starts `bash -i -l` with `pty.size`,
+ *   reads `pty` data events, writes with SendInput's `pty` bytes and resizes with Update. Filesystem: Stat, MakeDir (AlreadyExists → `false`),
  *   Move, ListDir (`depth`), Remove, WatchDir (server stream, start event first; the SDK reads `create`, `write`,
  *   `remove`, `rename`, `chmod` events with names relative to the watched directory).
  * - REST: `GET /files?path=&username=` returns the bytes; `POST /files` takes multipart (`file` parts, the file name

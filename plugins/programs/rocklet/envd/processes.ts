@@ -10,6 +10,7 @@ import {
   type ProcessEvent,
   ProcessEventSchema,
   type ProcessSelector,
+  type PTY_Size,
   Signal,
 } from "../../../protocol/envd/process/process_pb.ts";
 import { spawnAsOomVictim } from "../limits.ts";
@@ -28,13 +29,17 @@ interface Running {
   pid: number;
   tag: string | undefined;
   config: ProcessConfig;
-  child: Subprocess<"pipe" | "ignore", "pipe", "pipe">;
+  child: Subprocess;
   stdin: FileSink | null;
+  /** The process's terminal when it was started with a PTY (its output arrives as `pty` data events). */
+  terminal: Bun.Terminal | null;
   readers: Set<EventQueue<ProcessEvent>>;
 }
 
 /** After the process exits, how long to keep reading pipes that a background grandchild still holds open. */
 const PIPE_DRAIN_MS = 200;
+/** A terminal's last output may still be in flight when its process exits. */
+const PTY_DRAIN_MS = 50;
 
 /**
  * envd's process service: every started process is kept by pid (and optional tag) until it ends, so that List,
@@ -48,7 +53,7 @@ export class ProcessTable {
   constructor(private readonly options: ProcessTableOptions) {}
 
   readonly service: Partial<ServiceImpl<typeof Process>> = {
-    start: (request, context) => this.start(request.process, request.tag, request.stdin ?? true, request.pty !== undefined, context),
+    start: (request, context) => this.start(request.process, request.tag, request.stdin ?? true, request.pty?.size, context),
     connect: (request, context) => {
       const process = this.find(request.process);
       return this.stream(process, this.subscribe(process), context);
@@ -59,12 +64,23 @@ export class ProcessTable {
     sendInput: async (request) => {
       const process = this.find(request.process);
       const input = request.input?.input;
-      if (input?.case !== "stdin") {
-        throw new ConnectError(input?.case === "pty" ? "this process has no PTY" : "input: expected stdin bytes", Code.InvalidArgument);
+      if (input?.case === "pty") {
+        if (!process.terminal) throw new ConnectError(`process ${process.pid} has no PTY (send stdin)`, Code.FailedPrecondition);
+        process.terminal.write(input.value);
+        return {};
       }
+      if (input?.case !== "stdin") throw new ConnectError("input: expected stdin or pty bytes", Code.InvalidArgument);
       if (!process.stdin) throw new ConnectError(`stdin of process ${process.pid} is not open (start it with stdin: true)`, Code.FailedPrecondition);
       process.stdin.write(input.value);
       await process.stdin.flush();
+      return {};
+    },
+    update: (request) => {
+      const process = this.find(request.process);
+      const size = request.pty?.size;
+      if (!process.terminal) throw new ConnectError(`process ${process.pid} has no PTY to resize`, Code.FailedPrecondition);
+      if (!size || size.cols < 1 || size.rows < 1) throw new ConnectError("pty.size: expected cols and rows of at least 1", Code.InvalidArgument);
+      process.terminal.resize(size.cols, size.rows);
       return {};
     },
     closeStdin: async (request) => {
@@ -95,37 +111,43 @@ export class ProcessTable {
     config: ProcessConfig | undefined,
     tag: string | undefined,
     stdin: boolean,
-    pty: boolean,
+    pty: PTY_Size | undefined,
     context: HandlerContext,
   ): AsyncGenerator<{ event: ProcessEvent }> {
     if (!config || config.cmd === "") throw new ConnectError("process.cmd: required", Code.InvalidArgument);
-    if (pty) throw new ConnectError("pty: PTY processes are not supported by this sandbox yet", Code.Unimplemented);
+    if (pty && (pty.cols < 1 || pty.rows < 1 || pty.cols > 10_000 || pty.rows > 10_000)) {
+      throw new ConnectError(`pty.size: expected 1 to 10000 cols and rows (got ${pty.cols}x${pty.rows})`, Code.InvalidArgument);
+    }
     const cwd = config.cwd ?? this.options.defaultCwd;
     if (!isDirectory(cwd)) throw new ConnectError(`process.cwd: '${cwd}' is not a directory`, Code.InvalidArgument);
     if (tag !== undefined && [...this.running.values()].some((p) => p.tag === tag)) {
       throw new ConnectError(`tag: a running process already has the tag '${tag}'`, Code.AlreadyExists);
     }
-    let child: Running["child"];
+    // A PTY's output arrives through the terminal's callback, possibly before the process is registered.
+    let process: Running | null = null;
+    const early: Uint8Array[] = [];
+    const onPty = (data: Uint8Array) => {
+      if (process) this.broadcast(process, event({ case: "data", value: { output: { case: "pty", value: data } } }));
+      else early.push(data);
+    };
+    let child: Subprocess;
     try {
+      const env = { ...this.options.baseEnv(), ...config.envs };
       child = spawnAsOomVictim(() =>
-        Bun.spawn([config.cmd, ...config.args], {
-          cwd,
-          env: { ...this.options.baseEnv(), ...config.envs },
-          stdin: stdin ? "pipe" : "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-          detached: true,
-        }),
-      ) as Running["child"];
+        pty
+          ? Bun.spawn([config.cmd, ...config.args], { cwd, env, detached: true, terminal: { cols: pty.cols, rows: pty.rows, data: (_, data) => onPty(data) } })
+          : Bun.spawn([config.cmd, ...config.args], { cwd, env, stdin: stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe", detached: true }),
+      );
     } catch (error) {
       throw new ConnectError(`cannot start '${config.cmd}': ${(error as Error).message}`, Code.InvalidArgument);
     }
-    const process: Running = {
+    process = {
       pid: child.pid,
       tag,
       config: create(ProcessConfigSchema, { cmd: config.cmd, args: config.args, envs: config.envs, cwd }),
       child,
-      stdin: stdin ? (child.stdin as FileSink) : null,
+      stdin: !pty && stdin ? (child.stdin as FileSink) : null,
+      terminal: pty ? (child.terminal ?? null) : null,
       readers: new Set(),
     };
     this.running.set(process.pid, process);
@@ -134,6 +156,7 @@ export class ProcessTable {
     const deadline = timeoutMs === undefined ? null : setTimeout(() => signalGroup(process.pid, "SIGKILL"), timeoutMs);
     // Subscribed before the output is read, so that the stream misses nothing.
     const stream = this.stream(process, this.subscribe(process), context);
+    for (const data of early.splice(0)) onPty(data);
     void this.pump(process).finally(() => deadline && clearTimeout(deadline));
     yield* stream;
   }
@@ -148,9 +171,13 @@ export class ProcessTable {
         // A broken pipe ends the output.
       }
     };
-    const outputs = Promise.all([forward(process.child.stdout, "stdout"), forward(process.child.stderr, "stderr")]);
+    const { stdout, stderr } = process.child;
+    const outputs = process.terminal
+      ? Promise.resolve()
+      : Promise.all([forward(stdout as ReadableStream<Uint8Array>, "stdout"), forward(stderr as ReadableStream<Uint8Array>, "stderr")]);
     await process.child.exited;
-    await Promise.race([outputs, Bun.sleep(PIPE_DRAIN_MS)]);
+    await Promise.race([outputs, Bun.sleep(process.terminal ? PTY_DRAIN_MS : PIPE_DRAIN_MS)]);
+    process.terminal?.close();
     this.running.delete(process.pid);
     this.broadcast(process, event({ case: "end", value: endOf(process.child) }));
     for (const reader of process.readers) reader.close();
