@@ -117,6 +117,14 @@ describe("bad input", () => {
       expect(port.status).toBe(400);
       expect(await port.json()).toEqual({ code: "invalid_argument", message: `E2b-Sandbox-Port: port 8080 of sandbox '${one.sandboxId}' is not served here (only envd's 49983)` });
       expect((await fetch(`${root}/envd/filesystem.Filesystem/Stat`, { method: "POST", body: "{}" })).status).toBe(401);
+      // The access token opens envd's routes, not the rocklet's ROCK routes beside them.
+      const rockRoute = await fetch(`${root}/envd/execute`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "e2b-sandbox-id": one.sandboxId, "x-access-token": one_token },
+        body: JSON.stringify({ command: "echo ran" }),
+      });
+      expect(rockRoute.status).toBe(404);
+      expect((await rockRoute.json()).message).toContain("no envd route /execute");
     } finally {
       await one.kill();
       await two.kill();

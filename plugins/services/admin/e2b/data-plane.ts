@@ -23,7 +23,25 @@ const PORT_HEADER = "e2b-sandbox-port";
 const TOKEN_HEADER = "x-access-token";
 
 /** Headers that describe this hop or carry our credentials, not the call. */
-const HOP_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "content-length", "authorization", TOKEN_HEADER, SANDBOX_HEADER, PORT_HEADER, "upgrade", "te", "trailer"]);
+const HOP_HEADERS = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "authorization",
+  "x-rocklet-token",
+  TOKEN_HEADER,
+  SANDBOX_HEADER,
+  PORT_HEADER,
+  "upgrade",
+  "te",
+  "trailer",
+]);
+
+/** envd's routes on the rocklet: the access token opens these, not the rocklet's ROCK routes beside them. */
+const ENVD_RPC = /^\/(process\.Process|filesystem\.Filesystem)\/[A-Za-z]+$/;
+const ENVD_REST = new Set(["/files", "/health", "/envs", "/metrics"]);
 
 export interface EnvdProxyParts {
   e2b: E2bRecords;
@@ -90,6 +108,8 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
     throw new HttpError(404, `sandbox '${sandbox}' is not running: ${(error as Error).message}`);
   }
   const url = new URL(request.url);
+  const path = url.pathname.slice(ENVD_PREFIX.length);
+  if (!ENVD_RPC.test(path) && !ENVD_REST.has(path)) throw new HttpError(404, `no envd route ${path} (envd serves process.Process/*, filesystem.Filesystem/*, /files, /health, /envs, /metrics)`);
   const headers = new Headers();
   request.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name)) headers.set(name, value);
@@ -99,7 +119,7 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
   server?.timeout(request, 0);
   let upstream: Response;
   try {
-    upstream = await parts.fetch(`${target.rockletUrl}${url.pathname.slice(ENVD_PREFIX.length)}${url.search}`, {
+    upstream = await parts.fetch(`${target.rockletUrl}${path}${url.search}`, {
       method: request.method,
       headers,
       body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
