@@ -3,7 +3,7 @@
  * requests where the shape matters (tokens, malformed Connect bodies).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { AuthenticationError, CommandExitError, FileType, NotFoundError, TimeoutError } from "e2b";
+import { AuthenticationError, CommandExitError, FileType, InvalidArgumentError, NotFoundError, TimeoutError } from "e2b";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setDefaultTimeout } from "bun:test";
@@ -31,6 +31,21 @@ describe("commands", () => {
     const failed = await sandbox.commands.run("echo partial; exit 3").catch((error) => error);
     expect(failed).toBeInstanceOf(CommandExitError);
     expect(failed).toMatchObject({ exitCode: 3, stdout: "partial\n" });
+  });
+
+  test("user: a command runs as the user it names (the rocklet runs as root), or is refused naming why", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const missing = await sandbox.commands.run("id -un", { user: "no-such-user-e2b" }).catch((e) => e);
+    expect(missing).toBeInstanceOf(InvalidArgumentError);
+    expect(missing.message).toContain("user 'no-such-user-e2b'");
+    if (process.getuid?.() === 0) {
+      const result = await sandbox.commands.run("id -un; echo $HOME; pwd", { user: "nobody", envs: noProfile });
+      expect(result.stdout.split("\n")[0]).toBe("nobody");
+      expect((await sandbox.commands.run("id -un", { user: "root" })).stdout).toBe("root\n");
+    } else {
+      const refused = await sandbox.commands.run("id -un", { user: "nobody" }).catch((e) => e);
+      expect(refused.message).toContain("needs the rocklet to run as root");
+    }
   });
 
   test("output streams while the command runs", async () => {

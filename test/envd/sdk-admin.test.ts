@@ -4,7 +4,7 @@
  * through ROCK's routes, and E2B's errors for what is not ours.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { AuthenticationError, CommandExitError, NotFoundError, Sandbox } from "e2b";
+import { AuthenticationError, CommandExitError, InvalidArgumentError, NotFoundError, Sandbox } from "e2b";
 import { api, bootAdmin, type AdminHarness } from "../admin/support.ts";
 
 setDefaultTimeout(60_000);
@@ -34,6 +34,10 @@ describe("a sandbox through the official SDK", () => {
     try {
       const run = await sandbox.commands.run('echo "$FROM_CREATE $FROM_RUN"; echo oops >&2', { envs: { FROM_RUN: "too" } });
       expect(run).toMatchObject({ exitCode: 0, stdout: "yes too\n", stderr: "oops\n" });
+      // The SDK's user (Authorization: Basic) reaches the rocklet through the admin.
+      const user = await sandbox.commands.run("id -un", { user: "no-such-user-e2b" }).catch((e) => e);
+      expect(user).toBeInstanceOf(InvalidArgumentError);
+      expect(user.message).toContain("user 'no-such-user-e2b'");
       const failed = await sandbox.commands.run("exit 7").catch((e) => e);
       expect(failed).toBeInstanceOf(CommandExitError);
       expect(failed.exitCode).toBe(7);

@@ -47,6 +47,7 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       expect(chunks[0]).toMatchObject({ text: "hello\n" });
       expect(chunks[0].at).toBeLessThan(chunks.at(-1)!.at - 500);
 
+      expect((await sandbox.commands.run("id -un", { user: "root" })).stdout).toBe("root\n");
       const background = await sandbox.commands.run("sleep 300", { background: true });
       expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(background.pid);
       expect(await background.kill()).toBe(true);

@@ -14,6 +14,7 @@ import {
   Signal,
 } from "../../../protocol/envd/process/process_pb.ts";
 import { spawnAsOomVictim } from "../limits.ts";
+import { resolveRemoteUser, type SystemUser } from "../users.ts";
 import { CLOSED, EventQueue, IDLE, keepaliveMs } from "./event-queue.ts";
 
 export interface ProcessTableOptions {
@@ -118,7 +119,9 @@ export class ProcessTable {
     if (pty && (pty.cols < 1 || pty.rows < 1 || pty.cols > 10_000 || pty.rows > 10_000)) {
       throw new ConnectError(`pty.size: expected 1 to 10000 cols and rows (got ${pty.cols}x${pty.rows})`, Code.InvalidArgument);
     }
-    const cwd = config.cwd ?? this.options.defaultCwd;
+    const user = requestedUser(context.requestHeader.get("authorization"));
+    const home = user && isDirectory(user.home) ? user.home : user ? "/" : this.options.defaultCwd;
+    const cwd = config.cwd ?? home;
     if (!isDirectory(cwd)) throw new ConnectError(`process.cwd: '${cwd}' is not a directory`, Code.InvalidArgument);
     if (tag !== undefined && [...this.running.values()].some((p) => p.tag === tag)) {
       throw new ConnectError(`tag: a running process already has the tag '${tag}'`, Code.AlreadyExists);
@@ -132,11 +135,13 @@ export class ProcessTable {
     };
     let child: Subprocess;
     try {
-      const env = { ...this.options.baseEnv(), ...config.envs };
+      const asUser = user ? { HOME: home, USER: user.name, LOGNAME: user.name } : {};
+      const env = { ...this.options.baseEnv(), ...asUser, ...config.envs };
+      const ids = user ? { uid: user.uid, gid: user.gid } : {};
       child = spawnAsOomVictim(() =>
         pty
-          ? Bun.spawn([config.cmd, ...config.args], { cwd, env, detached: true, terminal: { cols: pty.cols, rows: pty.rows, data: (_, data) => onPty(data) } })
-          : Bun.spawn([config.cmd, ...config.args], { cwd, env, stdin: stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe", detached: true }),
+          ? Bun.spawn([config.cmd, ...config.args], { cwd, env, ...ids, detached: true, terminal: { cols: pty.cols, rows: pty.rows, data: (_, data) => onPty(data) } })
+          : Bun.spawn([config.cmd, ...config.args], { cwd, env, ...ids, stdin: stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe", detached: true }),
       );
     } catch (error) {
       throw new ConnectError(`cannot start '${config.cmd}': ${(error as Error).message}`, Code.InvalidArgument);
@@ -260,6 +265,21 @@ function signalGroup(pid: number, signal: "SIGKILL" | "SIGTERM"): void {
   }
 }
 
+
+/**
+ * The user a call asks to run as: envd reads `Authorization: Basic base64(user:)` (the SDK's `user` option). Null for
+ * none or the rocklet's own user; another user needs the rocklet to run as root.
+ */
+function requestedUser(authorization: string | null): SystemUser | null {
+  const match = authorization ? /^Basic\s+(\S+)$/i.exec(authorization.trim()) : null;
+  if (!match) return null;
+  const name = Buffer.from(match[1], "base64").toString("utf8").split(":")[0];
+  try {
+    return resolveRemoteUser(name || null);
+  } catch (error) {
+    throw new ConnectError(`user '${name}': ${(error as Error).message.replace(/^remote_user '[^']*' /, "")}`, Code.InvalidArgument);
+  }
+}
 
 function isDirectory(path: string): boolean {
   try {

@@ -114,7 +114,10 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
   request.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name)) headers.set(name, value);
   });
-  headers.set("authorization", `Bearer ${target.rockletToken}`);
+  // envd reads the user to run as from `Authorization: Basic`; only that form passes, the rocklet's token goes beside.
+  const authorization = request.headers.get("authorization");
+  if (authorization && /^Basic\s/i.test(authorization)) headers.set("authorization", authorization);
+  headers.set("x-rocklet-token", target.rockletToken);
   // Streams last as long as the command or the watch; envd's keepalives cross the silences.
   server?.timeout(request, 0);
   let upstream: Response;
