@@ -90,6 +90,24 @@ describe("a sandbox through the official SDK", () => {
   });
 });
 
+describe("the Python SDK's paths", () => {
+  test("POST /sandboxes and POST /sandboxes/{id}/connect answer as their /v2 forms", async () => {
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(root + path, { method, headers: { "x-api-key": token, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const created = await call("POST", "/sandboxes", { templateID: "base", timeout: 60, metadata: { sdk: "python" } });
+    expect(created.status).toBe(201);
+    const sandbox = await created.json();
+    expect(sandbox.templateID).toBe("base");
+    expect(typeof sandbox.envdAccessToken).toBe("string");
+    const connected = await call("POST", `/sandboxes/${sandbox.sandboxID}/connect`, { timeout: 120 });
+    expect(connected.status).toBe(200);
+    expect((await connected.json()).envdAccessToken).toBe(sandbox.envdAccessToken);
+    expect((await call("DELETE", `/sandboxes/${sandbox.sandboxID}`)).status).toBe(204);
+    expect((await call("POST", `/sandboxes/${sandbox.sandboxID}/connect`, { timeout: 120 })).status).toBe(404);
+    expect(await activeIds()).toEqual([]);
+  });
+});
+
 describe("bad input", () => {
   test("a wrong API key, an unknown template or sandbox, another sandbox's token: E2B's codes, nothing started", async () => {
     expect(await Sandbox.create("base", { ...opts, apiKey: "wrong" }).catch((e) => e)).toBeInstanceOf(AuthenticationError);

@@ -119,39 +119,39 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     };
   };
 
+  const createSandbox = async ({ body, set, request }: { body: E.NewSandbox; set: { status?: number | string }; request: Request }) => {
+    const image = Object.hasOwn(templates, body.templateID) ? templates[body.templateID] : undefined;
+    if (image === undefined) {
+      throw new HttpError(404, `template '${body.templateID}' not found (templates: ${Object.keys(templates).join(", ") || "none configured"})`, "templateID");
+    }
+    const timeout = body.timeout ?? DEFAULT_TIMEOUT_SECONDS;
+    const started = await rockFailureAsHttp(() =>
+      lifecycle.start(
+        { image, auto_clear_time_minutes: Math.max(timeout, 1) / 60 },
+        { user_id: "default", experiment_id: "default", namespace: "default" },
+        request.headers.get("idempotency-key") ?? undefined,
+        body.envVars ?? {},
+      ),
+    );
+    const record = await rockFailureAsHttp(() => started.running);
+    e2b.put(record.sandbox_id, body.templateID, body.metadata ?? {}, body.envVars ?? {});
+    set.status = 201;
+    return connected(record);
+  };
+  const connectSandbox = async ({ params, body }: { params: { sandboxID: string }; body: { timeout?: number } }) => {
+    const record = active(params.sandboxID);
+    if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
+    return connected(record);
+  };
+  const createSchemas = { body: E.NewSandbox, response: { 201: E.Sandbox } };
+  const connectSchemas = { params: E.SandboxParams, body: E.ConnectBody, response: { 200: E.Sandbox } };
+
+  // The JS SDK creates and connects under /v2, the Python SDK without it.
   return app
-    .post(
-      "/v2/sandboxes",
-      async ({ body, set, request }) => {
-        const image = Object.hasOwn(templates, body.templateID) ? templates[body.templateID] : undefined;
-        if (image === undefined) {
-          throw new HttpError(404, `template '${body.templateID}' not found (templates: ${Object.keys(templates).join(", ") || "none configured"})`, "templateID");
-        }
-        const timeout = body.timeout ?? DEFAULT_TIMEOUT_SECONDS;
-        const started = await rockFailureAsHttp(() =>
-          lifecycle.start(
-            { image, auto_clear_time_minutes: Math.max(timeout, 1) / 60 },
-            { user_id: "default", experiment_id: "default", namespace: "default" },
-            request.headers.get("idempotency-key") ?? undefined,
-            body.envVars ?? {},
-          ),
-        );
-        const record = await rockFailureAsHttp(() => started.running);
-        e2b.put(record.sandbox_id, body.templateID, body.metadata ?? {}, body.envVars ?? {});
-        set.status = 201;
-        return connected(record);
-      },
-      { body: E.NewSandbox, response: { 201: E.Sandbox } },
-    )
-    .post(
-      "/v2/sandboxes/:sandboxID/connect",
-      async ({ params, body }) => {
-        const record = active(params.sandboxID);
-        if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
-        return connected(record);
-      },
-      { params: E.SandboxParams, body: E.ConnectBody, response: { 200: E.Sandbox } },
-    )
+    .post("/v2/sandboxes", createSandbox, createSchemas)
+    .post("/sandboxes", createSandbox, createSchemas)
+    .post("/v2/sandboxes/:sandboxID/connect", connectSandbox, connectSchemas)
+    .post("/sandboxes/:sandboxID/connect", connectSandbox, connectSchemas)
     .get("/sandboxes/:sandboxID", async ({ params }) => ({ ...(await listed(active(params.sandboxID))), domain: null }), {
       params: E.SandboxParams,
       response: { 200: E.SandboxDetail },
