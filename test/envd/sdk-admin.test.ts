@@ -78,6 +78,11 @@ describe("a sandbox through the official SDK", () => {
       expect(seen).toContain("create watched.txt");
       await watch.stop();
 
+      // The local deployment cannot pause: refused naming why (the docker test pauses).
+      const pause = await sandbox.pause().catch((e) => e);
+      expect(String(pause)).toContain("cannot be paused");
+      expect((await sandbox.getInfo()).state).toBe("running");
+
       const again = await Sandbox.connect(sandbox.sandboxId, opts);
       expect((await again.commands.run("echo again")).stdout).toBe("again\n");
     } finally {

@@ -10,6 +10,7 @@ import { ensureRockletBinary } from "../deployments/support.ts";
 import { bootAdminKernel, type RunningAdmin } from "../sdk/support.ts";
 import { available, dockerSocket, sandboxImage } from "../support/env.ts";
 import { api } from "../admin/support.ts";
+import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
 
 setDefaultTimeout(120_000);
 const socket = dockerSocket();
@@ -66,6 +67,29 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       const back = await sandbox.files.read("/tmp/e2b/blob.bin", { format: "bytes" });
       expect(Buffer.compare(Buffer.from(back), Buffer.from(binary))).toBe(0);
 
+      // Pause freezes the container (docker pause), connect thaws it; meanwhile calls are refused, not left hanging.
+      const marker = await sandbox.commands.run("sleep 300 & echo $!", { envs: {} });
+      expect(await sandbox.pause()).toBe(true);
+      expect(await sandbox.pause()).toBe(false);
+      expect((await engine.getContainer((await containersOf(id))[0].Id).inspect()).State.Paused).toBe(true);
+      expect((await sandbox.getInfo()).state).toBe("paused");
+      expect((await Sandbox.list({ ...opts, query: { state: ["paused"] } }).nextItems()).map((s) => s.sandboxId)).toContain(id);
+      const refused = await sandbox.commands.run("echo frozen", { requestTimeoutMs: 10_000 }).catch((e) => e);
+      expect(String(refused)).toContain("paused");
+      const pausedRock = await (
+        await fetch(`${admin.baseUrl}${api}/execute`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sandbox_id: id, command: "echo frozen" }),
+        })
+      ).json();
+      expect(pausedRock.result.failure_reason).toContain("is paused");
+      const resumed = await Sandbox.connect(id, opts);
+      expect((await engine.getContainer((await containersOf(id))[0].Id).inspect()).State.Paused).toBe(false);
+      expect((await resumed.getInfo()).state).toBe("running");
+      // The processes lived through the pause.
+      expect((await resumed.commands.run(`kill -0 ${marker.stdout.trim()} && echo alive`)).stdout).toBe("alive\n");
+
       const rock = await (
         await fetch(`${admin.baseUrl}${api}/execute`, {
           method: "POST",
@@ -79,5 +103,17 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     }
     for (let i = 0; i < 50 && (await containersOf(id)).some((c) => c.State === "running"); i++) await Bun.sleep(100);
     expect((await containersOf(id)).filter((c) => c.State === "running")).toEqual([]);
+  });
+
+  test("a paused sandbox survives a reconcile pass and is killed (no container left)", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 300_000 });
+    const id = sandbox.sandboxId;
+    expect(await sandbox.pause()).toBe(true);
+    const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
+    await maintenance.reconcile();
+    expect((await Sandbox.getInfo(id, opts)).state).toBe("paused");
+    expect(await sandbox.kill()).toBe(true);
+    for (let i = 0; i < 50 && (await containersOf(id)).length > 0; i++) await Bun.sleep(100);
+    expect(await containersOf(id)).toEqual([]);
   });
 });

@@ -28,6 +28,8 @@ export type NewSandbox = Static<typeof NewSandbox>;
 
 export const TimeoutBody = t.Object({ timeout: Timeout }, { additionalProperties: true });
 export const ConnectBody = t.Object({ timeout: t.Optional(Timeout) }, { additionalProperties: true });
+/** `memory: false` (a filesystem-only snapshot) is not offered: a pause keeps the memory. */
+export const PauseBody = t.Object({ memory: t.Optional(t.Nullable(t.Boolean())) }, { additionalProperties: true });
 export const SandboxParams = t.Object({ sandboxID: t.String({ minLength: 1 }) });
 
 export const ListQuery = t.Object({

@@ -224,6 +224,40 @@ export class SandboxLifecycle {
   }
 
   /** pending → running, when the rocklet answered; for a sandbox this process is not starting (see `starting`). */
+  /**
+   * E2B's pause: freezes a running sandbox's processes through its deployment (memory kept; the record stays running
+   * for the reconciler). False when it was paused already.
+   */
+  pause(sandbox_id: string): Promise<boolean> {
+    return this.exclusive(sandbox_id, async () => {
+      this.assertPausable(sandbox_id);
+      if (this.records.isPaused(sandbox_id)) return false;
+      await this.operator.pause!(sandbox_id);
+      this.records.setPaused(sandbox_id, true);
+      return true;
+    });
+  }
+
+  /** Thaws a paused sandbox and restarts its idle timeout (E2B's resume). False when it was not paused. */
+  unpause(sandbox_id: string): Promise<boolean> {
+    return this.exclusive(sandbox_id, async () => {
+      this.assertPausable(sandbox_id);
+      if (!this.records.isPaused(sandbox_id)) return false;
+      await this.operator.resume!(sandbox_id);
+      this.records.setPaused(sandbox_id, false);
+      await this.live.touch(sandbox_id);
+      return true;
+    });
+  }
+
+  private assertPausable(sandbox_id: string): void {
+    const record = this.records.get(sandbox_id);
+    if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);
+    if (!this.operator.pause || !this.operator.resume) {
+      throw badRequest(`Sandbox ${sandbox_id} cannot be paused: the deployment of operator '${this.operator.name}' has no pause (the docker deployment has)`);
+    }
+  }
+
   markRunning(sandbox_id: string): Promise<SandboxRecord> {
     return this.exclusive(sandbox_id, () => (this.launches.has(sandbox_id) ? this.records.get(sandbox_id)! : this.markRunningLocked(sandbox_id)));
   }

@@ -105,7 +105,7 @@ export default definePlugin({
         mount: (app) => {
           mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet });
           mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
-          return mountEnvdProxy(app, { e2b, dataPlane, fetch: ctx.fetch });
+          return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch });
         },
       },
     };

@@ -13,6 +13,7 @@ import { ENVD_PORT } from "../../../protocol/envd/version.ts";
 import { EnvdAnswer } from "../../../protocol/e2b/schemas.ts";
 import type { DataPlane } from "../data-plane.ts";
 import type { RockletTarget } from "../rocklet-client.ts";
+import type { SandboxRecords } from "../sandbox-records.ts";
 import type { E2bRecords } from "./e2b-records.ts";
 import { e2bErrorBody } from "./routes.ts";
 
@@ -45,6 +46,7 @@ const ENVD_REST = new Set(["/files", "/health", "/envs", "/metrics"]);
 
 export interface EnvdProxyParts {
   e2b: E2bRecords;
+  records: SandboxRecords;
   dataPlane: DataPlane;
   fetch: typeof fetch;
 }
@@ -101,6 +103,7 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
   if (port !== String(ENVD_PORT)) {
     throw new HttpError(400, `E2b-Sandbox-Port: port ${port} of sandbox '${sandbox}' is not served here (only envd's ${ENVD_PORT})`, PORT_HEADER);
   }
+  if (parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
   let target: RockletTarget;
   try {
     target = await parts.dataPlane.target(sandbox);

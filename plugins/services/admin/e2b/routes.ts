@@ -59,7 +59,7 @@ const CONNECT_CODES: Record<number, string> = {
   401: "unauthenticated",
   403: "permission_denied",
   404: "not_found",
-  409: "already_exists",
+  409: "failed_precondition", // the data plane's only 409: the sandbox is paused
   413: "resource_exhausted",
   429: "resource_exhausted",
   501: "unimplemented",
@@ -101,7 +101,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       memoryMB: Math.round(record.spec.memoryBytes / MiB),
       diskSizeMB: 0,
       metadata: extra?.metadata ?? {},
-      state: "running",
+      state: records.isPaused(record.sandbox_id) ? "paused" : "running",
       envdVersion: ENVD_VERSION,
     };
   };
@@ -138,8 +138,10 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     set.status = 201;
     return connected(record);
   };
+  // Connecting resumes a paused sandbox, as E2B's does.
   const connectSandbox = async ({ params, body }: { params: { sandboxID: string }; body: { timeout?: number } }) => {
     const record = active(params.sandboxID);
+    if (records.isPaused(record.sandbox_id)) await rockFailureAsHttp(() => lifecycle.unpause(record.sandbox_id));
     if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
     return connected(record);
   };
@@ -152,6 +154,26 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .post("/sandboxes", createSandbox, createSchemas)
     .post("/v2/sandboxes/:sandboxID/connect", connectSandbox, connectSchemas)
     .post("/sandboxes/:sandboxID/connect", connectSandbox, connectSchemas)
+    .post(
+      "/sandboxes/:sandboxID/pause",
+      async ({ params }) => {
+        active(params.sandboxID);
+        if (!(await rockFailureAsHttp(() => lifecycle.pause(params.sandboxID)))) throw new HttpError(409, `sandbox '${params.sandboxID}' is already paused`);
+        return new Response(null, { status: 204 });
+      },
+      { params: E.SandboxParams, body: E.PauseBody, response: { 204: E.NoContent } },
+    )
+    .post(
+      "/sandboxes/:sandboxID/resume",
+      async ({ params, body, set }) => {
+        const record = active(params.sandboxID);
+        if (!(await rockFailureAsHttp(() => lifecycle.unpause(params.sandboxID)))) throw new HttpError(409, `sandbox '${params.sandboxID}' is not paused`);
+        if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
+        set.status = 201;
+        return connected(record);
+      },
+      { params: E.SandboxParams, body: E.ConnectBody, response: { 201: E.Sandbox } },
+    )
     .get("/sandboxes/:sandboxID", async ({ params }) => ({ ...(await listed(active(params.sandboxID))), domain: null }), {
       params: E.SandboxParams,
       response: { 200: E.SandboxDetail },
