@@ -3,7 +3,9 @@ import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { HttpError } from "../errors.ts";
 import { boundaryOf, parseMultipart, type PartWriter } from "../multipart.ts";
-import { resolvePath } from "./filesystem.ts";
+import type { SystemUser } from "../users.ts";
+import { missingDirectories, resolvePath } from "./filesystem.ts";
+import { chownTo, userNamed } from "./user.ts";
 
 export interface FilesOptions {
   home: string;
@@ -24,10 +26,20 @@ export function envdError(code: number, message: string): Response {
  */
 export async function handleFiles(request: Request, url: URL, options: FilesOptions): Promise<Response> {
   try {
+    let user: SystemUser | null;
+    try {
+      user = userNamed(url.searchParams.get("username"));
+    } catch (error) {
+      // envd's answer to a user it cannot act as.
+      return envdError(401, (error as ConnectError).rawMessage);
+    }
+    const home = user?.home ?? options.home;
     const raw = url.searchParams.get("path");
-    const path = raw === null || raw === "" ? null : resolvePath(raw, options.home);
+    const path = raw === null || raw === "" ? null : resolvePath(raw, home);
     if (request.method === "GET") return await download(path);
-    return Response.json(await upload(request, path, options));
+    const written = await upload(request, path, { ...options, home });
+    await chownTo(user, written.flatMap((file) => [...file.createdDirs, file.path]));
+    return Response.json(written.map((file) => file.entry()));
   } catch (error) {
     if (error instanceof HttpError) return envdError(error.status, describeHttpError(error));
     if (error instanceof ConnectError) return envdError(400, error.rawMessage);
@@ -66,7 +78,7 @@ async function upload(request: Request, path: string | null, options: FilesOptio
       for (const file of written) await file.end().catch(() => undefined);
     }
     if (written.length === 0) throw new HttpError(400, { detail: "file: the form has no file part" });
-    return written.map((file) => file.entry());
+    return written;
   }
   if (!/^application\/octet-stream\b/i.test(contentType)) {
     throw new HttpError(400, { detail: `content-type: expected multipart/form-data or application/octet-stream (got '${contentType}')` });
@@ -84,13 +96,15 @@ async function upload(request: Request, path: string | null, options: FilesOptio
   } finally {
     await file.end();
   }
-  return [file.entry()];
+  return [file];
 }
 
 /** One uploaded file, written as it streams in; an upload over the limit stops with 413. */
 class Target implements PartWriter {
   private handle: Promise<FileHandle> | null = null;
   private size = 0;
+  /** The parent directories this upload created (given to the user it acts as). */
+  createdDirs: string[] = [];
 
   constructor(
     readonly path: string,
@@ -116,6 +130,7 @@ class Target implements PartWriter {
   private open(): Promise<FileHandle> {
     this.handle ??= (async () => {
       try {
+        this.createdDirs = missingDirectories(dirname(this.path));
         await mkdir(dirname(this.path), { recursive: true });
         return await open(this.path, "w");
       } catch (error) {

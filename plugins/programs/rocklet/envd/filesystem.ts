@@ -1,15 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { readFileSync, type Stats } from "node:fs";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { existsSync, readFileSync, type Stats } from "node:fs";
 import { lstat, mkdir, readdir, readlink, rename, rm, stat } from "node:fs/promises";
-import { basename, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import {
   type EntryInfo,
   EntryInfoSchema,
   type Filesystem,
   FileType,
 } from "../../../protocol/envd/filesystem/filesystem_pb.ts";
+import { chownTo, userFromBasic } from "./user.ts";
 
 export interface FilesystemOptions {
   /** Relative paths are resolved against it (envd: the user's home). */
@@ -18,24 +19,28 @@ export interface FilesystemOptions {
 
 /** envd's filesystem service over the sandbox's own files. */
 export function filesystemService(options: FilesystemOptions): Partial<ServiceImpl<typeof Filesystem>> {
-  const at = (path: string) => resolvePath(path, options.home);
+  // Relative paths are under the home of the user the call acts as (the SDK's `user`).
+  const at = (path: string, context: HandlerContext) => resolvePath(path, userFromBasic(context.requestHeader.get("authorization"))?.home ?? options.home);
   return {
-    stat: async (request) => ({ entry: await entryInfo(at(request.path)) }),
-    makeDir: async (request) => {
-      const path = at(request.path);
+    stat: async (request, context) => ({ entry: await entryInfo(at(request.path, context)) }),
+    makeDir: async (request, context) => {
+      const user = userFromBasic(context.requestHeader.get("authorization"));
+      const path = at(request.path, context);
       const existing = await lstat(path).catch(() => null);
       if (existing) {
         const what = existing.isDirectory() ? "directory" : "file";
         throw new ConnectError(`${what} '${path}' already exists`, Code.AlreadyExists);
       }
+      const created = missingDirectories(path);
       await mkdir(path, { recursive: true }).catch((error) => {
         throw fsError(error, path);
       });
+      await chownTo(user, created);
       return { entry: await entryInfo(path) };
     },
-    move: async (request) => {
-      const source = at(request.source);
-      const destination = at(request.destination);
+    move: async (request, context) => {
+      const source = at(request.source, context);
+      const destination = at(request.destination, context);
       await lstat(source).catch((error) => {
         throw fsError(error, source);
       });
@@ -45,8 +50,8 @@ export function filesystemService(options: FilesystemOptions): Partial<ServiceIm
       });
       return { entry: await entryInfo(destination) };
     },
-    listDir: async (request) => {
-      const path = at(request.path);
+    listDir: async (request, context) => {
+      const path = at(request.path, context);
       const info = await stat(path).catch((error) => {
         throw fsError(error, path);
       });
@@ -55,8 +60,8 @@ export function filesystemService(options: FilesystemOptions): Partial<ServiceIm
       await walk(path, Math.max(1, request.depth), entries);
       return { entries };
     },
-    remove: async (request) => {
-      const path = at(request.path);
+    remove: async (request, context) => {
+      const path = at(request.path, context);
       await lstat(path).catch((error) => {
         throw fsError(error, path);
       });
@@ -66,6 +71,16 @@ export function filesystemService(options: FilesystemOptions): Partial<ServiceIm
       return {};
     },
   };
+}
+
+/** The directories a recursive mkdir of `path` would create, outermost first. */
+export function missingDirectories(path: string): string[] {
+  const missing: string[] = [];
+  for (let dir = path; !existsSync(dir); dir = dirname(dir)) {
+    missing.unshift(dir);
+    if (dir === dirname(dir)) break;
+  }
+  return missing;
 }
 
 export function resolvePath(path: string, home: string): string {

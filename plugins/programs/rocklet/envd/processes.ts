@@ -14,7 +14,7 @@ import {
   Signal,
 } from "../../../protocol/envd/process/process_pb.ts";
 import { spawnAsOomVictim } from "../limits.ts";
-import { resolveRemoteUser, type SystemUser } from "../users.ts";
+import { userFromBasic } from "./user.ts";
 import { CLOSED, EventQueue, IDLE, keepaliveMs } from "./event-queue.ts";
 
 export interface ProcessTableOptions {
@@ -119,7 +119,7 @@ export class ProcessTable {
     if (pty && (pty.cols < 1 || pty.rows < 1 || pty.cols > 10_000 || pty.rows > 10_000)) {
       throw new ConnectError(`pty.size: expected 1 to 10000 cols and rows (got ${pty.cols}x${pty.rows})`, Code.InvalidArgument);
     }
-    const user = requestedUser(context.requestHeader.get("authorization"));
+    const user = userFromBasic(context.requestHeader.get("authorization"));
     const home = user && isDirectory(user.home) ? user.home : user ? "/" : this.options.defaultCwd;
     const cwd = config.cwd ?? home;
     if (!isDirectory(cwd)) throw new ConnectError(`process.cwd: '${cwd}' is not a directory`, Code.InvalidArgument);
@@ -265,21 +265,6 @@ function signalGroup(pid: number, signal: "SIGKILL" | "SIGTERM"): void {
   }
 }
 
-
-/**
- * The user a call asks to run as: envd reads `Authorization: Basic base64(user:)` (the SDK's `user` option). Null for
- * none or the rocklet's own user; another user needs the rocklet to run as root.
- */
-function requestedUser(authorization: string | null): SystemUser | null {
-  const match = authorization ? /^Basic\s+(\S+)$/i.exec(authorization.trim()) : null;
-  if (!match) return null;
-  const name = Buffer.from(match[1], "base64").toString("utf8").split(":")[0];
-  try {
-    return resolveRemoteUser(name || null);
-  } catch (error) {
-    throw new ConnectError(`user '${name}': ${(error as Error).message.replace(/^remote_user '[^']*' /, "")}`, Code.InvalidArgument);
-  }
-}
 
 function isDirectory(path: string): boolean {
   try {

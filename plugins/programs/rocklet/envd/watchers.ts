@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { existsSync, type FSWatcher, watch } from "node:fs";
+import { existsSync, type FSWatcher, readdirSync, watch } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -100,12 +100,28 @@ export class Watchers {
     if (this.open >= this.options.maxWatchers) {
       throw new ConnectError(`too many watches open (${this.options.maxWatchers}); stop one first`, Code.ResourceExhausted);
     }
+    // fs.watch says "rename" for both a name that appears and one that goes: which it was is told by whether the
+    // name was there, tracked from a listing at the start (looking at the disk when the event is handled races with
+    // what happened since: a file created and removed at once would read as two removals).
+    const present = new Set(listing(path, recursive));
     let watcher: FSWatcher;
     try {
-      watcher = watch(path, { recursive, persistent: false }, (kind, name) => {
-        if (!name) return;
-        const type = kind === "change" ? EventType.WRITE : existsSync(join(path, name)) ? EventType.CREATE : EventType.REMOVE;
-        emit(create(FilesystemEventSchema, { name: String(name), type }));
+      watcher = watch(path, { recursive, persistent: false }, (kind, raw) => {
+        if (!raw) return;
+        const name = String(raw);
+        let type: EventType;
+        if (kind === "change") {
+          type = EventType.WRITE;
+          present.add(name);
+        } else if (present.delete(name)) {
+          // Gone, unless it was replaced in place (a rename over it): then it is there and changed.
+          if (existsSync(join(path, name))) present.add(name);
+          type = present.has(name) ? EventType.WRITE : EventType.REMOVE;
+        } else {
+          type = EventType.CREATE;
+          present.add(name);
+        }
+        emit(create(FilesystemEventSchema, { name, type }));
       });
     } catch (error) {
       throw fsError(error, path);
@@ -123,3 +139,14 @@ export class Watchers {
   }
 }
 
+
+const LISTING_LIMIT = 100_000;
+
+/** Names under `dir` (relative, as fs.watch reports them), at most LISTING_LIMIT of them. */
+function listing(dir: string, recursive: boolean): string[] {
+  try {
+    return (readdirSync(dir, { recursive }) as string[]).slice(0, LISTING_LIMIT);
+  } catch {
+    return [];
+  }
+}
