@@ -251,6 +251,30 @@ describe("bad input", () => {
     expect((await fetch(`${rocklet.url}/health`)).status).toBe(204);
   });
 
+  test("a call for another port needs the token; a bad or the rocklet's own port is refused naming it", async () => {
+    let hits = 0;
+    const service = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(`hit ${++hits}`) });
+    try {
+      const call = (port: string, headers: Record<string, string> = { "x-access-token": rocklet.token }) =>
+        fetch(`${rocklet.url}/anything`, { headers: { "x-rocklet-forward-port": port, ...headers } });
+      expect(await (await call(String(service.port))).text()).toBe("hit 1");
+      expect((await call(String(service.port), {})).status).toBe(401);
+      expect((await call(String(service.port), { "x-access-token": "wrong" })).status).toBe(401);
+      expect(hits).toBe(1);
+      for (const [port, message] of [
+        ["0", "is not a port"],
+        ["70000", "is not a port"],
+        ["8o", "is not a port"],
+        [String(rocklet.port), "the rocklet's own"],
+      ]) {
+        const refused = await call(port);
+        expect([port, refused.status, (await refused.json()).message]).toEqual([port, 400, expect.stringContaining(message)]);
+      }
+    } finally {
+      service.stop(true);
+    }
+  });
+
   test("malformed Connect bodies and unknown requests get Connect or envd errors, never a 5xx", async () => {
     const headers = { "x-access-token": rocklet.token, "content-type": "application/json" };
     const rpc = (path: string, body: string, extra: Record<string, string> = {}) =>

@@ -95,6 +95,40 @@ describe("a sandbox through the official SDK", () => {
   });
 });
 
+describe("other ports of the sandbox", () => {
+  test("E2b-Sandbox-Port other than envd's reaches that port inside the sandbox, with the sandbox's access token", async () => {
+    // A service in the sandbox: local sandboxes share the host's loopback, so one started here stands in for it.
+    const seen: string[] = [];
+    const service = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (request) => {
+        seen.push(`${request.method} ${new URL(request.url).pathname}${new URL(request.url).search} ${await request.text()}`);
+        return Response.json({ served: true }, { headers: { "x-service": "yes" } });
+      },
+    });
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });
+    try {
+      const accessToken = (sandbox as unknown as { envdAccessToken: string }).envdAccessToken;
+      const call = (headers: Record<string, string>, port = String(service.port)) =>
+        fetch(`${root}/envd/api/items?x=1`, { method: "POST", headers: { "e2b-sandbox-id": sandbox.sandboxId, "e2b-sandbox-port": port, ...headers }, body: "payload" });
+      const answer = await call({ "x-access-token": accessToken });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("x-service")).toBe("yes");
+      expect(await answer.json()).toEqual({ served: true });
+      expect(seen).toEqual(["POST /api/items?x=1 payload"]);
+      expect((await call({})).status).toBe(401);
+      expect(seen).toHaveLength(1);
+      const closed = await call({ "x-access-token": accessToken }, "1");
+      expect(closed.status).toBe(404);
+      expect((await closed.json()).message).toContain("nothing answers on port 1");
+    } finally {
+      await sandbox.kill();
+      service.stop(true);
+    }
+  });
+});
+
 describe("the Python SDK's paths", () => {
   test("POST /sandboxes and POST /sandboxes/{id}/connect answer as their /v2 forms", async () => {
     const call = (method: string, path: string, body?: unknown) =>
@@ -140,9 +174,9 @@ describe("bad input", () => {
       // One sandbox's token does not open another, nor does the server's; a port other than envd's is refused.
       expect((await envd(one.sandboxId, two_token)).status).toBe(401);
       expect((await envd(one.sandboxId, token)).status).toBe(401);
-      const port = await envd(one.sandboxId, one_token, "8080");
+      const port = await envd(one.sandboxId, one_token, "99999");
       expect(port.status).toBe(400);
-      expect(await port.json()).toEqual({ code: "invalid_argument", message: `E2b-Sandbox-Port: port 8080 of sandbox '${one.sandboxId}' is not served here (only envd's 49983)` });
+      expect(await port.json()).toEqual({ code: "invalid_argument", message: "E2b-Sandbox-Port: '99999' is not a port (1-65535)" });
       expect((await fetch(`${root}/envd/filesystem.Filesystem/Stat`, { method: "POST", body: "{}" })).status).toBe(401);
       // The access token opens envd's routes, not the rocklet's ROCK routes beside them.
       const rockRoute = await fetch(`${root}/envd/execute`, {

@@ -90,6 +90,18 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       // The processes lived through the pause.
       expect((await resumed.commands.run(`kill -0 ${marker.stdout.trim()} && echo alive`)).stdout).toBe("alive\n");
 
+      // Another port: a second rocklet (the mounted binary, without a token) listening inside the container only.
+      await sandbox.commands.run("/rock/rocklet --insecure --host 127.0.0.1 --port 9000 >/dev/null 2>&1 &");
+      const accessToken = (sandbox as unknown as { envdAccessToken: string }).envdAccessToken;
+      const inner = async () =>
+        fetch(`${admin.baseUrl}/envd/is_alive`, { headers: { "e2b-sandbox-id": id, "e2b-sandbox-port": "9000", "x-access-token": accessToken } });
+      let answer = await inner();
+      for (let i = 0; i < 50 && answer.status !== 200; i++) {
+        await Bun.sleep(100);
+        answer = await inner();
+      }
+      expect(await answer.json()).toEqual({ is_alive: true, message: "" });
+
       const rock = await (
         await fetch(`${admin.baseUrl}${api}/execute`, {
           method: "POST",

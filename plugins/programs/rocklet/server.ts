@@ -1,6 +1,7 @@
 import type { Server } from "bun";
 import { TokenCheck, environmentWithoutSecrets } from "./auth.ts";
 import { createEnvd } from "./envd/index.ts";
+import { FORWARD_PORT_HEADER, forwardToPort } from "./envd/port-proxy.ts";
 import { HttpError, RockletError, rockletExceptionBody } from "./errors.ts";
 import {
   openPortforward,
@@ -102,6 +103,11 @@ export function startRocklet(options: RockletOptions): RockletServer {
         if (!authorized(request)) return json(401, NOT_AUTHENTICATED);
         if (server.upgrade(request, { data: portforwardData(url) })) return undefined;
         return json(400, { detail: "/portforward expects a WebSocket upgrade" });
+      }
+      if (request.headers.has(FORWARD_PORT_HEADER)) {
+        if (!authorized(request)) return json(401, NOT_AUTHENTICATED);
+        server.timeout(request, 0);
+        return forwardToPort(request, url, server.port ?? options.port);
       }
       const envdRoute = envd.routes.get(`${request.method} ${url.pathname}`);
       if (envdRoute) {

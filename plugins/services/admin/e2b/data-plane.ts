@@ -2,7 +2,8 @@
  * The E2B SDK's data plane through the admin: `sandboxUrl` is `<admin>/envd`, every envd call (Connect RPC streams,
  * REST /files) arrives here with `E2b-Sandbox-Id`, `E2b-Sandbox-Port` and `X-Access-Token`, and is streamed to that
  * sandbox's rocklet, which serves envd beside ROCK's routes. The access token is the sandbox's own (from create or
- * connect); the rocklet's token never leaves the server. Only envd's port is served for now.
+ * connect); the rocklet's token never leaves the server. Another `E2b-Sandbox-Port` reaches that port inside the
+ * sandbox through the rocklet (with the same access token).
  */
 import type { Server } from "bun";
 import type { ServiceApp } from "../../../../core/kinds/service.ts";
@@ -38,6 +39,7 @@ const HOP_HEADERS = new Set([
   "upgrade",
   "te",
   "trailer",
+  "x-rocklet-forward-port",
 ]);
 
 /** envd's routes on the rocklet: the access token opens these, not the rocklet's ROCK routes beside them. */
@@ -100,9 +102,11 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
     throw new HttpError(401, `X-Access-Token: missing or not the access token of sandbox '${sandbox}'`, TOKEN_HEADER);
   }
   const port = request.headers.get(PORT_HEADER) ?? String(ENVD_PORT);
-  if (port !== String(ENVD_PORT)) {
-    throw new HttpError(400, `E2b-Sandbox-Port: port ${port} of sandbox '${sandbox}' is not served here (only envd's ${ENVD_PORT})`, PORT_HEADER);
+  const portNumber = Number(port);
+  if (!/^\d{1,5}$/.test(port) || portNumber < 1 || portNumber > 65_535) {
+    throw new HttpError(400, `E2b-Sandbox-Port: '${port}' is not a port (1-65535)`, PORT_HEADER);
   }
+  const envd = portNumber === ENVD_PORT;
   if (parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
   let target: RockletTarget;
   try {
@@ -112,7 +116,9 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
   }
   const url = new URL(request.url);
   const path = url.pathname.slice(ENVD_PREFIX.length);
-  if (!ENVD_RPC.test(path) && !ENVD_REST.has(path)) throw new HttpError(404, `no envd route ${path} (envd serves process.Process/*, filesystem.Filesystem/*, /files, /health, /envs, /metrics)`);
+  if (envd && !ENVD_RPC.test(path) && !ENVD_REST.has(path)) {
+    throw new HttpError(404, `no envd route ${path} (envd serves process.Process/*, filesystem.Filesystem/*, /files, /health, /envs, /metrics)`);
+  }
   const headers = new Headers();
   request.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name)) headers.set(name, value);
@@ -121,6 +127,8 @@ async function forward(request: Request, server: Server<unknown> | null, parts: 
   const authorization = request.headers.get("authorization");
   if (authorization && /^Basic\s/i.test(authorization)) headers.set("authorization", authorization);
   headers.set("x-rocklet-token", target.rockletToken);
+  // Another port of the sandbox: the rocklet passes the call on to it inside the sandbox.
+  if (!envd) headers.set("x-rocklet-forward-port", port);
   // Streams last as long as the command or the watch; envd's keepalives cross the silences.
   server?.timeout(request, 0);
   let upstream: Response;
