@@ -124,6 +124,16 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
     await maintenance.reconcile();
     expect((await Sandbox.getInfo(id, opts)).state).toBe("paused");
+    // Its idle timeout passes: a paused sandbox is kept (a running one beside it is stopped), and resuming restarts
+    // the timeout.
+    const running = await Sandbox.create("base", { ...opts, timeoutMs: 1_000 });
+    await Sandbox.setTimeout(id, 1_000, opts);
+    await Bun.sleep(1_500);
+    const expired = await maintenance.stopExpired();
+    expect(expired).toContain(running.sandboxId);
+    expect(expired).not.toContain(id);
+    const resumed = await Sandbox.connect(id, { ...opts, timeoutMs: 300_000 });
+    expect((await resumed.commands.run("echo back")).stdout).toBe("back\n");
     expect(await sandbox.kill()).toBe(true);
     for (let i = 0; i < 50 && (await containersOf(id)).length > 0; i++) await Bun.sleep(100);
     expect(await containersOf(id)).toEqual([]);
