@@ -78,6 +78,14 @@ describe("a sandbox through the official SDK", () => {
       expect(seen).toContain("create watched.txt");
       await watch.stop();
 
+      // A terminal inside the local sandbox (bubblewrap's own /dev/pts).
+      let screen = "";
+      const terminal = await sandbox.pty.create({ cols: 80, rows: 24, onData: (data) => void (screen += new TextDecoder().decode(data)) });
+      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("echo $((6*7))\n"));
+      for (let i = 0; i < 250 && !screen.includes("42"); i++) await Bun.sleep(20);
+      expect(screen).toContain("42");
+      await sandbox.pty.kill(terminal.pid);
+
       // The local deployment cannot pause: refused naming why (the docker test pauses).
       const pause = await sandbox.pause().catch((e) => e);
       expect(String(pause)).toContain("cannot be paused");
