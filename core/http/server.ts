@@ -244,6 +244,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         context.request = counted;
       }
     })
+    .onRequest(({ request, server }) => service.serveByHost?.(request, server))
     .onTransform(({ body, query }) => {
       if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
       preparedDeeperThan(query, 1);

@@ -2,6 +2,7 @@
  * The contract a `service` plugin provides: HTTP routes, mounted on the app the kernel builds for the service's port
  * (which already answers /health, /metrics and OpenAPI, checks the bearer token and shapes errors).
  */
+import type { Server } from "bun";
 import type { Elysia } from "elysia";
 import type { ShapeOf } from "./shape.ts";
 
@@ -33,6 +34,11 @@ export interface HttpService {
    * without a server token configured, the kernel asks nothing.
    */
   authenticate?(request: Request, path: string): boolean;
+  /**
+   * Serves a request by its Host before any route is matched (E2B's `{port}-{sandboxId}.{domain}` sandbox hosts);
+   * undefined leaves it to the routes. Runs after the token check (see `authenticate`) and the size limits.
+   */
+  serveByHost?(request: Request, server: Server<unknown> | null): Promise<Response> | undefined;
   /** Title for the OpenAPI document. */
   title?: string;
 }

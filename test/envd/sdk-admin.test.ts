@@ -22,7 +22,7 @@ const activeIds = async () => {
 };
 
 beforeAll(async () => {
-  admin = await bootAdmin(`    token: ${token}\n    e2b_templates: { base: "python:3.11" }\n`);
+  admin = await bootAdmin(`    token: ${token}\n    e2b_templates: { base: "python:3.11" }\n    e2b_domain: sandbox.test\n`);
   root = admin.kernel.server("admin")!.url;
   opts = { apiUrl: root, sandboxUrl: `${root}/envd`, apiKey: token };
 });
@@ -133,6 +133,32 @@ describe("other ports of the sandbox", () => {
     } finally {
       await sandbox.kill();
       service.stop(true);
+    }
+  });
+});
+
+describe("sandbox hosts", () => {
+  test("{port}-{id}.{e2b_domain} reaches the sandbox's envd, with its access token, before the admin's routes", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });
+    try {
+      const accessToken = (sandbox as unknown as { envdAccessToken: string }).envdAccessToken;
+      await sandbox.files.write("/tmp/by-host.txt", "via the host");
+      const host = `49983-${sandbox.sandboxId}.sandbox.test`;
+      const read = await fetch(`${root}/files?path=/tmp/by-host.txt`, { headers: { host, "x-access-token": accessToken } });
+      expect([read.status, await read.text()]).toEqual([200, "via the host"]);
+      const stat = await fetch(`${root}/filesystem.Filesystem/Stat`, {
+        method: "POST",
+        headers: { host: `${host}:443`, "x-access-token": accessToken, "content-type": "application/json" },
+        body: JSON.stringify({ path: "/tmp/by-host.txt" }),
+      });
+      expect((await stat.json()).entry.size).toBe("12");
+      // Without the access token: refused; another host: the admin's own routes.
+      expect((await fetch(`${root}/files?path=/tmp/by-host.txt`, { headers: { host } })).status).toBe(401);
+      expect((await fetch(`${root}/files?path=/tmp/by-host.txt`, { headers: { host: "other.example", "x-access-token": accessToken } })).status).toBe(401);
+      const unknown = await fetch(`${root}/files?path=/tmp/by-host.txt`, { headers: { host: `49983-nosuchsandbox.sandbox.test`, "x-access-token": accessToken } });
+      expect(unknown.status).toBe(401);
+    } finally {
+      await sandbox.kill();
     }
   });
 });

@@ -26,6 +26,8 @@ beforeAll(async () => {
     return {
       http: {
         tokenHeaders: ["X-API-Key"],
+        serveByHost: (request) =>
+          request.headers.get("host")?.endsWith(".routed.test") ? Promise.resolve(new Response("by host " + new URL(request.url).pathname)) : undefined,
         authenticate: (request, path) => path.startsWith("/own/") && request.headers.get("x-own-token") === "own-" + path.slice(5),
         errorBody: (e) => (e.path.startsWith("/own/") || e.path.startsWith("/e2b/") ? { code: e.status, message: e.message } : { detail: e.message }),
         errorStatus: (status, path) => (path.startsWith("/e2b/") && status === 422 ? 400 : status),
@@ -75,4 +77,14 @@ test("the service's own credentials open exactly the routes it accepts them for"
   }
   expect(runs).toBe(before);
   expect(await (await fetch(`${base}/plain`)).json()).toEqual({ detail: expect.stringContaining("bearer token") });
+});
+
+test("serveByHost answers for the hosts it takes, after the token check; other hosts reach the routes", async () => {
+  const routed = (headers: Record<string, string>) => fetch(`${base}/plain`, { headers: { host: "a.routed.test", ...headers } });
+  const served = await routed({ authorization: "Bearer s3cret-token" });
+  expect([served.status, await served.text()]).toEqual([200, "by host /plain"]);
+  expect((await routed({})).status).toBe(401);
+  const before = runs;
+  expect(await (await fetch(`${base}/plain`, { headers: { authorization: "Bearer s3cret-token" } })).json()).toEqual({ plain: true });
+  expect(runs).toBe(before + 1);
 });

@@ -6,7 +6,7 @@
 import { Type } from "@sinclair/typebox";
 import { definePlugin } from "../../../core/plugin.ts";
 import { DataPlane } from "./data-plane.ts";
-import { mountEnvdProxy, presentsAccessToken } from "./e2b/data-plane.ts";
+import { mountEnvdProxy, presentsAccessToken, serveSandboxHost } from "./e2b/data-plane.ts";
 import { E2bRecords } from "./e2b/e2b-records.ts";
 import { e2bErrorBody, isE2bPath, mountE2bRoutes } from "./e2b/routes.ts";
 import { envelopeErrorBody, envelopeErrorStatus } from "./envelope.ts";
@@ -36,6 +36,12 @@ const Config = Type.Object({
     default: { base: "python:3.11" },
     description: "E2B API: the image each templateID starts",
   }),
+  e2b_domain: Type.Optional(
+    Type.String({
+      pattern: "^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+      description: "E2B API: serve sandbox hosts {port}-{sandboxId}.<this domain> (wildcard DNS, TLS in front), as the SDK's `domain`",
+    }),
+  ),
 });
 
 export default definePlugin({
@@ -101,11 +107,12 @@ export default definePlugin({
         errorBody: (e) => (isE2bPath(e.path) ? e2bErrorBody(e) : envelopeErrorBody(e)),
         errorStatus: (status, path) => (isE2bPath(path) ? status : envelopeErrorStatus(status)),
         tokenHeaders: ["X-API-Key"],
-        authenticate: (request, path) => presentsAccessToken(e2b, request, path),
+        authenticate: (request, path) => presentsAccessToken(e2b, request, path, ctx.config.e2b_domain),
+        serveByHost: (request, server) => serveSandboxHost(request, server, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain }),
         mount: (app) => {
           mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet });
           mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
-          return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch });
+          return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain });
         },
       },
     };
