@@ -163,6 +163,42 @@ describe("sandbox hosts", () => {
   });
 });
 
+describe("access tokens", () => {
+  test("a create repeated with its Idempotency-Key gets the same sandbox and token", async () => {
+    const create = async () =>
+      (await fetch(`${root}/v2/sandboxes`, {
+        method: "POST",
+        headers: { "x-api-key": token, "content-type": "application/json", "idempotency-key": `e2b-${process.pid}-repeat` },
+        body: JSON.stringify({ templateID: "base", timeout: 60 }),
+      })).json();
+    const first = await create();
+    const again = await create();
+    expect(again.sandboxID).toBe(first.sandboxID);
+    expect(again.envdAccessToken).toBe(first.envdAccessToken);
+    expect(await Sandbox.kill(first.sandboxID, opts)).toBe(true);
+  });
+
+  test("a token belongs to one sandbox: a later sandbox of the same id (ROCK ids are reusable) does not take it", async () => {
+    const id = `e2b-reuse-${process.pid}`;
+    const stat = (accessToken: string) =>
+      fetch(`${root}/envd/filesystem.Filesystem/Stat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "e2b-sandbox-id": id, "x-access-token": accessToken },
+        body: JSON.stringify({ path: "/" }),
+      });
+    expect((await rock("/start", { image: "python:3.11", sandbox_id: id })).status).toBe("Success");
+    const first = (await Sandbox.connect(id, opts)) as unknown as { envdAccessToken: string };
+    expect((await stat(first.envdAccessToken)).status).toBe(200);
+    expect((await rock("/stop", { sandbox_id: id })).status).toBe("Success");
+    expect((await rock("/start", { image: "python:3.11", sandbox_id: id })).status).toBe("Success");
+    expect((await stat(first.envdAccessToken)).status).toBe(401);
+    const second = (await Sandbox.connect(id, opts)) as unknown as { envdAccessToken: string };
+    expect(second.envdAccessToken).not.toBe(first.envdAccessToken);
+    expect((await stat(second.envdAccessToken)).status).toBe(200);
+    expect((await rock("/stop", { sandbox_id: id })).status).toBe("Success");
+  });
+});
+
 describe("the Python SDK's paths", () => {
   test("POST /sandboxes and POST /sandboxes/{id}/connect answer as their /v2 forms", async () => {
     const call = (method: string, path: string, body?: unknown) =>

@@ -108,7 +108,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
 
   const connected = (record: SandboxRecord): E.Sandbox => {
     // A sandbox started through ROCK's routes gets its access token when an E2B client first connects.
-    const extra = e2b.get(record.sandbox_id) ?? e2b.put(record.sandbox_id, record.spec.image, {}, {});
+    const extra = e2b.get(record.sandbox_id) ?? e2b.put(record, record.spec.image, {}, {});
     return {
       templateID: extra.template_id,
       sandboxID: record.sandbox_id,
@@ -134,7 +134,8 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       ),
     );
     const record = await rockFailureAsHttp(() => started.running);
-    e2b.put(record.sandbox_id, body.templateID, body.metadata ?? {}, body.envVars ?? {});
+    // A create repeated with its Idempotency-Key gets the same sandbox and keeps its token.
+    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {});
     set.status = 201;
     return connected(record);
   };
