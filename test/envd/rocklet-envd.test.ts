@@ -161,6 +161,16 @@ describe("files", () => {
     expect(await sandbox.files.exists(root)).toBe(false);
   });
 
+  test("a FIFO or a device is refused on read, not streamed forever", async () => {
+    const sandbox = sdkSandbox(rocklet);
+    const fifo = join(dir, "fifo");
+    execSync(`mkfifo ${fifo}`);
+    for (const path of [fifo, "/dev/zero"]) {
+      const error = await sandbox.files.read(path, { requestTimeoutMs: 5_000 }).catch((e) => e);
+      expect(String(error)).toContain(`path '${path}' is not a regular file`);
+    }
+  });
+
   test("a missing file is NotFoundError on read, stat and remove", async () => {
     const sandbox = sdkSandbox(rocklet);
     const missing = join(dir, "no-such-file");

@@ -53,6 +53,8 @@ async function download(path: string | null): Promise<Response> {
     throw fileError(error, path);
   });
   if (info.isDirectory()) throw new HttpError(400, { detail: `path '${path}' is a directory` });
+  // A FIFO would hang the call and a device such as /dev/zero never end: only regular files are read.
+  if (!info.isFile()) throw new HttpError(400, { detail: `path '${path}' is not a regular file` });
   return new Response(Bun.file(path), { headers: { "content-type": "application/octet-stream" } });
 }
 
