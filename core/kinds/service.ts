@@ -39,6 +39,11 @@ export interface HttpService {
    * undefined leaves it to the routes. Runs after the token check (see `authenticate`) and the size limits.
    */
   serveByHost?(request: Request, server: Server<unknown> | null): Promise<Response> | undefined;
+  /**
+   * The body of `/health` (default: `{status, service}`, and `reason` while degraded), for an original whose clients
+   * compare it exactly.
+   */
+  healthBody?(health: { status: "ok" | "degraded"; service: string; reason?: string }): unknown;
   /** Title for the OpenAPI document. */
   title?: string;
 }

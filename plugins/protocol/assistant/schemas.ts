@@ -5,6 +5,7 @@
  * sampling options, tool kwargs).
  */
 import { t, type Static } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 import { Reply, Streamed } from "../responses.ts";
 
 const Message = t.Object(
@@ -37,7 +38,7 @@ export const AgentConfig = t.Object(
   { additionalProperties: t.Unknown() },
 );
 
-export const AgentRequest = t.Object(
+export const AgentRequest = lenient(t.Object(
   {
     messages: t.Array(Message, { minItems: 1 }),
     llm_config: LlmConfig,
@@ -51,7 +52,7 @@ export const AgentRequest = t.Object(
     use_tool_api: t.Optional(t.Nullable(t.Boolean({ description: "Run the tools in tool-manager containers" }))),
   },
   { additionalProperties: t.Unknown(), description: "Other keys are the original's kwargs: knowledge_limit, lang (zh|en), temperature, top_p, seed, tool kwargs" },
-);
+));
 export type AgentRequest = Static<typeof AgentRequest>;
 
 export const AgentAnswer = Reply({

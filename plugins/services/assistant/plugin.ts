@@ -19,7 +19,9 @@ import { AgentRequest, agentAnswers } from "../../protocol/assistant/schemas.ts"
 import { AssistantLite } from "./agent/lite.ts";
 import type { AgentTool } from "./agent/loop.ts";
 import { inProcessTool, managedTool } from "./agent/tools.ts";
-import type { KnowledgeBase } from "./knowledge/contract.ts";
+import { KnowledgeSettings } from "./knowledge/config.ts";
+import { KnowledgeFiles, mountFiles } from "./knowledge/files.ts";
+import { openKnowledge } from "./knowledge/setup.ts";
 
 const Config = Type.Object({
   model_server: Type.String({ default: "echo", minLength: 1, description: "Default backend: a model plugin name (env MODEL_SERVER)" }),
@@ -35,6 +37,7 @@ const Config = Type.Object({
   tools: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Tool plugins /v1/assistants/lite runs in this process (trusted tools)" }),
   max_turns: Type.Integer({ default: 10, minimum: 1, maximum: 100, description: "Model calls per /v1/assistants/lite request (the original's 10)" }),
   tool_timeout_ms: Type.Integer({ default: 60_000, minimum: 10, description: "Deadline of one tool call in the agent loop" }),
+  knowledge: KnowledgeSettings,
 });
 
 export default definePlugin({
@@ -45,9 +48,11 @@ export default definePlugin({
   defaultPort: 31512,
   config: Config,
   configEnv: { MODEL_SERVER: "model_server" },
-  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...c.tools])],
+  dependencies: (c) => [
+    ...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...c.tools, ...(c.knowledge.embeddings ? [c.knowledge.embeddings.model_plugin] : [])]),
+  ],
   metricsPrefix: "rock_assistant_",
-  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [] }),
+  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [], database: true }),
   setup(ctx) {
     const clients = new Map<string, ModelClient>();
     for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
@@ -62,9 +67,8 @@ export default definePlugin({
       localTools.set(tool.name, tool);
     }
     const managerTools = ctx.config.tool_manager ? (toolExecutor ?? new ToolExecutor(ctx.config.tool_manager, ctx.fetch, ctx.log)) : undefined;
-    // COORDINATOR: wire the /v1/files knowledge base (files helper) here; without one, use_knowledge answers
-    // 400 "No valid knowledge contents.".
-    const knowledge: KnowledgeBase | undefined = undefined;
+    const knowledge = openKnowledge(ctx);
+    const files = new KnowledgeFiles(ctx.paths.pluginData, knowledge, ctx.config.knowledge, ctx.log);
     const lite = new AssistantLite({
       backend: (server) => router.server(server),
       backends: router.backends,
@@ -78,11 +82,13 @@ export default definePlugin({
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
 
     return {
+      knowledge,
+      stop: () => files.stop(),
       http: {
         title: "Assistant (OpenAI-compatible chat completions)",
         errorBody: openAIErrorBody,
         mount: (app) =>
-          app
+          mountFiles(app, files)
             .get("/v1/models", async (): Promise<ModelList> => ({
               object: "list",
               data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
@@ -93,6 +99,8 @@ export default definePlugin({
                 const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
                 const { name, client } = await router.resolve(body.model);
                 const prepared = prepareCompletion(body, client, ctx.config.native_tools);
+                // As in the original, request_id is this id (in the answer, and in a stream's error frame);
+                // requestId (x-request-id) names the HTTP exchange in logs and error envelopes.
                 const id = `chatcmpl_${crypto.randomUUID()}`;
                 const created = Math.floor(Date.now() / 1000);
 
@@ -121,11 +129,10 @@ export default definePlugin({
                     arrived,
                     keepaliveMs: ctx.config.keepalive_ms,
                     includeUsage: body.stream_options?.include_usage === true,
-                    requestId,
                     headers: takeHeaders(set),
                     onError: (error) => {
                       const failure = error instanceof HttpError ? error : upstreamFailure(name, error);
-                      ctx.log.warn("stream failed", { request_id: requestId, error: failure.message });
+                      ctx.log.warn("stream failed", { request_id: requestId, id, error: failure.message });
                       return { message: failure.message, type: "server_error" };
                     },
                   });
@@ -160,7 +167,7 @@ export default definePlugin({
                 const toolCalls = calls.result();
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
                 return {
-                  request_id: requestId,
+                  request_id: id,
                   message: "",
                   output: null,
                   id,
