@@ -1,9 +1,10 @@
 /**
  * E2B's control plane (spec/openapi.yml of e2b-dev/E2B), as far as the admin serves it: the requests the official SDK
- * sends and the answers it reads. Unknown request fields (network, mcp, autoPause, …) are accepted and ignored; the
- * answers carry the fields the SDK maps into `SandboxInfo`.
+ * sends and the answers it reads. Unknown request fields (network, mcp, autoPause, …) are accepted and ignored, an
+ * optional field sent as null is absent (`lenient`); the answers carry the fields the SDK maps into `SandboxInfo`.
  */
 import { type Static, t } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 
 /** E2B's error body. */
 export const E2bError = t.Object({ code: t.Integer(), message: t.String() });
@@ -14,7 +15,7 @@ const Metadata = t.Record(t.String(), t.String());
 export const MAX_TIMEOUT_SECONDS = 86_400;
 const Timeout = t.Integer({ minimum: 0, maximum: MAX_TIMEOUT_SECONDS, description: "Seconds until the sandbox is stopped when idle" });
 
-export const NewSandbox = t.Object(
+export const NewSandbox = lenient(t.Object(
   {
     templateID: t.String({ minLength: 1 }),
     timeout: t.Optional(Timeout),
@@ -23,13 +24,13 @@ export const NewSandbox = t.Object(
     secure: t.Optional(t.Boolean()),
   },
   { additionalProperties: true },
-);
+));
 export type NewSandbox = Static<typeof NewSandbox>;
 
-export const TimeoutBody = t.Object({ timeout: Timeout }, { additionalProperties: true });
-export const ConnectBody = t.Object({ timeout: t.Optional(Timeout) }, { additionalProperties: true });
+export const TimeoutBody = lenient(t.Object({ timeout: Timeout }, { additionalProperties: true }));
+export const ConnectBody = lenient(t.Object({ timeout: t.Optional(Timeout) }, { additionalProperties: true }));
 /** `memory: false` (a filesystem-only snapshot) is not offered: a pause keeps the memory. */
-export const PauseBody = t.Object({ memory: t.Optional(t.Nullable(t.Boolean())) }, { additionalProperties: true });
+export const PauseBody = lenient(t.Object({ memory: t.Optional(t.Boolean()) }, { additionalProperties: true }));
 export const SandboxParams = t.Object({ sandboxID: t.String({ minLength: 1 }) });
 
 export const ListQuery = t.Object({
