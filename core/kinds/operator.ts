@@ -29,6 +29,9 @@ export interface Operator {
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
   /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
   locate?(sandbox_id: string): Promise<SandboxHandle | null>;
+  /** `Deployment.pause` / `resume`; absent when the deployment cannot pause. */
+  pause?(sandbox_id: string): Promise<void>;
+  resume?(sandbox_id: string): Promise<void>;
 }
 
 /** What an operator plugin's `setup` returns. */
