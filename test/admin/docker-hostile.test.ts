@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Docker from "dockerode";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { bootAdminKernel, newSandboxId, ourContainers, removeOurContainers, type RunningAdmin } from "../sdk/support.ts";
@@ -176,4 +177,68 @@ describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox k
     expect((await post("/delete", { sandbox_id: id })).status).toBe("Success");
     expect(await containersOf(id)).toEqual([]);
   }, 90_000);
+});
+
+describe.skipIf(!available("docker", socket))("admin: file routes while a sandbox holds every pid (real engine)", () => {
+  let engine: Docker;
+  let admin: RunningAdmin;
+  let base: string;
+  const post = async (path: string, body: unknown) =>
+    (await fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })).json() as Promise<any>;
+
+  beforeAll(async () => {
+    engine = new Docker({ socketPath: socket });
+    const binary = await ensureRockletBinary();
+    admin = await bootAdminKernel(
+      `docker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
+        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    pids_limit: 32\n`,
+    );
+    base = admin.baseUrl + api;
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.close();
+    if (engine) await removeOurContainers(engine);
+  });
+
+  // A thread the runtime starts on demand (file-system workers, JIT compilers, GC helpers) cannot start while a bomb
+  // holds every pid, and that aborted the rocklet (Bun: "panic: abort() called"), first seen at a write_file. Its
+  // threads are all started with it: traffic before the bomb starts no new kind of thread.
+  test("the rocklet's threads all exist before the bomb; write_file, read_file and upload work while it holds the pids", async () => {
+    const started = await post("/start", { image: sandboxImage(), sandbox_id: newSandboxId("pids"), cpus: 0.5, memory: "256m", pull: "never" });
+    expect(started.status).toBe("Success");
+    const id = started.result.sandbox_id as string;
+    // The container's init (docker-init) has the rocklet as its child.
+    const initPid = (await engine.getContainer(`rock-${id}`).inspect()).State.Pid;
+    const rockletPid = readFileSync(`/proc/${initPid}/task/${initPid}/children`, "utf8").trim().split(" ")[0];
+    const threads = () => readdirSync(`/proc/${rockletPid}/task`).map((task) => readFileSync(`/proc/${rockletPid}/task/${task}/comm`, "utf8").trim());
+    for (let i = 0; i < 150; i++) {
+      await post("/write_file", { sandbox_id: id, path: `/tmp/warm-${i % 5}.txt`, content: "x".repeat(20_000) });
+      await post("/execute", { sandbox_id: id, command: "true" });
+    }
+    const named = threads();
+    expect(named).toContain("Bun Pool 0");
+    expect(named.filter((name) => /JIT|HeapHelper|Collector/.test(name))).toEqual([]);
+    expect((await post("/create_session", { sandbox_id: id, session: "bomb" })).status).toBe("Success");
+    await post("/run_in_session", { sandbox_id: id, session: "bomb", command: ":(){ :|:& };:", timeout: 5 });
+    const [container] = (await ourContainers(engine)).filter((c) => c.Labels["rock.sandbox_id"] === id);
+    let pids = 0;
+    for (const until = Date.now() + 60_000; Date.now() < until && pids < 31; await Bun.sleep(100)) {
+      pids = ((await engine.getContainer(container!.Id).stats({ stream: false })) as any).pids_stats?.current ?? 0;
+    }
+    expect(pids).toBeGreaterThanOrEqual(31);
+
+    for (let i = 0; i < 5; i++) {
+      expect((await post("/write_file", { sandbox_id: id, path: `/tmp/held-${i}.txt`, content: `held ${i}` })).result).toMatchObject({ success: true });
+      expect((await post("/read_file", { sandbox_id: id, path: `/tmp/held-${i}.txt` })).result.content).toBe(`held ${i}`);
+    }
+    const form = new FormData();
+    form.append("sandbox_id", id);
+    form.append("target_path", "/tmp/held-upload.bin");
+    form.append("file", new File([new Uint8Array(512 * 1024)], "held-upload.bin"));
+    expect(await (await fetch(base + "/upload", { method: "POST", body: form, signal: AbortSignal.timeout(10_000) })).json()).toMatchObject({ status: "Success" });
+    const alive = await (await fetch(`${base}/get_status?sandbox_id=${id}`, { signal: AbortSignal.timeout(5000) })).json();
+    expect(alive.result).toMatchObject({ state: "running", is_alive: true });
+
+    expect((await post("/stop", { sandbox_id: id })).status).toBe("Success");
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import type { SandboxSpec } from "../../../core/kinds/deployment.ts";
 import type { HardenedContainer } from "../../shared/containers/hardened.ts";
 import { capabilitySet } from "../../shared/deployment/capabilities.ts";
+import { ROCKLET_RUNTIME_ENV } from "../../protocol/rocklet-runtime.ts";
 
 /** Where the rocklet binary appears inside every sandbox (bind-mounted read-only). */
 export const ROCKLET_MOUNT_PATH = "/rock/rocklet";
@@ -25,7 +26,7 @@ export function containerName(sandboxId: string): string {
 
 /** The spec's environment; never a ROCKLET_TOKEN, which the rocklet would prefer to nothing. */
 function environment(spec: SandboxSpec): Record<string, string> {
-  return Object.fromEntries(Object.entries(spec.env).filter(([name]) => name !== "ROCKLET_TOKEN"));
+  return { ...ROCKLET_RUNTIME_ENV, ...Object.fromEntries(Object.entries(spec.env).filter(([name]) => name !== "ROCKLET_TOKEN")) };
 }
 
 /** What the deployment writes to a started sandbox's stdin: the rocklet's token, which is nowhere else. */

@@ -12,6 +12,7 @@ import { bwrapCommand, type BwrapFeatures, type Isolation, type PathKind, type R
 import { descendantsOf, processTable, readProcess, sendSignal, stillRunning, type ProcReader } from "./process-table.ts";
 import { BUN_FLAGS, rockletLaunch, type RockletLaunch, type Runner } from "./rocklet-launch.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
+import { ROCKLET_RUNTIME_ENV } from "../../protocol/rocklet-runtime.ts";
 
 export interface LocalDeploymentOptions {
   name: string;
@@ -89,7 +90,7 @@ export class LocalDeployment implements Deployment {
         {
           cwd: workDir,
           // HOME is the work dir so that tools writing ~/.cache or ~/.config stay inside the sandbox.
-          env: { TMPDIR: "/tmp", ...spec.env, HOME: workDir },
+          env: { TMPDIR: "/tmp", ...ROCKLET_RUNTIME_ENV, ...spec.env, HOME: workDir },
           detached: true,
           stdin: "ignore",
           stdout: "ignore",

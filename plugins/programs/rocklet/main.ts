@@ -3,6 +3,8 @@ import { makeUndumpable } from "../process-secrets.ts";
 import { loadToken } from "./auth.ts";
 import { parseCli, ROCKLET_VERSION, USAGE, UsageError } from "./cli-options.ts";
 import { startRocklet } from "./server.ts";
+import { keepWorkerThreads } from "./limits.ts";
+import { ROCKLET_RUNTIME_ENV } from "../../protocol/rocklet-runtime.ts";
 
 /** Entry point of the rocklet binary: `rocklet --host 0.0.0.0 --port 8000` (see cli-options.ts for all flags). */
 
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
   if (source.token === null) log("WARNING: running with --insecure, no authentication");
   // The token must not reach commands; sessions and execute get environmentWithoutSecrets() as well.
   delete process.env.ROCKLET_TOKEN;
+  for (const name of Object.keys(ROCKLET_RUNTIME_ENV)) delete process.env[name];
 
+  await keepWorkerThreads();
   const bashPath = Bun.which("bash") ?? "/bin/bash";
   let server;
   try {
