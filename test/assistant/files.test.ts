@@ -7,21 +7,21 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Kernel } from "../../core/kernel.ts";
 import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
-import { repoRoot, tempProject } from "../support/project.ts";
+import { tempProject } from "../support/project.ts";
+import { bootAssistant, type BootedAssistant } from "./support.ts";
 
 const fixtures = join(import.meta.dir, "fixtures", "knowledge");
 const fixture = (name: string, as = name) => new File([readFileSync(join(fixtures, name))], as);
 const project = tempProject("rock-files-");
 const data = join(project.root, "data");
 const knowledgeDir = join(data, "plugins", "assistant", "knowledges");
-let kernel: Kernel;
+let assistant: BootedAssistant;
 let base: string;
 let kb: KnowledgeBase;
 
 beforeAll(async () => {
-  const config = project.config(`data_dir: ${data}
+  assistant = await bootAssistant(project, `data_dir: ${data}
 plugins:
   echo: {}
   assistant:
@@ -33,16 +33,11 @@ plugins:
       chunk_chars: 300
       chunk_overlap: 60
 `);
-  kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-  await kernel.start();
-  base = kernel.server("assistant")!.url;
-  kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+  base = assistant.url;
+  kb = assistant.knowledge;
 });
 
-afterAll(async () => {
-  await kernel?.stop();
-  project.remove();
-});
+afterAll(() => assistant?.close());
 
 async function upload(uuid: string | undefined, files: File[]) {
   const form = new FormData();

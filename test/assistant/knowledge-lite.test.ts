@@ -7,48 +7,32 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Kernel } from "../../core/kernel.ts";
-import { repoRoot, tempProject } from "../support/project.ts";
+import { chatUpstream } from "../support/chat-upstream.ts";
+import { tempProject } from "../support/project.ts";
+import { bootAssistant, type BootedAssistant } from "./support.ts";
 
-const received: { messages: { role: string; content: string }[] }[] = [];
-const upstream = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  async fetch(request) {
-    if (request.method === "GET") return Response.json({ object: "list", data: [] });
-    const body = await request.json();
-    received.push(body);
-    const frame = (delta: object, finish: string | null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    return new Response(frame({ content: "From the notes." }, null) + frame({}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
-  },
-});
+const upstream = chatUpstream(() => "From the notes.");
+const { received } = upstream;
 
 const fixtures = join(import.meta.dir, "fixtures", "knowledge");
 const project = tempProject("rock-kb-lite-");
-let kernel: Kernel;
+let assistant: BootedAssistant;
 let base: string;
 
 beforeAll(async () => {
-  const config = project.config(`data_dir: ${join(project.root, "data")}
+  assistant = await bootAssistant(project, `data_dir: ${join(project.root, "data")}
 plugins:
-  openai:
-    api_base: http://127.0.0.1:${upstream.port}/v1
-    model: scripted
-    supports_tools: false
-    max_retries: 0
+${upstream.openaiYaml}
   assistant:
     port: 0
     model_server: openai
 `);
-  kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-  await kernel.start();
-  base = kernel.server("assistant")!.url;
+  base = assistant.url;
 });
 
 afterAll(async () => {
-  await kernel?.stop();
-  upstream.stop(true);
-  project.remove();
+  await assistant?.close();
+  upstream.stop();
 });
 
 async function ask(question: string, extra: Record<string, unknown> = {}) {

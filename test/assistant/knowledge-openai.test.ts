@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Kernel } from "../../core/kernel.ts";
 import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/contract.ts";
-import { repoRoot, tempProject } from "../support/project.ts";
+import { tempProject } from "../support/project.ts";
+import { bootAssistant, type BootedAssistant } from "./support.ts";
 
 const synonyms: Record<string, string> = { automobile: "car", vehicle: "car", physician: "doctor" };
 function vectorOf(text: string): number[] {
@@ -40,12 +40,12 @@ describe("knowledge with the openai plugin's embeddings (loopback /v1/embeddings
     },
   });
   const project = tempProject("rock-kb-openai-");
-  let kernel: Kernel;
+  let assistant: BootedAssistant;
   let base: string;
   let kb: KnowledgeBase;
 
   beforeAll(async () => {
-    const config = project.config(`data_dir: ${join(project.root, "data")}
+    assistant = await bootAssistant(project, `data_dir: ${join(project.root, "data")}
 plugins:
   echo: {}
   openai:
@@ -57,16 +57,13 @@ plugins:
     knowledge:
       embeddings: {model_plugin: openai, model: emb-test}
 `);
-    kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-    await kernel.start();
-    base = kernel.server("assistant")!.url;
-    kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+    base = assistant.url;
+    kb = assistant.knowledge;
   });
 
   afterAll(async () => {
-    await kernel?.stop();
+    await assistant?.close();
     upstream.stop(true);
-    project.remove();
   });
 
   test("upload embeds the chunks; a search embeds the query and finds a synonym through the vectors", async () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Kernel } from "../../core/kernel.ts";
 import { chunkText } from "../../plugins/services/assistant/knowledge/chunk.ts";
 import { extract, MAX_DOCX_UNZIPPED_BYTES } from "../../plugins/services/assistant/knowledge/extract.ts";
 import { invalidName } from "../../plugins/services/assistant/knowledge/files.ts";
@@ -16,6 +15,7 @@ import type { KnowledgeBase } from "../../plugins/services/assistant/knowledge/c
 import { KnowledgeStore } from "../../plugins/services/assistant/knowledge/store.ts";
 import { indexTerms, queryTerms } from "../../plugins/services/assistant/knowledge/terms.ts";
 import { repoRoot, tempProject } from "../support/project.ts";
+import { bootAssistant, loadKernel, type BootedAssistant } from "./support.ts";
 
 /** A model plugin offering embed: 64 buckets of hashed words, synonyms first mapped to one word. */
 export const hashEmbedPlugin = `{
@@ -66,13 +66,13 @@ const docs = () => [
 describe("hybrid ranking with an embeddings model", () => {
   const project = tempProject("rock-hybrid-");
   const data = join(project.root, "data");
-  let kernel: Kernel;
+  let assistant: BootedAssistant;
   let base: string;
   let kb: KnowledgeBase;
 
   beforeAll(async () => {
     writeHashEmbed(project);
-    const config = project.config(`data_dir: ${data}
+    assistant = await bootAssistant(project, `data_dir: ${data}
 plugin_dirs: [${join(project.root, "extra")}]
 plugins:
   echo: {}
@@ -82,16 +82,11 @@ plugins:
     knowledge:
       embeddings: {model_plugin: hashembed, model: bow-64, batch_size: 2, timeout_ms: 400, query_timeout_ms: 300}
 `);
-    kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-    await kernel.start();
-    base = kernel.server("assistant")!.url;
-    kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
+    base = assistant.url;
+    kb = assistant.knowledge;
   });
 
-  afterAll(async () => {
-    await kernel?.stop();
-    project.remove();
-  });
+  afterAll(() => assistant?.close());
 
   test("chunks are stored with their vectors (batched by batch_size) and listed as embedded", async () => {
     const calls = (globalThis as any).__hashembedCalls ?? 0;
@@ -161,7 +156,7 @@ describe("configuration and restarts", () => {
   test("embeddings from a model plugin without embed stop the start, naming the field and the plugin", async () => {
     const project = tempProject("rock-noembed-");
     try {
-      const config = project.config(`data_dir: ${join(project.root, "data")}
+      const kernel = await loadKernel(project, `data_dir: ${join(project.root, "data")}
 plugins:
   echo: {}
   assistant:
@@ -169,7 +164,6 @@ plugins:
     knowledge:
       embeddings: {model_plugin: echo}
 `);
-      const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
       let failure = "";
       try {
         await kernel.start();
@@ -188,9 +182,8 @@ plugins:
     const project = tempProject("rock-sweep-");
     const data = join(project.root, "data");
     const dir = join(data, "plugins", "assistant");
-    const config = project.config(`data_dir: ${data}\nplugins:\n  echo: {}\n  assistant:\n    port: 0\n`);
     const start = async () => {
-      const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
+      const kernel = await loadKernel(project, `data_dir: ${data}\nplugins:\n  echo: {}\n  assistant:\n    port: 0\n`);
       await kernel.start();
       return kernel;
     };
@@ -223,17 +216,15 @@ describe("extraction deadline", () => {
   test("a file whose extraction runs past knowledge.extract_timeout_ms is a 400 naming it; the next upload works", async () => {
     const project = tempProject("rock-deadline-");
     const data = join(project.root, "data");
-    const config = project.config(`data_dir: ${data}
+    const assistant = await bootAssistant(project, `data_dir: ${data}
 plugins:
   echo: {}
   assistant:
     port: 0
     knowledge: {extract_timeout_ms: 300, max_file_bytes: 16777216}
 `);
-    const kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-    await kernel.start();
     try {
-      const base = kernel.server("assistant")!.url;
+      const base = assistant.url;
       // Seconds of html-to-text work: on the server's own thread no timer could cut it short.
       const slow = new File(["<html><body>", "<div><p>many words in many paragraphs</p></div>".repeat(200_000), "</body></html>"], "huge.html");
       const began = performance.now();
@@ -244,11 +235,9 @@ plugins:
       expect(existsSync(join(data, "plugins", "assistant", "knowledges", "kate"))).toBe(false);
       const next = await upload(base, "kate", [new File(["<p>quiet harbour at dawn</p>"], "small.html")]);
       expect(next.status).toBe(200);
-      const kb = kernel.instance<{ knowledge: KnowledgeBase }>("assistant")!.knowledge;
-      expect((await kb.search("kate", "harbour dawn")).map((h) => h.file)).toEqual(["small.html"]);
+      expect((await assistant.knowledge.search("kate", "harbour dawn")).map((h) => h.file)).toEqual(["small.html"]);
     } finally {
-      await kernel.stop();
-      project.remove();
+      await assistant.close();
     }
   }, 30_000);
 });

@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Kernel } from "../../core/kernel.ts";
 import type { KnowledgeBase, KnowledgeHit } from "../../plugins/services/assistant/knowledge/contract.ts";
 import { AssistantLite } from "../../plugins/services/assistant/agent/lite.ts";
 import { inProcessTool } from "../../plugins/services/assistant/agent/tools.ts";
 import renewInstance from "../../plugins/tools/renew-instance/tool.ts";
+import { chatUpstream, contentFrames } from "../support/chat-upstream.ts";
 import { repoRoot, tempProject } from "../support/project.ts";
+import { bootAssistant, type BootedAssistant } from "./support.ts";
 
-const received: any[] = [];
 /** Requests of the `stall` model whose connection we closed. */
 let stallsReleased = 0;
 
@@ -40,13 +40,8 @@ function script(model: string, user: string): string {
   }
 }
 
-const upstream = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  async fetch(request) {
-    if (request.method === "GET") return Response.json({ object: "list", data: [] });
-    const body = await request.json();
-    received.push(body);
+const upstream = chatUpstream(
+  (body) => {
     if (body.model === "stall") {
       // One token, then silence until the caller goes away.
       const token = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "tok" } }] })}\n\n`;
@@ -56,29 +51,25 @@ const upstream = Bun.serve({
     }
     if (body.model === "broken") return Response.json({ error: { message: "model melted" } }, { status: 400 });
     const text = script(body.model, body.messages.at(-1).content);
-    const frames = (text.match(/[\s\S]{1,7}/g) ?? []).map((piece) => ({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
-    const sse = frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("");
     if (text.includes("Observation:")) {
       // The runaway backend also never ends its stream: the agent must stop reading at the marker.
+      const sse = contentFrames(text, 7);
       return new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(sse)) }), { headers: { "content-type": "text/event-stream" } });
     }
-    const end = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`;
-    return new Response(sse + end, { headers: { "content-type": "text/event-stream" } });
+    return text;
   },
-});
+  { pieceChars: 7 },
+);
+const { received } = upstream;
 
 const project = tempProject();
-let kernel: Kernel;
+let assistant: BootedAssistant;
 let base: string;
 
 beforeAll(async () => {
-  const config = project.config(`plugin_dirs: [${join(repoRoot, "test", "tools", "fixtures")}]
+  assistant = await bootAssistant(project, `plugin_dirs: [${join(repoRoot, "test", "tools", "fixtures")}]
 plugins:
-  openai:
-    api_base: http://127.0.0.1:${upstream.port}/v1
-    model: scripted
-    supports_tools: false
-    max_retries: 0
+${upstream.openaiYaml}
   renew-instance: {}
   calculator: {}
   faulty-tool: {}
@@ -88,15 +79,12 @@ plugins:
     tools: [renew-instance, calculator, faulty-tool]
     tool_timeout_ms: 300
 `);
-  kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-  await kernel.start();
-  base = kernel.server("assistant")!.url;
+  base = assistant.url;
 });
 
 afterAll(async () => {
-  await kernel?.stop();
-  upstream.stop(true);
-  project.remove();
+  await assistant?.close();
+  upstream.stop();
 });
 
 const RENEW_SYSTEM =
@@ -313,13 +301,13 @@ describe("/v1/assistants/lite: knowledge (the loop with a KnowledgeBase)", () =>
   });
   const agent = () =>
     new AssistantLite({
-      backend: (server) => (server === "openai" ? { name: "openai", client: kernel.use("openai", "model").client } : undefined),
+      backend: (server) => (server === "openai" ? { name: "openai", client: assistant.kernel.use("openai", "model").client } : undefined),
       backends: ["openai"],
       localTools: new Map([["RenewInstance", inProcessTool(renewInstance)]]),
       knowledge,
       maxTurns: 10,
       toolTimeoutMs: 1000,
-      log: kernel.log,
+      log: assistant.kernel.log,
     });
   const ask = (extra: Record<string, unknown>) => ({
     messages: [{ role: "user", content: "What does instance renewal cost?" }],

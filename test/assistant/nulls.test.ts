@@ -4,27 +4,19 @@
  * field sent as null is still a 400 naming it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Kernel } from "../../core/kernel.ts";
-import { repoRoot, tempProject } from "../support/project.ts";
+import { chatUpstream } from "../support/chat-upstream.ts";
+import { tempProject } from "../support/project.ts";
+import { bootAssistant, type BootedAssistant } from "./support.ts";
 
-const received: any[] = [];
-const upstream = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  async fetch(req) {
-    received.push(await req.json());
-    const frames = [{ choices: [{ index: 0, delta: { role: "assistant", content: "done" }, finish_reason: "stop" }] }];
-    const body = frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("") + "data: [DONE]\n\n";
-    return new Response(body, { headers: { "content-type": "text/event-stream" } });
-  },
-});
+const upstream = chatUpstream(() => "done");
+const { received } = upstream;
 
 const project = tempProject();
-let kernel: Kernel;
+let assistant: BootedAssistant;
 let base: string;
 
 beforeAll(async () => {
-  const config = project.config(`plugins:
+  assistant = await bootAssistant(project, `plugins:
   echo: {}
   vllm:
     api_base: http://127.0.0.1:${upstream.port}/v1
@@ -43,15 +35,12 @@ beforeAll(async () => {
       "native*": vllm
       "prompted*": openai
 `);
-  kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ...process.env, MODEL_SERVER: "" } });
-  await kernel.start();
-  base = kernel.server("assistant")!.url;
+  base = assistant.url;
 });
 
 afterAll(async () => {
-  await kernel?.stop();
-  upstream.stop(true);
-  project.remove();
+  await assistant?.close();
+  upstream.stop();
 });
 
 const chat = (body: unknown) => fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

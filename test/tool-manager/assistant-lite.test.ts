@@ -5,6 +5,7 @@
  */
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chatUpstream } from "../support/chat-upstream.ts";
 import { available, dockerSocket } from "../support/env.ts";
 import { freePort } from "../support/project.ts";
 import { bootManager, ensureTestNodeBinary, portRange, tenants, type BootedManager } from "./support.ts";
@@ -14,27 +15,18 @@ const socket = dockerSocket();
 describe.skipIf(!available("docker", socket))("/v1/assistants/lite through the tool manager (real engine)", () => {
   const ports = portRange();
   const managerPort = freePort();
-  const received: any[] = [];
   let engine: Docker;
   let manager: BootedManager;
 
-  const upstream = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      if (request.method === "GET") return Response.json({ object: "list", data: [] });
-      const body = await request.json();
-      received.push(body);
-      const observed = (body.messages.at(-1).content as string).includes("Observation: <result>");
-      const acts: Record<string, string> = {
-        renew: 'Action: RenewInstance\nAction Input: {"instance_id": "i-9", "period": "2"}\n',
-        faulty: 'Action: faulty_tool\nAction Input: {"mode": "throw"}\n',
-      };
-      const text = observed ? "Done." : acts[body.model];
-      const frames = [{ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }];
-      return new Response(frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
-    },
+  const acts: Record<string, string> = {
+    renew: 'Action: RenewInstance\nAction Input: {"instance_id": "i-9", "period": "2"}\n',
+    faulty: 'Action: faulty_tool\nAction Input: {"mode": "throw"}\n',
+  };
+  const upstream = chatUpstream((body) => {
+    const observed = (body.messages.at(-1).content as string).includes("Observation: <result>");
+    return observed ? "Done." : acts[body.model];
   });
+  const { received } = upstream;
 
   beforeAll(async () => {
     engine = new Docker({ socketPath: socket });
@@ -42,11 +34,7 @@ describe.skipIf(!available("docker", socket))("/v1/assistants/lite through the t
     manager = await bootManager({
       ports,
       managerPort,
-      extra: `  openai:
-    api_base: http://127.0.0.1:${upstream.port}/v1
-    model: scripted
-    supports_tools: false
-    max_retries: 0
+      extra: `${upstream.openaiYaml}
   assistant:
     port: 0
     model_server: openai
@@ -58,7 +46,7 @@ describe.skipIf(!available("docker", socket))("/v1/assistants/lite through the t
   afterAll(async () => {
     for (const tool of ["RenewInstance", "faulty_tool"]) await manager?.call("/remove_tool", { body: { tool_name: tool, tenant_id: "beta" }, token: tenants.beta });
     await manager?.close();
-    upstream.stop(true);
+    upstream.stop();
     for (const name of ["RenewInstance_beta", "faulty_tool_beta"]) await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
   });
 

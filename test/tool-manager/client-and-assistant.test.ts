@@ -5,6 +5,7 @@
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ToolServiceError, ToolServiceProxy } from "../../plugins/clients/tool-client/index.ts";
+import { chatUpstream } from "../support/chat-upstream.ts";
 import { available, dockerSocket } from "../support/env.ts";
 import { freePort } from "../support/project.ts";
 import nested from "../tools/fixtures/tools/nested-args/tool.ts";
@@ -17,33 +18,19 @@ const socket = dockerSocket();
 describe.skipIf(!available("docker", socket))("ToolServiceProxy and the assistant through the tool manager (real engine)", () => {
   const ports = portRange();
   const managerPort = freePort();
-  const upstreamBodies: any[] = [];
   let engine: Docker;
   let manager: BootedManager;
 
-  const upstream = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      if (request.method === "GET") return Response.json({ object: "list", data: [] });
-      const body = await request.json();
-      upstreamBodies.push(body);
-      const last = body.messages.at(-1).content as string;
-      const observation = /Observation: <result>([\s\S]*?)<\/result>/.exec(last)?.[1];
-      const text = observation ? `The result is ${observation}.` : 'Action: calculator\nAction Input: {"expression": "6*7"}\n';
-      const frames = [{ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] }, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }];
-      return new Response(frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join("") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
-    },
+  const upstream = chatUpstream((body) => {
+    const observation = /Observation: <result>([\s\S]*?)<\/result>/.exec(body.messages.at(-1).content)?.[1];
+    return observation ? `The result is ${observation}.` : 'Action: calculator\nAction Input: {"expression": "6*7"}\n';
   });
+  const upstreamBodies = upstream.received;
 
   beforeAll(async () => {
     engine = new Docker({ socketPath: socket });
     await ensureTestNodeBinary();
-    const assistant = `  openai:
-    api_base: http://127.0.0.1:${upstream.port}/v1
-    model: scripted
-    supports_tools: false
-    max_retries: 0
+    const assistant = `${upstream.openaiYaml}
   assistant:
     port: 0
     model_server: openai
@@ -58,7 +45,7 @@ describe.skipIf(!available("docker", socket))("ToolServiceProxy and the assistan
       await manager?.call("/remove_tool", { body: { tool_name: tool, tenant_id: tenant }, token });
     }
     await manager?.close();
-    upstream.stop(true);
+    upstream.stop();
     for (const name of ["RenewInstance_alpha", "calculator_beta", "nested_args_alpha"]) await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
   });
 

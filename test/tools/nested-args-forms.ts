@@ -1,4 +1,5 @@
 /** The nested_args fixture tool's parameters as `/tool_info` answers them, and as the original's client then reads them. */
+import nested from "./fixtures/tools/nested-args/tool.ts";
 
 /** The list form of the nested_args fixture: one item per top-level property, nesting kept in `schema`. */
 export const nestedList = [
@@ -15,10 +16,10 @@ export const nestedList = [
   { name: "note", type: "string", description: "Free text", required: false },
 ];
 
-/** What the original's `_build_function` makes of it. */
+/** What the original's `_build_function` makes of it: the tool's name and description, its parameters flattened. */
 export const nestedAsOriginal = {
-  name: "nested_args",
-  description: "Echoes its arguments",
+  name: nested.name,
+  description: nested.description,
   parameters: {
     type: "object",
     properties: {

@@ -16,7 +16,7 @@ import { success } from "./envelope.ts";
 import { applyAuth, callUpstream, operationRequest, rawRequest, stringMap, UpstreamFailure, type UpstreamRequest } from "./openapi-call.ts";
 import { OpenAPIRecords, type OpenAPIAuth, type OpenAPIRecord } from "./openapi-records.ts";
 import { operationAt, readSpec, SpecError } from "./openapi-spec.ts";
-import { mergeInput, optionalString, tenantId, type Context, type Method } from "./request-input.ts";
+import { optionalString, tenantTarget, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export const openapiRoutePaths = ["/openapi_schema", "/execute_openapi"];
@@ -77,14 +77,7 @@ function authOf(value: unknown): OpenAPIAuth | undefined {
 export function mountOpenAPIRoutes(route: Route, parts: OpenAPIParts & { auth: TenantAuth; executeTimeoutMs: number; requestIdOf: (ctx: Context) => string }) {
   const { records, hosts, auth } = parts;
 
-  function target(ctx: Context) {
-    const caller = auth.caller(ctx.request.headers);
-    const values = mergeInput(ctx.query, ctx.body);
-    const name = openapiName(values);
-    const tenant = tenantId(values, caller.tenant);
-    auth.allow(caller, tenant);
-    return { values, name, tenant };
-  }
+  const target = (ctx: Context) => tenantTarget(auth, ctx, openapiName);
 
   function registered(tenant: string, name: string): OpenAPIRecord {
     const record = records.get(tenant, name);

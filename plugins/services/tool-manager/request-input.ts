@@ -5,6 +5,7 @@
 import { HttpError } from "../../../core/errors.ts";
 import { isPlainObject } from "../../protocol/function-calling/parameters.ts";
 import { TENANT_PATTERN } from "../../protocol/tool-manager/schemas.ts";
+import type { TenantAuth } from "./tenant-auth.ts";
 
 const TENANT = new RegExp(TENANT_PATTERN);
 
@@ -30,6 +31,19 @@ export function tenantId(values: Record<string, unknown>, callerTenant: string |
     throw new HttpError(400, "tenant_id must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", "tenant_id");
   }
   return tenant;
+}
+
+/**
+ * The input, the name `nameOf` reads from it (a tool's, an OpenAPI schema's) and the tenant of a request that names
+ * something in a tenant: the token is checked first (401), then the input (400), then the caller's right to the tenant (403).
+ */
+export function tenantTarget(auth: TenantAuth, ctx: Context, nameOf: (values: Record<string, unknown>) => string) {
+  const caller = auth.caller(ctx.request.headers);
+  const values = mergeInput(ctx.query, ctx.body);
+  const name = nameOf(values);
+  const tenant = tenantId(values, caller.tenant);
+  auth.allow(caller, tenant);
+  return { values, name, tenant };
 }
 
 export function objectField(values: Record<string, unknown>, field: string): Record<string, unknown> {

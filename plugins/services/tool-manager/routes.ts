@@ -15,7 +15,7 @@ import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";
 import { NodeTimeout, NodeUnreachable, type NodeClient, type NodeReply } from "./node-client.ts";
 import { mountOpenAPIRoutes, openapiRoutePaths, type OpenAPIParts } from "./openapi-routes.ts";
-import { mergeInput, objectField, optionalString, tenantId, toolName, type Context, type Method } from "./request-input.ts";
+import { mergeInput, objectField, optionalString, tenantId, tenantTarget, toolName, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export interface ManagerParts {
@@ -63,11 +63,7 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
 
   /** Caller, tool and tenant of a request that names a tool; 401/403 before anything else is looked at. */
   function target(ctx: Context) {
-    const caller = auth.caller(ctx.request.headers);
-    const values = mergeInput(ctx.query, ctx.body);
-    const tool = toolName(values);
-    const tenant = tenantId(values, caller.tenant);
-    auth.allow(caller, tenant);
+    const { values, name: tool, tenant } = tenantTarget(auth, ctx, toolName);
     return { values, tool, tenant, name: nodeName(tool, tenant) };
   }
 
