@@ -21,10 +21,11 @@ export interface Operator {
   /** Removes whatever is left of a stopped sandbox. Idempotent. */
   delete(sandbox_id: string): Promise<void>;
   /**
-   * Starts a stopped sandbox again. Takes the spec, as ROCK's `restart(config, host_ip)` does, so that an operator
-   * needs no state of its own; the rocklet token may be new.
+   * Starts a stopped sandbox again. Takes the spec and where it ran, as ROCK's `restart(config, host_ip)` does, so
+   * that an operator needs no state of its own (one that places on several hosts puts it back on `previous.host_ip`);
+   * the rocklet token may be new.
    */
-  restart(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
+  restart(spec: SandboxSpec, signal?: AbortSignal, previous?: { host_ip?: string | null }): Promise<OperatorHandle>;
   /** Every instance the operator's runtime holds (for the admin's reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
   /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
