@@ -43,6 +43,21 @@ function nodeAddress(node: SwarmNode): string {
   return node.ManagerStatus?.Addr?.replace(/:\d+$/, "") ?? "";
 }
 
+/** Why a task whose node the manager no longer hears from is lost. */
+function nodeLoss(node: SwarmNode): string {
+  const why = node.Status.Message ? `: ${node.Status.Message}` : "";
+  return `its node ${node.Description?.Hostname ?? node.ID} (${nodeAddress(node) || node.ID}) is ${node.Status.State}${why}`;
+}
+
+/** The state of a sandbox from its newest task and the nodes: a task on a node that is down is lost. */
+function taskStatus(task: SwarmTask | undefined, nodes: Map<string, SwarmNode>): InstanceStatus {
+  if (!task) return { state: "running" }; // created, its task not yet
+  if (ENDED.has(task.Status.State)) return { state: "stopped", reason: taskFailure(task) };
+  const node = task.NodeID ? nodes.get(task.NodeID) : undefined;
+  if (node && node.Status.State !== "ready") return { state: "stopped", reason: nodeLoss(node) };
+  return { state: "running" };
+}
+
 function taskFailure(task: SwarmTask): string {
   const { State: state, Err: err, Message: message, ContainerStatus: container } = task.Status;
   if (err) return `its task ${state}: ${err}`;
@@ -151,13 +166,17 @@ export class SwarmOperator implements Operator {
     return name ? engine(() => this.docker.inspectService(name)) : null;
   }
 
+  private async nodes(): Promise<Map<string, SwarmNode>> {
+    return new Map((await engine(() => this.docker.listNodes())).map((n) => [n.ID, n]));
+  }
+
+  /** A sandbox whose node the manager reports down (or unknown, disconnected) is stopped, with the node named. */
   async get_status(sandboxId: string): Promise<InstanceState | InstanceStatus> {
     const service = await this.serviceOf(sandboxId);
     if (!service) return "missing";
-    const task = latest(await engine(() => this.docker.tasks(service.ID)));
-    if (!task) return "running"; // created, its task not yet
-    if (ENDED.has(task.Status.State)) return { state: "stopped", reason: taskFailure(task) };
-    return "running";
+    const [tasks, nodes] = await Promise.all([engine(() => this.docker.tasks(service.ID)), this.nodes()]);
+    const status = taskStatus(latest(tasks), nodes);
+    return status.state === "running" ? "running" : status;
   }
 
   async locate(sandboxId: string): Promise<SandboxHandle | null> {
@@ -176,23 +195,25 @@ export class SwarmOperator implements Operator {
     return this.stop(sandboxId);
   }
 
+  /**
+   * Waits for the tasks on nodes that answer; a node that is down removes its container when it returns (its agent
+   * learns that the service is gone).
+   */
   private async removeAndWait(serviceId: string): Promise<void> {
     await engine(() => this.docker.removeService(serviceId));
     const deadline = performance.now() + this.options.stopTimeoutSeconds * 1000 + 15_000;
     for (let pause = 20; performance.now() < deadline; pause = Math.min(250, pause * 1.5)) {
-      if ((await engine(() => this.docker.tasks(serviceId))).length === 0) return;
+      const [tasks, nodes] = await Promise.all([engine(() => this.docker.tasks(serviceId)), this.nodes()]);
+      if (tasks.every((t) => t.NodeID && nodes.get(t.NodeID)?.Status.State !== "ready")) return;
       await Bun.sleep(pause);
     }
     this.log.warn("a removed sandbox service still has a task", { service: serviceId });
   }
 
   async list(): Promise<{ sandbox_id: string; state: InstanceState }[]> {
-    const [services, tasks] = await Promise.all([engine(() => this.docker.listServices()), engine(() => this.docker.tasks())]);
+    const [services, tasks, nodes] = await Promise.all([engine(() => this.docker.listServices()), engine(() => this.docker.tasks()), this.nodes()]);
     return services
       .filter((s) => s.Spec?.Labels?.[SANDBOX_ID_LABEL])
-      .map((s) => {
-        const task = latest(tasks.filter((t) => t.ServiceID === s.ID));
-        return { sandbox_id: s.Spec!.Labels![SANDBOX_ID_LABEL], state: task && ENDED.has(task.Status.State) ? "stopped" : "running" };
-      });
+      .map((s) => ({ sandbox_id: s.Spec!.Labels![SANDBOX_ID_LABEL], state: taskStatus(latest(tasks.filter((t) => t.ServiceID === s.ID)), nodes).state }));
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * Node loss on a real two-node swarm (test/env/swarm): the worker's engine is stopped (SIGSTOP: it stops answering
+ * the manager, its containers keep running, as with a node that hangs or is cut off). The sandbox on it is reported
+ * lost within 15 s, naming the node; stopping it does not wait for the lost node; when the engine comes back, the
+ * node removes the given-up sandbox's container and nothing is left.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Docker from "dockerode";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Kernel } from "../../core/kernel.ts";
+import { stateOf } from "../../core/kinds/deployment.ts";
+import type { Operator } from "../../core/kinds/operator.ts";
+import { ensureRockletBinary, sandboxSpec, waitAlive } from "../deployments/support.ts";
+import { sandboxImage } from "../support/env.ts";
+import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
+import { testSwarm } from "../support/swarm.ts";
+
+const swarm = await testSwarm();
+
+describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-node swarm)", () => {
+  let manager: Docker;
+  let worker: Docker;
+  let kernel: Kernel;
+  let project: TempProject;
+  let operator: Operator;
+  const workerPid = () => Number(readFileSync(swarm!.workerPidfile, "utf8").trim());
+  const workerState = async () => (await manager.listNodes()).find((n) => n.Spec?.Labels?.zone === "b")?.Status?.State;
+
+  beforeAll(async () => {
+    manager = new Docker({ socketPath: swarm!.managerSocket });
+    worker = new Docker({ socketPath: swarm!.workerSocket });
+    const binary = await ensureRockletBinary();
+    project = tempProject("rock-swarm-loss-");
+    const yaml = `docker:\n  socket: ${swarm!.managerSocket}\nplugins:\n  swarm:\n    rocklet_binary: ${binary}\n    stop_timeout_seconds: 1\n`;
+    kernel = await Kernel.load({ root: repoRoot, configFile: project.config(yaml), env: { ROCK_DATA_DIR: join(project.root, "data") } });
+    await kernel.start();
+    operator = kernel.instance<{ operator: Operator }>("swarm")!.operator;
+  }, 60_000);
+
+  afterAll(async () => {
+    process.kill(workerPid(), "SIGCONT");
+    await kernel?.stop();
+    project?.remove();
+    for (const s of await manager.listServices({ filters: { label: ["rock.plugin=swarm"] } })) {
+      if (s.Spec?.Labels?.["rock.sandbox_id"]?.startsWith(`swloss-${process.pid}-`)) await manager.getService(s.ID).remove();
+    }
+  });
+
+  test("lost within 15 s with the node named; stop does not wait for it; the returning node keeps nothing of it", async () => {
+    const s = sandboxSpec("swloss", { image: sandboxImage(), cpus: 0.1, memoryBytes: 64 * 1024 ** 2, pidsLimit: 64, labels: { zone: "b" } });
+    const handle = await operator.submit(s);
+    expect(handle.host_ip).toBe(swarm!.workerAddr);
+    await waitAlive(handle.rockletUrl, s.rockletToken);
+    expect(await operator.get_status(s.sandbox_id)).toBe("running");
+
+    process.kill(workerPid(), "SIGSTOP");
+    const stoppedAt = performance.now();
+    try {
+      let status = await operator.get_status(s.sandbox_id);
+      while (stateOf(status) === "running" && performance.now() - stoppedAt < 20_000) {
+        await Bun.sleep(250);
+        status = await operator.get_status(s.sandbox_id);
+      }
+      const detectedMs = performance.now() - stoppedAt;
+      console.log(`[swarm] node loss reported after ${Math.round(detectedMs)} ms`);
+      expect(status).toMatchObject({ state: "stopped", reason: expect.stringContaining(`(${swarm!.workerAddr}) is down`) });
+      expect(detectedMs).toBeLessThan(15_000);
+      expect(await operator.list()).toContainEqual({ sandbox_id: s.sandbox_id, state: "stopped" });
+
+      // Giving it up removes the service at once; the lost node's container cannot be reached yet.
+      const began = performance.now();
+      await operator.stop(s.sandbox_id);
+      expect(performance.now() - began).toBeLessThan(5000);
+      expect(await operator.get_status(s.sandbox_id)).toBe("missing");
+    } finally {
+      process.kill(workerPid(), "SIGCONT");
+    }
+    // Back: the node becomes ready again and removes the container of the removed service.
+    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
+    expect(await workerState()).toBe("ready");
+    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } });
+    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
+    expect(await ofSandbox()).toEqual([]);
+    expect((await manager.listTasks()).filter((t: any) => t.Spec?.ContainerSpec?.Labels?.["rock.sandbox_id"] === s.sandbox_id)).toEqual([]);
+  }, 150_000);
+});
