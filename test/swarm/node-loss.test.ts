@@ -84,4 +84,25 @@ describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-n
     expect(await ofSandbox()).toEqual([]);
     expect((await manager.listTasks()).filter((t: any) => t.Spec?.ContainerSpec?.Labels?.["rock.sandbox_id"] === s.sandbox_id)).toEqual([]);
   }, 150_000);
+
+  test("a node that stops answering while a sandbox starts on it: the start fails naming the node, and nothing is left", async () => {
+    const s = sandboxSpec("swloss", { image: sandboxImage(), cpus: 0.1, memoryBytes: 64 * 1024 ** 2, pidsLimit: 64, labels: { zone: "b" } });
+    // Stopped first: the manager still counts the node ready for a while and assigns it the task, which never runs.
+    process.kill(workerPid(), "SIGSTOP");
+    try {
+      const began = performance.now();
+      const error = await operator.submit(s).then(() => null, (e: Error) => e);
+      expect(error?.message).toContain(`starting sandbox '${s.sandbox_id}' on the swarm failed: its node`);
+      expect(error?.message).toContain(`(${swarm!.workerAddr}) is down`);
+      expect(performance.now() - began).toBeLessThan(30_000);
+      expect(await manager.listServices({ filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } })).toEqual([]);
+    } finally {
+      process.kill(workerPid(), "SIGCONT");
+    }
+    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
+    expect(await workerState()).toBe("ready");
+    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } });
+    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
+    expect(await ofSandbox()).toEqual([]);
+  }, 150_000);
 });

@@ -134,6 +134,9 @@ export class SwarmOperator implements Operator {
       const elapsed = performance.now() - started;
       if (task?.Status.State === "running") return task;
       if (task && ENDED.has(task.Status.State)) throw new Error(taskFailure(task));
+      // Assigned to a node that stopped answering: Swarm would wait for it indefinitely.
+      const node = task?.NodeID ? (await this.nodes()).get(task.NodeID) : undefined;
+      if (node && node.Status.State !== "ready") throw new Error(nodeLoss(node));
       if ((!task || UNPLACED.has(task.Status.State)) && elapsed > this.options.placementTimeoutMs) {
         const why = task?.Status.Err ?? task?.Status.Message ?? "the task was not created";
         throw new Error(`no node could take it within ${this.options.placementTimeoutMs / 1000}s (${why})`);
