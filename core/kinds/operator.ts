@@ -28,8 +28,23 @@ export interface Operator {
   restart(spec: SandboxSpec, signal?: AbortSignal, previous?: { host_ip?: string | null }): Promise<OperatorHandle>;
   /** Every instance the operator's runtime holds (for the admin's reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+  /**
+   * Makes every host that may run sandboxes hold `image` (ROCK's warmup route): resolves once the work is under way
+   * (or rejects when it cannot begin), with `results` resolving when each host is done. Optional: an operator on one
+   * host pulls at start.
+   */
+  warmup?(image: string, signal?: AbortSignal): Promise<{ results: Promise<WarmupResult[]> }>;
   /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
   locate?(sandbox_id: string): Promise<SandboxHandle | null>;
+}
+
+/** How one host fared in `Operator.warmup`. */
+export interface WarmupResult {
+  host_ip: string;
+  host_name: string;
+  ok: boolean;
+  /** Why the host could not get the image. */
+  reason?: string;
 }
 
 /** What an operator plugin's `setup` returns. */

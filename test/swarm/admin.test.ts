@@ -91,4 +91,21 @@ describe.skipIf(!swarm)("admin on the swarm operator (real two-node swarm)", () 
     await nothingLeft(id);
     await nothingLeft(filler.sandbox_id);
   }, 180_000);
+
+  test("warmup/tasks answers at once in ROCK's words; a job runs on every node and is removed when done", async () => {
+    const warmupServices = async () =>
+      (await manager.listServices({ filters: { label: ["rock.warmup=true", "rock.plugin=swarm"] } })).map((s) => s.ID);
+    const before = new Set(await warmupServices());
+    expect(await post("/warmup/tasks", { image: sandboxImage() })).toEqual({ status: "Success", message: "warmup task started", error: null, result: null });
+    const seen = (await warmupServices()).filter((id) => !before.has(id));
+    expect(seen.length).toBe(1);
+    for (const until = Date.now() + 60_000; Date.now() < until && (await warmupServices()).includes(seen[0]); ) await Bun.sleep(100);
+    expect(await warmupServices()).not.toContain(seen[0]);
+    const ofJob = async (engine: Docker) => (await engine.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${seen[0]}`] } })).length;
+    for (const until = Date.now() + 5000; Date.now() < until && (await ofJob(manager)) + (await ofJob(worker)) > 0; ) await Bun.sleep(50);
+    expect((await ofJob(manager)) + (await ofJob(worker))).toBe(0);
+
+    const blank = await post("/warmup/tasks", { image: "  " });
+    expect(blank).toMatchObject({ status: "Failed", message: "invalid parameter", error: expect.stringContaining("image") });
+  }, 120_000);
 });

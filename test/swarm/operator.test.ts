@@ -158,6 +158,37 @@ describe.skipIf(!swarm)("swarm operator (real two-node swarm)", () => {
     }
   }, 60_000);
 
+  test("warmup: every node reports whether it holds the image; the job's service is gone afterwards", async () => {
+    const warmups = async () => (await manager.listServices({ filters: { label: ["rock.warmup=true"] } })).filter((s) => s.Spec?.Labels?.["rock.plugin"] === "swarm");
+    const warmup = async (image: string) => Object.fromEntries((await (await operator.warmup!(image)).results).map((r) => [r.host_ip, r]));
+    const everywhere = await warmup(sandboxImage());
+    expect(everywhere).toEqual({
+      [swarm!.managerAddr]: { host_ip: swarm!.managerAddr, host_name: expect.any(String), ok: true },
+      [swarm!.workerAddr]: { host_ip: swarm!.workerAddr, host_name: expect.any(String), ok: true },
+    });
+    expect(await warmups()).toEqual([]);
+
+    // Only the manager has this one, and no registry is reachable: the worker says why it cannot get it.
+    const image = `rock-swarm-warmup-only-a:${process.pid}`;
+    await manager.getImage(sandboxImage()).tag({ repo: image.split(":")[0], tag: String(process.pid) });
+    try {
+      const began = performance.now();
+      const results = await warmup(image);
+      console.log(`[swarm] warmup with a failing node took ${Math.round(performance.now() - began)} ms`);
+      expect(results[swarm!.managerAddr]).toMatchObject({ ok: true });
+      expect(results[swarm!.workerAddr]).toMatchObject({ ok: false, reason: expect.stringContaining(image.split(":")[0]) });
+      expect(await warmups()).toEqual([]);
+      const jobContainers = async () => [
+        ...(await manager.listContainers({ all: true, filters: { label: ["rock.plugin=swarm"] } })),
+        ...(await worker.listContainers({ all: true, filters: { label: ["rock.plugin=swarm"] } })),
+      ].filter((c) => c.Labels["com.docker.swarm.service.name"]?.startsWith("rock-warmup-"));
+      for (const until = Date.now() + 5000; Date.now() < until && (await jobContainers()).length > 0; ) await Bun.sleep(50);
+      expect(await jobContainers()).toEqual([]);
+    } finally {
+      await manager.getImage(image).remove();
+    }
+  }, 120_000);
+
   test("a placement label that is not a plain value: a 400 naming the label, nothing created", async () => {
     const s = spec({ labels: { zone: "b,node.role==manager" } });
     const error = (await operator.submit(s).then(() => null, (e: unknown) => e)) as { status?: number; message?: string; field?: string } | null;

@@ -57,6 +57,34 @@ export function placementConstraints(spec: SandboxSpec, settings: ServiceSetting
   return constraints;
 }
 
+/**
+ * A global service that runs the rocklet's `--version` from `image` once (restart policy none) on every node that may
+ * hold sandboxes: each node gets the image (Swarm pulls it there) or reports why not. Small limits, nothing reserved,
+ * the same hardening. Not a global job: the tasks of a removed job service stay in the swarm with their containers
+ * (engine 20.10), those of a removed service go.
+ */
+export function warmupService(image: string, settings: ServiceSettings, name: string): Docker.ServiceSpec {
+  return {
+    Name: name,
+    Labels: { "rock.warmup": "true" },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        Command: [ROCKLET_MOUNT_PATH],
+        Args: ["--version"],
+        Mounts: [{ Type: "bind", Source: settings.rockletBinary, Target: ROCKLET_MOUNT_PATH, ReadOnly: true }],
+        Init: settings.init,
+        CapabilityDrop: ["ALL"],
+        Privileges: { NoNewPrivileges: true } as Docker.ContainerSpec["Privileges"],
+      },
+      Resources: { Limits: { NanoCPUs: 500_000_000, MemoryBytes: 256 * 1024 ** 2, Pids: 64 } as Docker.ResourceRequirements["Limits"] },
+      RestartPolicy: { Condition: "none", MaxAttempts: 0 },
+      Placement: { Constraints: [...settings.constraints] },
+    },
+    Mode: { Global: {} },
+  };
+}
+
 export function sandboxService(spec: SandboxSpec, settings: ServiceSettings, name: string, nodeId?: string): Docker.ServiceSpec {
   const labels = sandboxLabels(spec);
   const nanoCpus = Math.round(spec.cpus * 1e9);

@@ -1,12 +1,13 @@
 import type { InstanceState, InstanceStatus, SandboxHandle, SandboxSpec } from "../../../core/kinds/deployment.ts";
-import type { Operator, OperatorHandle } from "../../../core/kinds/operator.ts";
+import { randomBytes } from "node:crypto";
+import type { Operator, OperatorHandle, WarmupResult } from "../../../core/kinds/operator.ts";
 import { HttpError, Unavailable } from "../../../core/errors.ts";
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedDocker, SwarmNode, SwarmTask } from "../../../core/permissions/docker.ts";
 import { asEngineUnavailable, engineMessage, hasStatus } from "../../shared/containers/docker-errors.ts";
 import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
 import { SANDBOX_ID_LABEL } from "../../shared/deployment/sandbox-labels.ts";
-import { sandboxService, serviceName, type ServiceSettings } from "./service-spec.ts";
+import { sandboxService, serviceName, warmupService, type ServiceSettings } from "./service-spec.ts";
 
 export interface SwarmOperatorOptions extends ServiceSettings {
   name: string;
@@ -167,6 +168,40 @@ export class SwarmOperator implements Operator {
   private async serviceOf(sandboxId: string) {
     const name = serviceName(sandboxId);
     return name ? engine(() => this.docker.inspectService(name)) : null;
+  }
+
+  /**
+   * Every node that may hold sandboxes gets `image`: a global service (one task per ready, active node that meets the
+   * configured constraints) runs once from it; a task that completed means the node has it, any other end says why
+   * not. The service is removed afterwards, whatever happened.
+   */
+  async warmup(image: string, signal?: AbortSignal): Promise<{ results: Promise<WarmupResult[]> }> {
+    await this.options.assertRockletBinary();
+    const name = `rock-warmup-${randomBytes(6).toString("hex")}`;
+    const serviceId = await engine(() => this.docker.createService(warmupService(image, this.options, name)));
+    return { results: this.warmupResults(name, serviceId, signal) };
+  }
+
+  private async warmupResults(name: string, serviceId: string, signal?: AbortSignal): Promise<WarmupResult[]> {
+    try {
+      const deadline = performance.now() + this.options.startTimeoutMs;
+      for (let pause = 50; ; pause = Math.min(500, pause * 1.5)) {
+        signal?.throwIfAborted();
+        const [tasks, nodes] = await Promise.all([engine(() => this.docker.tasks(serviceId)), this.nodes()]);
+        const timedOut = performance.now() > deadline;
+        if ((tasks.length > 0 && tasks.every((t) => ENDED.has(t.Status.State))) || timedOut) {
+          return tasks.map((task) => {
+            const node = task.NodeID ? nodes.get(task.NodeID) : undefined;
+            const where = { host_ip: node ? nodeAddress(node) : "", host_name: node?.Description?.Hostname ?? task.NodeID ?? "" };
+            if (task.Status.State === "complete") return { ...where, ok: true };
+            return { ...where, ok: false, reason: ENDED.has(task.Status.State) ? taskFailure(task) : `not done within ${this.options.startTimeoutMs / 1000}s (${task.Status.State})` };
+          });
+        }
+        await Bun.sleep(pause);
+      }
+    } finally {
+      await this.removeAndWait(serviceId).catch((error) => this.log.error("removing a warmup job failed", { service: name, error: engineMessage(error) }));
+    }
   }
 
   private async nodes(): Promise<Map<string, SwarmNode>> {

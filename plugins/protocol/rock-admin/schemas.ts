@@ -22,6 +22,9 @@ export const StartRequest = t.Object({
 });
 export type StartRequest = Static<typeof StartRequest>;
 
+/** ROCK's `/warmup/tasks`: make every host hold the image. */
+export const Warmup = t.Object({ image: NonBlank });
+
 export const IdOnly = t.Object(SandboxId);
 export type IdOnly = Static<typeof IdOnly>;
 

@@ -14,6 +14,7 @@ import { formatMemory, hostLimits, parseMemory } from "./resources.ts";
 import { RockletClient } from "./rocklet-client.ts";
 import { mountAdminRoutes } from "./routes.ts";
 import { SandboxRecords } from "./sandbox-records.ts";
+import { Warmups } from "./warmups.ts";
 
 const MEMORY_PATTERN = "^\\s*\\d+(\\.\\d+)?\\s*[bkmgtBKMGT]?i?[bB]?\\s*$";
 
@@ -72,6 +73,7 @@ export default definePlugin({
     }, ctx.log);
     const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
+    const warmups = new Warmups(operator, ctx.log);
     const timers: (() => Promise<void>)[] = [];
 
     return {
@@ -85,13 +87,14 @@ export default definePlugin({
       },
       async stop() {
         await Promise.all(timers.splice(0).map((clear) => clear()));
+        await warmups.shutdown();
         await lifecycle.shutdown();
       },
       http: {
         title: "ROCK admin",
         errorBody: envelopeErrorBody,
         errorStatus: envelopeErrorStatus,
-        mount: (app) => mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet }),
+        mount: (app) => mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet, warmups }),
       },
     };
   },
