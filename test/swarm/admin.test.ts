@@ -92,6 +92,29 @@ describe.skipIf(!swarm)("admin on the swarm operator (real two-node swarm)", () 
     await nothingLeft(filler.sandbox_id);
   }, 180_000);
 
+  test("an admin whose rocklet_hosts leaves out the node: the start fails at once naming the setting, and nothing is left", async () => {
+    const { ensureRockletBinary } = await import("../deployments/support.ts");
+    const narrow = await bootAdminKernel(
+      `docker:\n  socket: ${swarm!.managerSocket}\nplugins:\n  swarm:\n    rocklet_binary: ${await ensureRockletBinary()}\n    stop_timeout_seconds: 1\n    constraints: [node.labels.zone==b]\n` +
+        `  admin:\n    port: 0\n    operator: swarm\n    reconcile_interval_ms: 600000\n`,
+    );
+    try {
+      const id = newSandboxId("narrow");
+      const began = performance.now();
+      const started = await (
+        await fetch(narrow.baseUrl + api + "/start", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ image: sandboxImage(), sandbox_id: id, cpus: 0.1, memory: "64m" }) })
+      ).json();
+      expect(started).toMatchObject({
+        status: "Failed",
+        error: `the sandbox's rocklet is on ${swarm!.workerAddr}, which the admin may not call: add it to plugins.admin.rocklet_hosts`,
+      });
+      expect(performance.now() - began).toBeLessThan(30_000);
+      await nothingLeft(id);
+    } finally {
+      await narrow.close();
+    }
+  }, 60_000);
+
   test("warmup/tasks answers at once in ROCK's words; a job runs on every node and is removed when done", async () => {
     const warmupServices = async () =>
       (await manager.listServices({ filters: { label: ["rock.warmup=true", "rock.plugin=swarm"] } })).map((s) => s.ID);
