@@ -105,6 +105,19 @@ describe.skipIf(!swarm)("swarm operator (real two-node swarm)", () => {
     }
   }, 120_000);
 
+  test("sandboxes without placement labels are spread over the nodes; all of them leave nothing when stopped", async () => {
+    const specs = Array.from({ length: 4 }, () => spec({ cpus: 0.1, memoryBytes: 64 * 1024 ** 2 }));
+    try {
+      const handles = await Promise.all(specs.map((s) => operator.submit(s)));
+      const perNode: Record<string, number> = {};
+      for (const h of handles) perNode[h.host_ip] = (perNode[h.host_ip] ?? 0) + 1;
+      expect(perNode).toEqual({ [swarm!.managerAddr]: 2, [swarm!.workerAddr]: 2 });
+    } finally {
+      await Promise.all(specs.map((s) => operator.stop(s.sandbox_id)));
+    }
+    for (const s of specs) await nothingLeft(s.sandbox_id);
+  }, 120_000);
+
   test("restart puts the sandbox back on the node it ran on, with its new token", async () => {
     const s = spec({ labels: { zone: "b" } });
     const first = await operator.submit(s);
