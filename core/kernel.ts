@@ -9,7 +9,7 @@ import { ConfigError, PermissionDenied, PluginError, errorMessage } from "./erro
 import { requestLimits } from "./http/limits.ts";
 import { assertPortFree, startServer, type RunningServer } from "./http/server.ts";
 import { configureLogging, createLogger, registerSecret, type Logger } from "./log.ts";
-import { createRegistry } from "./metrics.ts";
+import { StampedRegistry, createRegistry } from "./metrics.ts";
 import { missingKindMember, type KindInstances, type PluginKind } from "./kinds/index.ts";
 import { Permissions } from "./permissions/schema.ts";
 import type { PluginPlan } from "./plan.ts";
@@ -71,7 +71,9 @@ function checkInstance(plugin: string, kind: PluginKind, instance: PluginInstanc
 
 export class Kernel {
   readonly log: Logger;
+  /** Process metrics and the metrics of plugins without a port; each service's own are in `serviceRegistry(name)`. */
   readonly registry: Registry;
+  private readonly serviceRegistries = new Map<string, Registry>();
   readonly servers: RunningServer[] = [];
   private readonly instances = new Map<string, PluginInstance>();
   private readonly databases: Database[] = [];
@@ -216,7 +218,8 @@ export class Kernel {
             name: plan.definition.name,
             version: plan.definition.version,
             ...plan.listen,
-            registry: this.registry,
+            registry: this.serviceRegistry(plan.definition.name),
+            processRegistry: this.registry,
             log: createLogger({ plugin: plan.definition.name }),
             service: http,
             limits: requestLimits(this.config.kernel.server),
@@ -297,12 +300,19 @@ export class Kernel {
     return this.servers.find((s) => s.name === name);
   }
 
+  /** The metrics a service's port serves besides the process's: its HTTP metrics and its plugin's own. */
+  serviceRegistry(name: string): Registry {
+    let registry = this.serviceRegistries.get(name);
+    if (!registry) this.serviceRegistries.set(name, (registry = new StampedRegistry()));
+    return registry;
+  }
+
   private contextFor(plan: PluginPlan): PluginContext<any> {
     return buildContext(plan, {
       root: this.root,
       dataDir: this.dataDir,
       env: this.env,
-      registry: this.registry,
+      registry: plan.listen ? this.serviceRegistry(plan.definition.name) : this.registry,
       signal: this.shutdown.signal,
       dockerSocket: this.config.kernel.docker.socket,
       store: this.store!,

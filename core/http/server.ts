@@ -4,6 +4,7 @@ import { HttpError, PermissionDenied, PortInUse, Unavailable, errorMessage, isAd
 import { logEnabled, type Logger } from "../log.ts";
 import type { HttpService } from "../kinds/service.ts";
 import { apiDocs } from "./openapi.ts";
+import { nullStripper } from "./lenient.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
 import { bearerMatches } from "./token.ts";
 
@@ -14,7 +15,10 @@ export interface ServerOptions {
   host: string;
   port: number;
   token?: string;
+  /** This server's HTTP metrics and its service's own; `/metrics` serves it after `processRegistry`. */
   registry: Registry;
+  /** Metrics of the whole process, served once on every port (absent: only `registry`). */
+  processRegistry?: Registry;
   log: Logger;
   service: HttpService;
   limits?: RequestLimits;
@@ -105,14 +109,18 @@ export function classify(code: unknown, error: any): { status: number; message: 
  * `/health` of a service that depends on something outside the process: `{"status":"ok"}` while it answers, else 503
  * `{"status":"degraded","reason":…}`, so that a load balancer stops sending requests that could only fail.
  */
-function healthRoute(service: string, health: () => Promise<string | undefined>) {
+function healthRoute(service: string, health: (() => Promise<string | undefined>) | undefined, body: NonNullable<HttpService["healthBody"]>) {
+  const ok = body({ status: "ok", service });
+  if (!health) return () => ok;
   return async ({ set }: { set: { status?: number | string } }) => {
     const reason = await health();
-    if (reason === undefined) return { status: "ok", service };
+    if (reason === undefined) return ok;
     set.status = 503;
-    return { status: "degraded", service, reason };
+    return body({ status: "degraded", service, reason });
   };
 }
+
+const defaultHealthBody: NonNullable<HttpService["healthBody"]> = (health) => health;
 
 /** Throws PortInUse when another socket holds `host:port` (port 0 is always free). */
 export function assertPortFree(service: string, host: string, port: number): void {
@@ -164,6 +172,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   raiseTransportHeaderLimit(limits);
   /** Requests whose bearer token onRequest accepted; a matched route checks it again (see onBeforeHandle below). */
   const authorized = new WeakSet<Request>();
+  /** `METHOD route` → the null stripper of the route's lenient body schema (filled once the routes are mounted). */
+  const stripNulls = new Map<string, (body: unknown) => void>();
   // An answer from onRequest skips onAfterResponse; counted here so that probing and token guessing show in /metrics.
   const refused = (method: string, status: number) => metricsFor(method, "refused", status).count();
   const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, requestId: string) => {
@@ -227,9 +237,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         context.request = counted;
       }
     })
-    .onTransform(({ body, query }) => {
+    .onTransform(({ body, query, request, route }) => {
       if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
       preparedDeeperThan(query, 1);
+      // Before validation: an optional field sent as null is absent, for the schema and for the handler.
+      if (body !== null && typeof body === "object") stripNulls.get(`${request.method} ${route}`)?.(body);
     })
     .onError(({ code, error, request, set }) => {
       const { status, message, field, internal, logged } = classify(code, error);
@@ -254,17 +266,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }
       }
     })
-    .get("/health", options.health ? healthRoute(name, options.health) : () => ({ status: "ok", service: name }), { detail: { hide: true } })
+    .get("/health", healthRoute(name, options.health, service.healthBody ?? defaultHealthBody), { detail: { hide: true } })
     .get(
       "/metrics",
       async ({ set }) => {
         set.headers["content-type"] = registry.contentType;
-        return registry.metrics();
+        const texts = await Promise.all([options.processRegistry, registry].map((r) => r?.metrics() ?? ""));
+        return texts.filter((text) => text.trim()).join("\n") || "\n";
       },
       { detail: { hide: true } },
     );
 
   await service.mount(app);
+  for (const route of app.routes) {
+    const strip = nullStripper((route.hooks as { body?: unknown } | undefined)?.body);
+    if (strip) stripNulls.set(`${route.method} ${route.path}`, strip);
+  }
   try {
     // Elysia asks Bun for SO_REUSEPORT, with which a second instance on the same port starts and takes half the
     // connections. Bun's own body limit answers with an empty 413: ours (in onRequest) answers first, in the

@@ -10,9 +10,13 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
+/** A part of a message's content, in OpenAI's shape. `url` is an http(s) URL or a `data:<mime>;base64,…` URL. */
+export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string; detail?: string } };
+
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool";
-  content: string | null;
+  /** Parts only when there is more than text (images); plain text is a string. */
+  content: string | ContentPart[] | null;
   name?: string;
   tool_calls?: ToolCall[];
   tool_call_id?: string;
@@ -59,6 +63,11 @@ export interface ModelClient {
   readonly name: string;
   /** True when the upstream does function calling itself (tools are sent natively). */
   readonly supportsTools: boolean;
+  /**
+   * Which `image_url` parts the client passes upstream: "any" URL, or "data-only" (`data:` URLs with base64, for
+   * upstreams that take the image bytes inline). Absent: none; callers refuse image parts rather than drop them.
+   */
+  readonly imageUrls?: "any" | "data-only";
   /** Streams one completion. Exactly one `finish` event ends a successful stream; failures throw ModelError. */
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<ChatEvent>;
   /**

@@ -22,6 +22,11 @@ export interface HttpService {
   errorStatus?(status: number): number;
   /** Paths that need no token besides `/health` (e.g. a worker's own health route). */
   publicPaths?: string[];
+  /**
+   * The body of `/health` (default: `{status, service}`, and `reason` while degraded), for an original whose clients
+   * compare it exactly.
+   */
+  healthBody?(health: { status: "ok" | "degraded"; service: string; reason?: string }): unknown;
   /** Title for the OpenAPI document. */
   title?: string;
 }

@@ -58,6 +58,20 @@ const upstream = Bun.serve({
         { headers: { "content-type": "text/event-stream" } },
       );
     }
+    if (model === "scripted-break") {
+      // One token, then the connection breaks.
+      const token = new TextEncoder().encode(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "tok" } }] })}\n\n`);
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            controller.enqueue(token);
+            await Bun.sleep(20);
+            controller.error(new Error("connection lost"));
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    }
     if (model === "scripted-slow") await Bun.sleep(300);
     let text = scripts[model] ?? "";
     if (model === "scripted-roundtrip") {
@@ -156,9 +170,10 @@ describe("chat without tools", () => {
     expect(res.choices[0].message.content).toBe("我用鼠标打开软件");
     expect(res.choices[0].finish_reason).toBe("stop");
     expect(res.object).toBe("chat.completion");
-    expect(res.id).toStartWith("chatcmpl_");
+    expect(res.id).toMatch(/^chatcmpl_[0-9a-f-]{36}$/);
     const raw = res as any;
-    expect(raw.request_id).toBeString();
+    expect(raw.request_id).toBe(res.id);
+    expect(raw.system_fingerprint).toBe(res.id);
     expect(raw.message).toBe("");
     expect(raw.output).toBeNull();
     expect(res.usage!.total_tokens).toBeGreaterThan(0);
@@ -279,9 +294,50 @@ describe("function calling through the prompt (model without native tools)", () 
     expect(sent).toContain("Observation:");
     expect(sent).toContain("sunny");
   });
+
+  test("a turn the original answered (raw Action text in content, tool_calls beside it) reaches the model with the Action text once", async () => {
+    const raw = 'I will check the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}';
+    const replay = (content: string) =>
+      client.chat.completions.create({
+        model: "scripted-roundtrip",
+        tools: [weatherTool],
+        messages: [
+          { role: "user", content: "weather in Paris?" },
+          // The original's tool calls have no id; the SDK's type wants one.
+          { role: "assistant", content, tool_calls: [{ type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } } as any] },
+          { role: "tool", tool_call_id: "x", content: '{"sky": "sunny"}' },
+        ],
+      });
+    await replay(raw);
+    expect(received.at(-1).messages[2]).toEqual({ role: "assistant", content: raw });
+    // The reverse: a content without the Action text still gets the call written after it.
+    await replay("I will check the weather.");
+    expect(received.at(-1).messages[2]).toEqual({ role: "assistant", content: raw });
+  });
 });
 
 describe("native function calling (backend that supports tools)", () => {
+  test("a turn the original answered, replayed to a native backend: the Action text is left out of content, the calls go natively", async () => {
+    const calls = [{ id: "call_1", type: "function" as const, function: { name: "get_weather", arguments: '{"city": "Paris"}' } }];
+    const replay = (content: string) =>
+      client.chat.completions.create({
+        model: "native-1",
+        tools: [weatherTool],
+        messages: [
+          { role: "user", content: "weather in Paris?" },
+          { role: "assistant", content, tool_calls: calls },
+          { role: "tool", tool_call_id: "call_1", content: "sunny" },
+        ],
+      });
+    await replay('I will check the weather.\nAction: get_weather\nAction Input: {"city": "Paris"}');
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: "I will check the weather.", tool_calls: calls });
+    await replay('Action: get_weather\nAction Input: {"city": "Paris"}');
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: null, tool_calls: calls });
+    // Text that holds no call of this turn is sent as it is.
+    await replay("Checking. Action: maybe later");
+    expect(received.at(-1).messages[1].content).toBe("Checking. Action: maybe later");
+  });
+
   test("tools are sent upstream and native tool calls come back; parallel false keeps the first", async () => {
     const res = await client.chat.completions.create({ model: "native-1", messages: [{ role: "user", content: "weather" }], tools: [weatherTool] });
     expect(received.at(-1).tools[0].function.name).toBe("get_weather");
@@ -293,6 +349,80 @@ describe("native function calling (backend that supports tools)", () => {
     const out = await streamed({ model: "native-1", messages: [{ role: "user", content: "weather" }], tools: [weatherTool], parallel_tool_calls: false });
     expect(out.calls).toEqual([{ id: "call_native1", name: "get_weather", arguments: '{"city":"Oslo"}' }]);
     expect(out.finish).toBe("tool_calls");
+  });
+});
+
+describe("image_url parts: passed to backends that take images, refused with a 400 naming the part elsewhere", () => {
+  const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+  const picture = (url = PNG) => [
+    { type: "text" as const, text: "What is the weather in this picture?" },
+    { type: "image_url" as const, image_url: { url, detail: "low" as const } },
+  ];
+  const raw = (body: unknown) =>
+    fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  test("through the prompt (model without native tools): the user message keeps its image, the tool prefix goes on its text", async () => {
+    const res = await client.chat.completions.create({ model: "scripted-weather", tools: [weatherTool], messages: [{ role: "user", content: picture("https://example.test/sky.png") }] });
+    expect(res.choices[0].finish_reason).toBe("tool_calls");
+    const user = received.at(-1).messages[1];
+    expect(user.role).toBe("user");
+    expect(user.content).toEqual([
+      { type: "text", text: "(. you can use tools: [get_weather])What is the weather in this picture?" },
+      { type: "image_url", image_url: { url: "https://example.test/sky.png", detail: "low" } },
+    ]);
+  });
+
+  test("native tools and plain chat: the parts are sent as the client wrote them", async () => {
+    await client.chat.completions.create({ model: "native-1", tools: [weatherTool], messages: [{ role: "user", content: picture() }] });
+    expect(received.at(-1).messages).toEqual([{ role: "user", content: picture() }]);
+    const out = await streamed({ model: "scripted-plain", messages: [{ role: "system", content: "be brief" }, { role: "user", content: picture() }] });
+    expect(out.finish).toBe("stop");
+    expect(received.at(-1).messages).toEqual([{ role: "system", content: "be brief" }, { role: "user", content: picture() }]);
+  });
+
+  test("text parts reach the model (the request schema used to strip their text)", async () => {
+    const res = await client.chat.completions.create({ model: "any-model", messages: [{ role: "user", content: [{ type: "text", text: "hello" }, { type: "text", text: "parts" }] }] });
+    expect(res.choices[0].message.content).toBe("hello\nparts");
+  });
+
+  test("a backend without images (echo) answers 400 naming the part, stream or not, and nothing is sent", async () => {
+    for (const stream of [false, true]) {
+      const res = await raw({ model: "any-model", stream, messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }, { role: "user", content: picture() }] });
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body.error.message).toBe("messages[2].content[1]: image_url parts are not supported by model 'any-model' (backend 'echo')");
+      expect(body.error.param).toBe("messages.2.content.1");
+    }
+  });
+
+  test("a backend that takes images inline only (ollama) refuses a link; images outside user messages and parts without a URL are refused", async () => {
+    const before = received.length;
+    const link = await raw({ model: "down-1", messages: [{ role: "user", content: picture("https://example.test/sky.png") }] });
+    expect(link.status).toBe(400);
+    expect((await link.json()).error.message).toBe("messages[0].content[1].image_url.url: backend 'ollama' takes images inline only: a data:<mime>;base64,… URL, not a link");
+    const inSystem = await raw({ model: "scripted-x", messages: [{ role: "system", content: picture() }, { role: "user", content: "hi" }] });
+    expect(inSystem.status).toBe(400);
+    expect((await inSystem.json()).error.message).toBe("messages[0].content[1]: image_url parts are accepted in user messages only, not in 'system'");
+    const noUrl = await raw({ model: "scripted-x", messages: [{ role: "user", content: [{ type: "image_url", image_url: {} }] }] });
+    expect(noUrl.status).toBe(400);
+    expect((await noUrl.json()).error.param).toBe("messages.0.content.0.image_url.url");
+    // Other kinds of parts are not dropped either.
+    const audio = await raw({ model: "scripted-x", messages: [{ role: "user", content: [{ type: "text", text: "listen" }, { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } }] }] });
+    expect(audio.status).toBe(400);
+    expect((await audio.json()).error).toMatchObject({ message: "messages[0].content[1]: 'input_audio' parts are not supported (text and image_url are)", param: "messages.0.content.1.type" });
+    expect(received.length).toBe(before);
+  });
+
+  test("an assistant's refusal part is replayed as its text", async () => {
+    await client.chat.completions.create({
+      model: "scripted-x",
+      messages: [
+        { role: "user", content: "do something bad" },
+        { role: "assistant", content: [{ type: "refusal", refusal: "I can't help with that." }] },
+        { role: "user", content: "ok, something good then" },
+      ],
+    });
+    expect(received.at(-1).messages[1]).toEqual({ role: "assistant", content: "I can't help with that." });
   });
 });
 
@@ -318,6 +448,21 @@ describe("streaming details", () => {
     expect(res.headers.get("x-request-id")).toBe("req-from-client");
     expect(res.headers.get("cache-control")).toBe("no-cache");
     expect(await res.text()).toContain("data: [DONE]");
+  });
+
+  test("a stream that breaks ends with an error frame whose request_id is the chunks' id", async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "scripted-break", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    const frames = (await res.text()).split("\n\n").filter((f) => f.startsWith("data: {")).map((f) => JSON.parse(f.slice(6)));
+    const error = frames.find((f) => f.error);
+    const chunks = frames.filter((f) => f.object === "chat.completion.chunk");
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks[0].id).toMatch(/^chatcmpl_[0-9a-f-]{36}$/);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(error.request_id).toBe(chunks[0].id);
   });
 
   test("stream_options.include_usage adds OpenAI's usage chunk", async () => {

@@ -22,7 +22,6 @@ function options(events: AsyncGenerator<CompletionBatch, void>, extra: Partial<P
     first: extra.first ?? events.next(),
     keepaliveMs: 1000,
     includeUsage: false,
-    requestId: "req-1",
     headers: { "x-request-id": "req-1" },
     onError: (error) => ({ message: String((error as Error).message), type: "server_error" }),
     ...extra,
@@ -121,11 +120,12 @@ describe("sseResponse", () => {
     expect(released).toBe(true);
   });
 
-  test("a failure mid-stream ends with an error frame and [DONE]", async () => {
+  test("a failure mid-stream ends with an error frame whose request_id is the chunks' id, and [DONE]", async () => {
     const res = respond([[{ type: "text", text: "a" }]], new Error("upstream broke"));
     expect(res.headers.get("x-request-id")).toBe("req-1");
     const out = await frames(res);
-    expect(JSON.parse(out[1])).toEqual({ error: { message: "upstream broke", type: "server_error", param: null, code: null }, request_id: "req-1" });
+    expect(JSON.parse(out[0]).id).toBe("chatcmpl_1");
+    expect(JSON.parse(out[1])).toEqual({ error: { message: "upstream broke", type: "server_error", param: null, code: null }, request_id: "chatcmpl_1" });
     expect(out.at(-1)).toBe("[DONE]");
   });
 });

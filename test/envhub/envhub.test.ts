@@ -47,6 +47,30 @@ describe("envhub: ROCK's /env routes", () => {
     expect(await gone.json()).toEqual({ detail: "Environment web not found or already deleted" });
   });
 
+  test("/health answers exactly ROCK envhub's {\"status\":\"ok\"}", async () => {
+    const res = await fetch(base + "/health");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"status":"ok"}');
+  });
+
+  test("optional fields sent as null are absent, as ROCK's pydantic models take them (the Python SDK's list_envs())", async () => {
+    const registered = await post("/env/register", { env_name: "nulls", image: "n:1", owner: null, description: null, tags: null, extra_spec: null, unknown_field: 1 });
+    expect(registered.status).toBe(200);
+    const env = await registered.json();
+    expect(env).toMatchObject({ env_name: "nulls", owner: "", description: "", tags: [], extra_spec: null });
+    // Unknown fields are ignored, as pydantic ignores them.
+    expect(env.unknown_field).toBeUndefined();
+    const listed = await post("/env/list", { owner: null, tags: null });
+    expect(listed.status).toBe(200);
+    expect((await listed.json()).envs.map((e: any) => e.env_name)).toContain("nulls");
+    // Required fields stay required.
+    for (const body of [{ env_name: null, image: "i:1" }, { env_name: "x", image: null }]) {
+      const refused = await post("/env/register", body);
+      expect(refused.status).toBe(400);
+      expect((await refused.json()).detail).toContain(body.env_name === null ? "env_name" : "image");
+    }
+  });
+
   test("records survive a restart (SQLite)", async () => {
     await post("/env/register", { env_name: "durable", image: "d:1" });
     await kernel.stop();

@@ -219,6 +219,25 @@ describe("renderPrompt: fixes", () => {
     ]);
   });
 
+  test("an assistant turn whose content already holds its calls' Action text is not written twice", () => {
+    const raw = '好的。\nAction: amap_weather\nAction Input: {"location": "北京"}\nAction: amap_weather\nAction Input: {"location": "上海"}\n\n';
+    const calls = [
+      { type: "function", function: { name: "amap_weather", arguments: '{"location": "北京"}' } },
+      { type: "function", function: { name: "amap_weather", arguments: '{"location": "上海"}' } },
+    ];
+    const assistant = (content: string, toolCalls = calls) => render({ tools: [WEATHER], messages: [{ role: "user", content: "天气" }, { role: "assistant", content, tool_calls: toolCalls }] }).messages[2];
+    // The original's answer replayed: its content is the model's raw text, tool_calls beside it.
+    expect(assistant(raw)).toEqual({ role: "assistant", content: raw });
+    // Only the first call in the text: the second is written after it, once.
+    expect(assistant('Action: amap_weather\nAction Input: {"location": "北京"}').content).toBe(
+      'Action: amap_weather\nAction Input: {"location": "北京"}\nAction: amap_weather\nAction Input: {"location": "上海"}',
+    );
+    // A content that merely mentions another tool's Action text still gets the calls written.
+    expect(assistant("I would write Action: web_search\nAction Input: {}", calls.slice(0, 1)).content).toBe(
+      'I would write Action: web_search\nAction Input: {}\nAction: amap_weather\nAction Input: {"location": "北京"}',
+    );
+  });
+
   test("a single tool result is exactly the original's observation template", () => {
     const prompt = render({
       tools: [SEARCH],
@@ -260,19 +279,16 @@ describe("renderPrompt: fixes", () => {
     ]);
   });
 
-  test("content parts keep their text; images are dropped", () => {
+  test("content parts keep their text, joined; a user message with images keeps its parts in order", () => {
+    const textOnly = render({ messages: [{ role: "user", content: [{ type: "text", text: "What is" }, { type: "text", text: "this?" }] }] });
+    expect(textOnly.messages).toEqual([{ role: "user", content: "What is\nthis?" }]);
+    const image = { type: "image_url" as const, image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } };
     const prompt = render({
-      messages: [
-        {
-          role: "user",
-          content: [
-            { type: "text", text: "What is in" },
-            { type: "image_url" },
-            { type: "text", text: "this picture?" },
-          ],
-        },
-      ],
+      messages: [{ role: "user", content: [{ type: "text", text: "What is in" }, image, { type: "text", text: "this picture?" }] }],
     });
-    expect(prompt.messages).toEqual([{ role: "user", content: "What is in\nthis picture?" }]);
+    expect(prompt.messages).toEqual([{ role: "user", content: [{ type: "text", text: "What is in" }, image, { type: "text", text: "this picture?" }] }]);
+    // With tools the query prefix goes on the first text part, the image stays where it was.
+    const withTools = render({ tools: [SEARCH], messages: [{ role: "user", content: [image, { type: "text", text: "find it" }] }] });
+    expect(withTools.messages[1]).toEqual({ role: "user", content: [image, { type: "text", text: "(. you can use tools: [web_search])find it" }] });
   });
 });

@@ -7,7 +7,8 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { appendRecord, responseLine } from "../../plugins/programs/model-service/log-records.ts";
 import { ModelClient } from "../../plugins/programs/model-service/model-client.ts";
-import { rockLastRequest, rockResponse } from "./support/rock-reader.ts";
+import { toPythonJson } from "../../plugins/programs/model-service/python-json.ts";
+import { rockLastRequest, rockRequest, rockResponse } from "./support/rock-reader.ts";
 import { agentScript, serviceDir, type ServiceDir } from "./support/service.ts";
 
 const completion = (content: string) => JSON.stringify({ id: `c-${content}`, object: "chat.completion", model: "policy", choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
@@ -25,6 +26,14 @@ async function waitForText(service: ServiceDir, needle: string, ms = 5000) {
     await Bun.sleep(20);
   }
   throw new Error(`${needle} did not appear in ${service.logFile}:\n${await service.log()}`);
+}
+
+const python = Bun.which("python3");
+/** `json.dumps(json.loads(text), ensure_ascii=False)` by Python itself when it is installed. */
+function pythonDumps(text: string): string {
+  if (!python) return toPythonJson(text, { escapeMarkers: false });
+  const script = "import json,sys; print(json.dumps(json.loads(sys.stdin.read()), ensure_ascii=False), end='')";
+  return Bun.spawnSync([python, "-c", script], { stdin: Buffer.from(text), env: { PYTHONIOENCODING: "utf-8" } }).stdout.toString();
 }
 
 const chat = (service: ServiceDir, body: unknown) =>
@@ -69,11 +78,18 @@ describe("a session", () => {
     expect(rockLastRequest(log).json).toBe("SESSION_END");
     expect(JSON.parse(rockResponse(log, 2)!).choices[0].message.content).toBe("answer 2");
 
-    // After SESSION_END a new call fails at once and the log stays as it is.
+    // LLMTraj.jsonl holds the last answered call (ROCK opens it with "w"), in the bytes Python's json.dumps writes.
+    const trajectory = await Bun.file(join(service.dir, "LLMTraj.jsonl")).text();
+    const request3 = rockRequest(log, 3)!;
+    expect(trajectory).toBe(`${pythonDumps(`{"request": ${request3}, "response": ${completion("answer 3")}}`)}\n`);
+    expect(JSON.parse(trajectory)).toEqual({ request: JSON.parse(request3), response: JSON.parse(completion("answer 3")) });
+
+    // After SESSION_END a new call fails at once and the log stays as it is; so does the trajectory.
     const late = await chat(service, { model: "policy", messages: [] });
     expect(late.status).toBe(500);
     expect((await late.json()).detail).toContain("No response received from Roll process");
     expect(await service.log()).toBe(log);
+    expect(await Bun.file(join(service.dir, "LLMTraj.jsonl")).text()).toBe(trajectory);
   }, 30_000);
 });
 
@@ -81,7 +97,7 @@ describe("several agents, streams, timeouts, crashes", () => {
   let service: ServiceDir;
   let client: ModelClient;
   beforeAll(async () => {
-    service = serviceDir({ REQUEST_TIMEOUT: "1" });
+    service = serviceDir({ REQUEST_TIMEOUT: "1", ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE: "True" });
     expect((await service.cli(["start"])).code).toBe(0);
     client = new ModelClient(service.logFile);
   });
@@ -146,6 +162,15 @@ describe("several agents, streams, timeouts, crashes", () => {
     await waitForText(service, "SESSION_END\n", 3000);
     expect(await client.antiCallLlm(6, completion("too late"))).toBe("SESSION_END");
   }, 20_000);
+
+  test("with ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE every answered call is one trajectory line", async () => {
+    const lines = (await Bun.file(join(service.dir, "LLMTraj.jsonl")).text()).trimEnd().split("\n").map((l) => JSON.parse(l));
+    // Calls 1-3 answered at once (their lines in any order); 4 streamed; 5 timed out and 7 ended with the session: no line for them.
+    const contents = lines.map((l) => [l.request.messages.at(-1)?.content ?? null, l.response.choices[0].message.content]);
+    expect(contents.slice(0, 3).sort()).toEqual([["q1", "a1"], ["q2", "a2"], ["q3", "a3"]]);
+    expect(contents.slice(3)).toEqual([["start the task", "streamed answer"], [null, "still fine"]]);
+    expect(lines[3].request.stream).toBe(true);
+  });
 });
 
 describe("process management", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { LogParser } from "../../plugins/programs/model-service/log-parser.ts";
-import { requestLine, responseLine, sessionEndLine } from "../../plugins/programs/model-service/log-records.ts";
+import { requestLine, responseLine, sessionEndLine, trajectoryLine } from "../../plugins/programs/model-service/log-records.ts";
 import { toPythonJson } from "../../plugins/programs/model-service/python-json.ts";
+import { resolveSettings } from "../../plugins/programs/model-service/settings.ts";
 import { rockLastRequest, rockResponse } from "./support/rock-reader.ts";
 
 const python = Bun.which("python3");
@@ -31,6 +32,30 @@ describe("the byte format", () => {
     expect(line).not.toContain('"say SESSION_END');
     expect(JSON.parse(rockLastRequest(line).json)).toEqual({ content: "say SESSION_END or LLM_REQUEST_END" });
     expect(rockLastRequest(line).index).toBe(4);
+  });
+
+  test("a trajectory line is ROCK's json.dumps({request, response}): Python's bytes, marker words left as they are", () => {
+    const request = '{"model":"m","temperature":1.0,"messages":[{"role":"user","content":"say SESSION_END é"}]}';
+    const response = '{\n "id": "r",\n "choices": [{"message": {"content": "ok"}}],\n "usage": {"total_tokens": 3}\n}';
+    const line = trajectoryLine(request, response);
+    expect(line).toBe(
+      '{"request": {"model": "m", "temperature": 1.0, "messages": [{"role": "user", "content": "say SESSION_END é"}]}, "response": {"id": "r", "choices": [{"message": {"content": "ok"}}], "usage": {"total_tokens": 3}}}\n',
+    );
+    if (python) {
+      const script = "import json,sys; r,s=sys.stdin.read().split('\\0'); print(json.dumps({'request': json.loads(r), 'response': json.loads(s)}, ensure_ascii=False))";
+      const result = Bun.spawnSync([python, "-c", script], { stdin: Buffer.from(`${request}\0${response}`), env: { PYTHONIOENCODING: "utf-8" } });
+      expect(result.stdout.toString()).toBe(line);
+    }
+  });
+
+  test("the trajectory sits beside the log (TRAJ_FILE moves it); only ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE=true appends", () => {
+    const settings = (env: Record<string, string>) => resolveSettings({ "log-file": "/srv/logs/LLMService.log" }, env);
+    expect(settings({})).toMatchObject({ trajFile: "/srv/logs/LLMTraj.jsonl", trajAppend: false });
+    expect(settings({ ROCK_MODEL_SERVICE_DATA_DIR: "/data/x" }).trajFile).toBe("/srv/logs/LLMTraj.jsonl");
+    expect(resolveSettings({}, { ROCK_MODEL_SERVICE_DATA_DIR: "/data/x" }).trajFile).toBe("/data/x/LLMTraj.jsonl");
+    expect(settings({ TRAJ_FILE: "/tmp/t.jsonl" }).trajFile).toBe("/tmp/t.jsonl");
+    // As ROCK reads it: `.lower() == "true"`.
+    expect([settings({ ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE: "TRUE" }), settings({ ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE: "1" })].map((s) => s.trajAppend)).toEqual([true, false]);
   });
 
   test("a response that spans lines is written on one line, same JSON value", () => {

@@ -50,6 +50,8 @@ describe("ModelService in a sandbox", () => {
     expect(JSON.parse(await service.antiCallLlm(0)).messages[0].content).toBe("q1");
     const next = service.antiCallLlm(1, completion("a1"));
     expect((await first).choices[0].message.content).toBe("a1");
+    const trajectory = JSON.parse((await sandbox.execute(["cat", service.trajFile])).stdout);
+    expect([trajectory.request.messages[0].content, trajectory.response.choices[0].message.content]).toEqual(["q1", "a1"]);
     const second = agentCall(2);
     expect(JSON.parse(await next).messages[0].content).toBe("q2");
 

@@ -90,6 +90,30 @@ describe("dashscope: chat", () => {
     });
   });
 
+  test("a request with images goes to the multimodal API, every content as {text}/{image} items; its list answer is read", async () => {
+    const listFrame = (text: string, finish = "null") =>
+      `id:${++frameId}\nevent:result\n:HTTP_STATUS/200\ndata:${JSON.stringify({ output: { choices: [{ message: { content: [{ text }], role: "assistant" }, finish_reason: finish }] }, request_id: "r" })}\n\n`;
+    upstream = serveLoopback(() => sseOf([listFrame("一只"), listFrame("一只猫", "stop")]));
+    const vision = client(upstream.base);
+    expect(vision.imageUrls).toBe("any");
+    const events = await collect(
+      vision.chat([
+        { role: "system", content: "简短" },
+        { role: "user", content: [{ type: "image_url", image_url: { url: "https://example.test/cat.png" } }, { type: "text", text: "这是什么？" }] },
+      ]),
+    );
+    expect(textOf(events)).toBe("一只猫");
+    const [request] = upstream.received;
+    expect(request.path).toBe("/api/v1/services/aigc/multimodal-generation/generation");
+    expect(request.body.input).toEqual({
+      messages: [
+        { role: "system", content: [{ text: "简短" }] },
+        { role: "user", content: [{ image: "https://example.test/cat.png" }, { text: "这是什么？" }] },
+      ],
+    });
+    expect(client(upstream.base, { supports_images: false }).imageUrls).toBeUndefined();
+  });
+
   test("incremental_output: frames are deltas already", async () => {
     upstream = serveLoopback(() => sseOf([frame("你好"), frame("，世界"), frame("！", "stop", 4)]));
     const events = await collect(client(upstream.base, { incremental_output: true }).chat(ask));

@@ -101,6 +101,23 @@ describe("ollama: chat", () => {
     ]);
   });
 
+  test("images go in the message's images list as base64, the text in content; a link is refused, not dropped", async () => {
+    upstream = serveLoopback(() => ndjson(okLines));
+    const vision = client(upstream.base);
+    expect(vision.imageUrls).toBe("data-only");
+    await collect(
+      vision.chat([
+        { role: "user", content: [{ type: "text", text: "what is" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==" } }, { type: "text", text: "this?" }] },
+      ]),
+    );
+    expect(upstream.received[0].body.messages).toEqual([{ role: "user", content: "what is\nthis?", images: ["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="] }]);
+    const link = await failure(vision.chat([{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.test/cat.png" } }] }]));
+    expect(link).toBeInstanceOf(ModelError);
+    expect(link.message).toContain("data:<mime>;base64");
+    expect(upstream.received).toHaveLength(1);
+    expect(client(upstream.base, { supports_images: false }).imageUrls).toBeUndefined();
+  });
+
   test("tool history is sent in Ollama's shape (object arguments, tool_name)", async () => {
     upstream = serveLoopback(() => ndjson(okLines));
     await collect(

@@ -12,6 +12,8 @@ function chunk(delta: Record<string, unknown>, finish: string | null = null) {
 
 const usageChunk = { id: "chatcmpl-1", object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } };
 
+const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
 const okFrames = [chunk({ role: "assistant", content: "" }), chunk({ content: "Hello" }), chunk({ content: ", world" }), chunk({}, "stop"), usageChunk];
 
 const client = (base: string, overrides: Record<string, unknown> = {}, log?: (m: string, f?: Record<string, unknown>) => void) =>
@@ -121,6 +123,20 @@ describe("openai: chat", () => {
       { role: "assistant", content: null, tool_calls: [call] },
       { role: "tool", content: "42", name: "f", tool_call_id: "call_1" },
     ]);
+  });
+
+  test("image_url parts are sent as OpenAI's vision parts, in order; supports_images false declares none", async () => {
+    upstream = serveLoopback(() => sse(okFrames));
+    const content = [
+      { type: "text" as const, text: "What is in this picture?" },
+      { type: "image_url" as const, image_url: { url: "https://example.test/cat.png", detail: "low" } },
+      { type: "image_url" as const, image_url: { url: PNG } },
+    ];
+    const vision = client(upstream.base);
+    expect(vision.imageUrls).toBe("any");
+    await collect(vision.chat([{ role: "system", content: "be brief" }, { role: "user", content }]));
+    expect(upstream.received[0].body.messages).toEqual([{ role: "system", content: "be brief" }, { role: "user", content }]);
+    expect(client(upstream.base, { supports_images: false }).imageUrls).toBeUndefined();
   });
 
   test("with supports_tools false, tools are not sent", async () => {

@@ -30,6 +30,15 @@ describe("vllm: quirks", () => {
   let upstream: Loopback | undefined;
   afterEach(() => upstream?.stop());
 
+  test("image_url parts reach vLLM's OpenAI-compatible server as they are", async () => {
+    upstream = serveLoopback(() => sse(okFrames));
+    const content = [{ type: "image_url" as const, image_url: { url: "data:image/jpeg;base64,/9j/4AAQ" } }, { type: "text" as const, text: "describe" }];
+    const vllm = client(upstream.base);
+    expect(vllm.imageUrls).toBe("any");
+    await collect(vllm.chat([{ role: "user", content }]));
+    expect(upstream.received[0].body.messages).toEqual([{ role: "user", content }]);
+  });
+
   test("always asks for usage, sends key EMPTY when none is configured, and is named vllm", async () => {
     upstream = serveLoopback(() => sse(okFrames));
     const vllm = createVllmClient({ api_base: `${upstream.base}/v1`, model: "qwen" }, { fetch });

@@ -3,7 +3,8 @@
  * (`RunningServer.routes`): each route is in the document, with a schema for what it reads (body, query or path
  * parameters, unless it reads nothing) and for each answer. No object in an answer's schema may be closed: Elysia trims
  * an answer to its schema before checking it, so a closed object would silently drop fields a client relies on (see
- * plugins/protocol/responses.ts).
+ * plugins/protocol/responses.ts). Every optional field of a request body accepts null, as in the originals' pydantic
+ * models (core/http/lenient.ts), and a boolean query parameter is read as pydantic reads one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -65,17 +66,49 @@ function closedObjects(schema: unknown, at: string, out: string[] = []): string[
   return out;
 }
 
+/** Keywords that constrain a value; a schema with none of them (`{}`, or only a description) takes anything. */
+const constraining = ["type", "anyOf", "oneOf", "allOf", "enum", "const", "$ref", "properties", "items", "not"];
+const admitsNull = (schema: Schema): boolean =>
+  schema.type === "null" ||
+  (Array.isArray(schema.type) && schema.type.includes("null")) ||
+  (Array.isArray(schema.anyOf) && schema.anyOf.some(admitsNull)) ||
+  !constraining.some((keyword) => keyword in schema);
+
+/** Where in a request schema an optional field refuses null. */
+function nullRefusingOptionals(schema: unknown, at: string, out: string[] = []): string[] {
+  if (typeof schema !== "object" || schema === null) return out;
+  const node = schema as Schema;
+  const required = new Set<string>(node.required ?? []);
+  for (const [name, property] of Object.entries<Schema>(node.properties ?? {})) {
+    if (!required.has(name) && !admitsNull(property)) out.push(`${at}.${name}`);
+    nullRefusingOptionals(property, `${at}.${name}`, out);
+  }
+  if (node.items) nullRefusingOptionals(node.items, `${at}[]`, out);
+  for (const member of node.anyOf ?? []) nullRefusingOptionals(member, at, out);
+  return out;
+}
+
 /** What is wrong with one operation of the document. */
 function problems(service: string, method: string, path: string, operation: Schema | undefined): string[] {
   if (!operation) return ["not in the document"];
   const found: string[] = [];
   const parameters: Schema[] = operation.parameters ?? [];
   for (const parameter of parameters) if (!present(parameter.schema)) found.push(`parameter ${parameter.in}.${parameter.name} has no schema`);
+  // A plain boolean in a query takes only true/false; lenientQuery reads True, 1, yes, on as pydantic does.
+  for (const parameter of parameters) {
+    const schema: Schema = parameter.schema ?? {};
+    if (parameter.in === "query" && [schema, ...(schema.anyOf ?? [])].some((s: Schema) => s.type === "boolean" || (Array.isArray(s.type) && s.type.includes("boolean")))) {
+      found.push(`query parameter ${parameter.name} is a plain boolean (declare the query with lenientQuery)`);
+    }
+  }
   for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) {
     if (!parameters.some((p) => p.in === "path" && p.name === name)) found.push(`path parameter ${name} is not declared`);
   }
   const body = operation.requestBody?.content as Record<string, Schema> | undefined;
-  for (const [type, media] of Object.entries(body ?? {})) if (!present(media.schema)) found.push(`request body ${type} has no schema`);
+  for (const [type, media] of Object.entries(body ?? {})) {
+    if (!present(media.schema)) found.push(`request body ${type} has no schema`);
+    for (const where of nullRefusingOptionals(media.schema, `request body ${type}`)) found.push(`${where} is optional but refuses null`);
+  }
   const reads = (body && Object.keys(body).length > 0) || parameters.length > 0;
   const key = `${service} ${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ":$1")}`;
   if (!reads && !readsNothing.has(key) && !readsNothing.has(`${service} ALL ${path}`)) found.push("no request schema (body, query or path parameters)");

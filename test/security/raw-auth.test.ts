@@ -40,7 +40,17 @@ const bodies: Record<string, { type: string; text: string }> = {
     type: "application/x-www-form-urlencoded",
     text: new URLSearchParams({ name: "raw-probe", endpoint: `http://127.0.0.1:${workerStub.port}/chat`, slots: "1", history_id: "1", user_id: "u", input: '[{"msg":"hi","isbot":false}]' }).toString(),
   },
-  "tool-manager": { type: "application/json", text: JSON.stringify({ tool_name: "calculator", tenant_id: "alice", params: '{"expression":"1+1"}' }) },
+  "tool-manager": {
+    type: "application/json",
+    text: JSON.stringify({
+      tool_name: "calculator",
+      tenant_id: "alice",
+      params: '{"expression":"1+1"}',
+      openapi_name: "raw-probe",
+      operation: "listModels",
+      schema: { openapi: "3.0.1", info: { title: "probe", version: "1" }, servers: [{ url: `http://127.0.0.1:${upstream.port}/v1` }], paths: { "/models": { get: { operationId: "listModels" } } } },
+    }),
+  },
 };
 /** Routes that answer without the kernel token (the tool manager's own routes check tenant tokens and are probed). */
 const open: Record<string, string[]> = { "tool-manager": ["/"] };
@@ -64,7 +74,7 @@ plugins:
   assistant: { port: 0, model_server: openai }
   agent: { port: 0, health_interval_ms: 200 }
   calculator: {}
-  tool-manager: { port: 0, tools: [calculator], tenants: { alice: alice-token-123 } }
+  tool-manager: { port: 0, tools: [calculator], tenants: { alice: alice-token-123 }, openapi_hosts: ["127.0.0.1:${upstream.port}"] }
 `);
   kernel = await Kernel.load({ root: repoRoot, configFile: config, env: { ROCK_DATA_DIR: join(project.root, "data") } });
   await kernel.start();
@@ -116,6 +126,9 @@ describe("every kernel service with a token", () => {
     expect(envs.envs.map((e: { env_name: string }) => e.env_name)).toEqual(["EnvhubDefaultDockerImage"]);
     expect(await (await authed("agent", "/v1.0/worker/list")).json()).toEqual([]);
     expect(kernel.instance<{ instances: { records: { all(): unknown[] } } }>("tool-manager")!.instances.records.all()).toEqual([]);
+    const tools = new Database(join(project.root, "data", "tool-manager.sqlite"), { readonly: true });
+    expect(tools.query("SELECT name FROM openapi_specs").all()).toEqual([]);
+    tools.close();
     expect(upstreamCalls).toBe(0);
   }, 240_000);
 
@@ -128,6 +141,13 @@ describe("every kernel service with a token", () => {
     const form = { "content-type": bodies.agent.type };
     expect(await (await authed("agent", "/v1.0/worker/register", { method: "POST", headers: form, body: bodies.agent.text })).text()).toBe("Success");
     expect(await (await authed("agent", "/v1.0/worker/list")).json()).toEqual(["raw-probe"]);
+
+    const tenant = (path: string) =>
+      fetch(kernel.server("tool-manager")!.url + path, { method: "POST", headers: { ...json, authorization: "Bearer alice-token-123" }, body: bodies["tool-manager"].text });
+    expect((await tenant("/openapi_schema")).status).toBe(200);
+    expect((await (await tenant("/execute_openapi")).json()).output.data).toEqual([{ id: "probe", object: "model" }]);
+    expect(upstreamCalls).toBe(1);
+    upstreamCalls = 0;
 
     const chat = await authed("assistant", "/v1/chat/completions", { method: "POST", headers: json, body: bodies.assistant.text });
     expect((await chat.json()).choices[0].message.content).toBe("ran");

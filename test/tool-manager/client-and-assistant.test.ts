@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ToolServiceError, ToolServiceProxy } from "../../plugins/clients/tool-client/index.ts";
 import { available, dockerSocket } from "../support/env.ts";
 import { freePort } from "../support/project.ts";
-import { bootManager, ensureTestNodeBinary, portRange, tenants, type BootedManager } from "./support.ts";
+import nested from "../tools/fixtures/tools/nested-args/tool.ts";
+import { nestedAsOriginal, nestedList } from "../tools/nested-args-forms.ts";
+import { python, readAsOriginal } from "../support/original-tool-reader.ts";
+import { bootManager, ensureTestNodeBinary, portRange, tenants, waitSettled, type BootedManager } from "./support.ts";
 
 const socket = dockerSocket();
 
@@ -51,12 +54,12 @@ describe.skipIf(!available("docker", socket))("ToolServiceProxy and the assistan
   }, 60_000);
 
   afterAll(async () => {
-    for (const [tool, tenant, token] of [["RenewInstance", "alpha", tenants.alpha], ["calculator", "beta", tenants.beta]]) {
+    for (const [tool, tenant, token] of [["RenewInstance", "alpha", tenants.alpha], ["calculator", "beta", tenants.beta], ["nested_args", "alpha", tenants.alpha]]) {
       await manager?.call("/remove_tool", { body: { tool_name: tool, tenant_id: tenant }, token });
     }
     await manager?.close();
     upstream.stop(true);
-    for (const name of ["RenewInstance_alpha", "calculator_beta"]) await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
+    for (const name of ["RenewInstance_alpha", "calculator_beta", "nested_args_alpha"]) await engine.getContainer(name).remove({ force: true }).catch(() => undefined);
   });
 
   test("open → call → remove, as the original's ToolServiceProxy example", async () => {
@@ -77,6 +80,31 @@ describe.skipIf(!available("docker", socket))("ToolServiceProxy and the assistan
 
     const wrongToken = new ToolServiceProxy({ toolName: "RenewInstance", tenantId: "alpha", managerUrl: manager.url, token: tenants.beta });
     expect((await wrongToken.create().catch((e) => e)).status).toBe(403);
+  }, 60_000);
+
+  test("tool_info of a JSON-Schema tool: the original's list form, which its client reads; JSON Schema when asked, and our client asks", async () => {
+    await manager.call("/create_tool_service", { body: { tool_name: "nested_args", tenant_id: "alpha" } });
+    expect((await waitSettled(manager, "nested_args", "alpha", tenants.alpha)).body.output.status).toBe("running");
+
+    const info = await manager.call("/tool_info", { body: { tool_name: "nested_args", tenant_id: "alpha" } });
+    expect(info.status).toBe(200);
+    expect(info.body.output).toEqual({ name: "nested_args", description: "Echoes its arguments", parameters: nestedList });
+    if (available("python3", python)) expect(readAsOriginal(info.body.output, { query: "q", filters: {} })).toEqual({ function: nestedAsOriginal, missing: [] });
+
+    for (const asked of [{ query: { parameters_format: "json_schema" } }, { body: { tool_name: "nested_args", tenant_id: "alpha", parameters_format: "json_schema" } }]) {
+      const schema = await manager.call("/tool_info", { body: { tool_name: "nested_args", tenant_id: "alpha" }, ...asked });
+      expect(schema.body.output.parameters).toEqual(nested.parameters);
+    }
+    const bad = await manager.call("/tool_info", { body: { tool_name: "nested_args", tenant_id: "alpha", parameters_format: "yaml" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain("parameters_format must be one of list, json_schema");
+
+    const proxy = await ToolServiceProxy.open({ toolName: "nested_args", tenantId: "alpha", managerUrl: manager.url, token: tenants.alpha });
+    expect(proxy.parameters).toEqual(nested.parameters);
+    expect(proxy.schema).toEqual(nested.parameters as Record<string, unknown>);
+    const args = { query: "q", filters: { region: "cn", limit: 2 }, tags: ["a"] };
+    expect(await proxy.call(JSON.stringify(args))).toEqual(args);
+    expect(((await proxy.call({ query: "q", filters: {} }).catch((e) => e)) as ToolServiceError).message).toContain("region");
   }, 60_000);
 
   test("the assistant executes the model's tool call through the tool manager and answers with the result", async () => {

@@ -24,7 +24,7 @@ export function ensureTestNodeBinary(): Promise<string> {
 }
 
 export const tenants = { alpha: "alpha-token-0123456789", beta: "beta-token-0123456789" };
-export const allTools = ["renew-instance", "calculator", "code-interpreter", "hmac-signer", "faulty-tool"];
+export const allTools = ["renew-instance", "calculator", "code-interpreter", "hmac-signer", "faulty-tool", "nested-args"];
 
 /** A port range of 40 that no other test file is likely to use at the same time. */
 export function portRange(): { port_start: number; port_end: number } {
@@ -41,6 +41,8 @@ export interface ManagerOptions {
   extra?: string;
   /** `server.token` of the kernel. */
   serverToken?: string;
+  /** More fields of the tool-manager section (indented four spaces). */
+  managerExtra?: string;
 }
 
 export function managerYaml(options: ManagerOptions): string {
@@ -61,7 +63,7 @@ ${toolSections}
     start_timeout_ms: 20000
     execute_timeout_ms: ${options.executeTimeoutMs ?? 5000}
     tenants: { alpha: ${tenants.alpha}, beta: ${tenants.beta} }
-${options.extra ?? ""}`;
+${options.managerExtra ?? ""}${options.extra ?? ""}`;
 }
 
 export interface BootedManager {

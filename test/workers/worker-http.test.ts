@@ -86,6 +86,10 @@ describe("example worker", () => {
     expect(seriesValue(text, "worker_layout_output_length_charters_bucket", { ...app, le: "2000" })).toBeGreaterThan(0);
     expect(seriesValue(text, "worker_layout_output_throughput_charters_per_second_count", app)).toBeGreaterThan(0);
     expect(text).toContain("process_cpu_user_seconds_total"); // the plugin host's registry is shown too
+    // prometheus_client's *_created beside each counter and histogram, in unix seconds.
+    for (const created of ["worker_agc_attempts_created", "worker_api_received_requests_created", "worker_layout_process_time_seconds_created"]) {
+      expect(seriesValue(text, created, app)).toBeGreaterThan(Date.now() / 1000 - 600);
+    }
     if (promtool) expect(await promtoolProblems(text, ["worker_"])).toEqual([]);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * Registration with the Agent: form `name`, `endpoint` to `worker/register`, `Success`/`Failed` replies.
- * Retries with exponential backoff and jitter; a `Failed` reply counts as registered when the Agent already lists
- * our endpoint (e.g. a restart on the same port). A periodic check re-registers when the Agent has forgotten us.
+ * Retries with exponential backoff and jitter. Both Agents (ours and the original Kuwa kernel) answer a registration
+ * of a name and endpoint they already hold with a 200 `Failed` and change nothing, so that reply means "registered"
+ * (e.g. a restart on the same port), and the periodic check is the same registration: `Failed` while the Agent
+ * knows us, `Success` when it had forgotten us and now knows us again. (`worker/list` cannot tell: the original
+ * answers every name and no endpoint.)
  * With a token-protected Agent every call carries `AGENT_TOKEN`, and the registration carries the worker's own token
  * (form field `token`) for the Agent's calls back; a 401 is final, not retried.
  */
@@ -28,7 +31,8 @@ export interface AgentClientOptions {
   workerToken?: string;
 }
 
-type Reply = "Success" | "Failed" | "unauthorized" | "error";
+/** `known`: a 200 `Failed` to a registration, the Agent's answer for a name and endpoint it already holds. */
+type Reply = "Success" | "known" | "Failed" | "unauthorized" | "error";
 
 export class AgentClient {
   private timer?: Timer;
@@ -64,31 +68,22 @@ export class AgentClient {
       const text = (await response.text()).trim();
       if (response.status === 401) return this.unauthorized(path, text);
       // Unlike the original, a 404 or 500 page is not a success.
-      return response.ok && text !== "Failed" ? "Success" : "Failed";
+      if (!response.ok) return "Failed";
+      return text === "Failed" ? "known" : "Success";
     } catch (error) {
       this.options.log.debug(`agent ${path} failed`, { error: (error as Error).message });
       return "error";
     }
   }
 
-  /** True when the Agent lists our endpoint under our name (`worker/list?name=`). */
-  private async listed(): Promise<boolean> {
-    try {
-      const url = this.url("./worker/list");
-      url.searchParams.set("name", this.options.name);
-      const response = await fetch(url, { headers: this.headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
-      if (!response.ok) return false;
-      const list = (await response.json()) as unknown;
-      return Array.isArray(list) && list.includes(this.options.publicEndpoint);
-    } catch {
-      return false;
-    }
+  private registration(): Promise<Reply> {
+    return this.post("./worker/register", this.options.workerToken ? { token: this.options.workerToken } : {});
   }
 
   private async attempt(): Promise<boolean> {
     this.options.metrics.agcAttempts.inc();
-    const reply = await this.post("./worker/register", this.options.workerToken ? { token: this.options.workerToken } : {});
-    return reply === "Success" || (reply === "Failed" && (await this.listed()));
+    const reply = await this.registration();
+    return reply === "Success" || reply === "known";
   }
 
   /** Why registration cannot succeed by retrying (the Agent refused the token); undefined otherwise. */
@@ -125,16 +120,17 @@ export class AgentClient {
     return false;
   }
 
-  /** Checks every `checkIntervalMs` that the Agent still lists us, and registers again when it does not. */
+  /** Registers again every `checkIntervalMs`: a no-op while the Agent knows us, a registration when it has forgotten us. */
   watch() {
     if (!this.options.checkIntervalMs) return;
     const check = async () => {
       if (this.stopped) return;
-      if (!(await this.listed()) && !this.stopped) {
-        const ok = await this.attempt();
-        this.options.metrics.setAgcState(ok ? "registered" : "trying");
-        if (ok) this.options.log.info("registered again (the agent had forgotten this worker)");
-      }
+      const reply = await this.registration();
+      if (this.stopped) return;
+      // Only a check that registers (or fails to) is an attempt.
+      if (reply !== "known") this.options.metrics.agcAttempts.inc();
+      this.options.metrics.setAgcState(reply === "Success" || reply === "known" ? "registered" : "trying");
+      if (reply === "Success") this.options.log.info("registered again (the agent had forgotten this worker)");
       if (!this.stopped) this.timer = setTimeout(check, this.options.checkIntervalMs);
     };
     this.timer = setTimeout(check, this.options.checkIntervalMs);
@@ -147,7 +143,7 @@ export class AgentClient {
     this.wake?.();
     const reply = await this.post("./worker/unregister");
     if (reply === "unauthorized") this.options.log.warn(`unregister refused: ${this.refusal}`);
-    else if (reply !== "Success") this.options.log.warn(reply === "Failed" ? "unregister refused by the agent" : "unregister failed: agent unreachable");
+    else if (reply !== "Success") this.options.log.warn(reply === "error" ? "unregister failed: agent unreachable" : "unregister refused by the agent");
     else this.options.log.info("unregistered from the agent");
     this.options.metrics.setAgcState("uninitialized");
     return reply === "Success";

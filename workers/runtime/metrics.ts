@@ -3,7 +3,8 @@
  * the worker's own registry; `/metrics` shows it together with the plugin host's registry (process metrics and
  * plugin metrics).
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
+import { StampedRegistry } from "../../core/metrics.ts";
 
 export const frameworkVersion = "0.1.0";
 
@@ -14,7 +15,7 @@ const layoutStates = ["idle", "busy"] as const;
 const range = (from: number, to: number, step: number) => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
 export class WorkerMetrics {
-  readonly registry = new Registry();
+  readonly registry = new StampedRegistry(); // with *_created, as the original's prometheus_client
   readonly agcAttempts: Counter;
   readonly received: Counter;
   readonly accepted: Counter;

@@ -38,6 +38,8 @@ export class SandboxModelService {
   readonly workdir: string;
   readonly binary: string;
   readonly logFile: string;
+  /** Local mode: the last answered call as {request, response} (every call with ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE=true). */
+  readonly trajFile: string;
   private readonly env: Record<string, string>;
 
   constructor(
@@ -47,6 +49,7 @@ export class SandboxModelService {
     this.workdir = config.workdir ?? "/tmp/rock-model-service";
     this.binary = `${this.workdir}/model-service`;
     this.logFile = `${this.workdir}/LLMService.log`;
+    this.trajFile = `${this.workdir}/LLMTraj.jsonl`;
     this.env = { LOG_FILE: this.logFile, SERVICE_PORT: String(config.port ?? 8080), ...config.env };
   }
 

@@ -39,8 +39,9 @@ export async function arunNohup(client: RockClient, sandboxId: string, command: 
     const statusFile = `${file}.status`;
     const run = (text: string, timeout: number) => client.runInSession(sandboxId, text, { session, timeout, check: "silent" });
 
-    // The outer bash writes the inner one's status once it ended, whatever the command does (even `exit`).
-    const wrapper = `"$BASH" -c "$1"; echo $? >"$2"`;
+    // The outer bash writes the inner one's status once it ended, whatever the command does (even `exit`); by a
+    // rename, so that a look never finds the status file created but still empty (a status-less "killed" under load).
+    const wrapper = `"$BASH" -c "$1"; echo $? >"$2.partial" && mv -f "$2.partial" "$2"`;
     const submitted = await run(`( nohup "$BASH" -c ${quote(wrapper)} rock-nohup ${quote(command)} ${quote(statusFile)} </dev/null >${quote(file)} 2>&1 & echo PIDSTART\${!}PIDEND )`, 30);
     const pid = /^PIDSTART(\d+)PIDEND$/.exec(submitted.output)?.[1];
     if (!pid || submitted.exit_code !== 0) {

@@ -33,7 +33,7 @@ export class ToolServiceProxy {
   readonly tenantId: string;
   readonly managerUrl: string;
   description = "";
-  /** As the tool declared them (list form or JSON Schema). */
+  /** JSON Schema (asked for with `parameters_format=json_schema`; a manager that ignores it answers the list form). */
   parameters: unknown = [];
   private readonly fetchFn: typeof fetch;
   private readonly headers: Record<string, string>;
@@ -126,7 +126,7 @@ export class ToolServiceProxy {
   }
 
   async info(): Promise<ToolInfo> {
-    const output = await this.request<ToolInfo>("/tool_info", this.target);
+    const output = await this.request<ToolInfo>("/tool_info", this.target, { parameters_format: "json_schema" });
     this.description = output.description;
     this.parameters = output.parameters;
     return output;

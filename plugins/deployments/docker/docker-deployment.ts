@@ -78,10 +78,16 @@ export class DockerDeployment implements Deployment {
   }
 
   async state(sandboxId: string): Promise<InstanceState | InstanceStatus> {
-    const found = await this.containers.find(containerName(sandboxId));
+    let found = await this.containers.find(containerName(sandboxId));
     if (!found) return "missing";
     if (found.info.State.Running) return "running";
     if (found.info.State.Status === "created") return { state: "stopped", reason: "its container was created but never started" };
+    // The engine learns of an OOM kill by an event of its own that can arrive after the exit (seen on a loaded
+    // machine): a SIGKILL that just happened is looked at again for a moment before it is called a plain kill.
+    for (let look = 0; look < 5 && killedJustNow(found.info); look++) {
+      await Bun.sleep(200);
+      found = (await this.containers.find(containerName(sandboxId))) ?? found;
+    }
     return { state: "stopped", reason: exitReason(found.info, "the rocklet", "the sandbox") };
   }
 
@@ -112,4 +118,9 @@ export class DockerDeployment implements Deployment {
       .filter((c) => c.labels[SANDBOX_ID_LABEL])
       .map((c) => ({ sandbox_id: c.labels[SANDBOX_ID_LABEL], state: stateOf(c.running) }));
   }
+}
+
+function killedJustNow(info: Docker.ContainerInspectInfo): boolean {
+  const { ExitCode, OOMKilled, FinishedAt } = info.State;
+  return ExitCode === 137 && !OOMKilled && Date.now() - Date.parse(FinishedAt) < 2000;
 }

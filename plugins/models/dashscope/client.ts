@@ -1,13 +1,15 @@
 /** ModelClient for DashScope's native text-generation API (streamed as SSE). */
-import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import type { ChatEvent, ChatMessage, ChatOptions, EmbedOptions, ModelClient } from "../../../core/kinds/model.ts";
+import { hasImages } from "../../protocol/model-http/content.ts";
 import { flatten } from "../../protocol/model-http/decoder.ts";
+import { byIndex, embedInBatches } from "../../protocol/model-http/embeddings.ts";
 import type { ClientDeps } from "../../protocol/model-http/deps.ts";
 import { readCommonErrorMessage, type ErrorMessageReader } from "../../protocol/model-http/errors.ts";
 import { resolveHttpSettings } from "../../protocol/model-http/settings.ts";
 import { asObject, asString } from "../../protocol/model-http/shape.ts";
 import { bearerHeaders, postJsonStream, type Upstream } from "../../protocol/model-http/upstream.ts";
 import { generationBody } from "./body.ts";
-import { DASHSCOPE_DEFAULTS, DASHSCOPE_GENERATION_PATH, type DashScopeConfig } from "./config.ts";
+import { DASHSCOPE_DEFAULTS, DASHSCOPE_EMBEDDING_PATH, DASHSCOPE_GENERATION_PATH, DASHSCOPE_MULTIMODAL_PATH, type DashScopeConfig } from "./config.ts";
 import { GenerationDecoder } from "./events.ts";
 
 /** DashScope's error bodies are `{code, message, request_id}`. */
@@ -38,10 +40,12 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   const headers = bearerHeaders(config.api_key, { "x-dashscope-sse": "enable" });
 
   function chatBatches(messages: ChatMessage[], options: ChatOptions = {}): AsyncIterable<ChatEvent[]> {
-    const body = generationBody(messages, options, { model: config.model, incrementalOutput });
+    const multimodal = hasImages(messages);
+    const body = generationBody(messages, options, { model: config.model, incrementalOutput, multimodal });
+    const path = multimodal ? DASHSCOPE_MULTIMODAL_PATH : DASHSCOPE_GENERATION_PATH;
     return postJsonStream(
       upstream,
-      { url: `${apiBase}${DASHSCOPE_GENERATION_PATH}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
+      { url: `${apiBase}${path}`, body, headers, accept: "text/event-stream", signal: options.signal, timeoutMs: options.timeoutMs },
       (ctx) => new GenerationDecoder(ctx, frames),
     );
   }
@@ -49,10 +53,26 @@ export function createDashScopeClient(config: DashScopeConfig, deps: ClientDeps)
   return {
     name,
     supportsTools: false,
+    ...(config.supports_images !== false ? { imageUrls: "any" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {
       return [...new Set([config.model, ...(config.models ?? [])])];
+    },
+    embed(input: string[], options: EmbedOptions = {}): Promise<number[][]> {
+      const model = options.model ?? config.embedding_model ?? DASHSCOPE_DEFAULTS.embedding_model;
+      return embedInBatches(
+        upstream,
+        input,
+        {
+          url: `${apiBase}${DASHSCOPE_EMBEDDING_PATH}`,
+          headers: bearerHeaders(config.api_key),
+          batchSize: config.embedding_batch_size ?? DASHSCOPE_DEFAULTS.embedding_batch_size,
+          body: (texts) => ({ model, input: { texts }, ...(options.purpose ? { parameters: { text_type: options.purpose } } : {}) }),
+          vectors: (answer) => byIndex(asObject(asObject(answer)?.output)?.embeddings, "text_index"),
+        },
+        options,
+      );
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
 import { createDeadline, type Deadline } from "../../protocol/model-http/deadline.ts";
+import { contentText } from "../../protocol/model-http/content.ts";
 import type { ClientDeps } from "../../protocol/model-http/deps.ts";
 import { callerAbortError, timeoutError, type ErrorContext } from "../../protocol/model-http/errors.ts";
 import { ECHO_DEFAULTS, type EchoConfig } from "./config.ts";
@@ -20,13 +21,13 @@ export function createEchoClient(config: EchoConfig = {}, deps: Partial<ClientDe
   async function* reflect(messages: ChatMessage[], options: ChatOptions): AsyncGenerator<ChatEvent> {
     const deadline = createDeadline(options.signal, options.timeoutMs ?? config.timeout_ms ?? ECHO_DEFAULTS.timeout_ms);
     try {
-      const answer = [...messages].reverse().find((m) => m.role === "user")?.content ?? "";
+      const answer = contentText([...messages].reverse().find((m) => m.role === "user")?.content ?? "");
       for (const piece of splitIntoChunks(answer, chunks)) {
         await pause(delayMs, deadline);
         yield { type: "text", text: piece };
       }
       throwIfAborted(deadline);
-      const prompt = messages.reduce((sum, m) => sum + countTokens(m.content ?? ""), 0);
+      const prompt = messages.reduce((sum, m) => sum + countTokens(contentText(m.content)), 0);
       const completion = countTokens(answer);
       yield { type: "finish", reason: "stop", usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
     } finally {

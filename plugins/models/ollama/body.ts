@@ -2,7 +2,8 @@
  * The JSON body of a streaming POST /api/chat. Sampling settings and stop words go in `options` (Ollama's
  * names: max_tokens is num_predict). `extra` is merged into the top level, its `options` into ours.
  */
-import type { ChatMessage, ChatOptions, ToolCall } from "../../../core/kinds/model.ts";
+import { ModelError, type ChatMessage, type ChatOptions, type ToolCall } from "../../../core/kinds/model.ts";
+import { base64Payload, contentText, imageParts } from "../../protocol/model-http/content.ts";
 import { asObject, setIfDefined } from "../../protocol/model-http/shape.ts";
 import { samplingFields } from "../../protocol/model-http/sampling.ts";
 
@@ -28,7 +29,14 @@ export function ollamaChatBody(messages: ChatMessage[], options: ChatOptions, se
 }
 
 function wireMessage(message: ChatMessage): Record<string, unknown> {
-  const wire: Record<string, unknown> = { role: message.role, content: message.content ?? "" };
+  const wire: Record<string, unknown> = { role: message.role, content: contentText(message.content) };
+  // Ollama takes a message's images as base64 beside its text (the client declares data: URLs only).
+  const images = imageParts(message.content).map((part) => {
+    const payload = base64Payload(part.image_url.url);
+    if (payload === undefined) throw new ModelError("ollama takes images inline only: a data:<mime>;base64,… URL, not a link", 400);
+    return payload;
+  });
+  if (images.length) wire.images = images;
   if (message.tool_calls?.length) wire.tool_calls = message.tool_calls.map(wireToolCall);
   // Ollama names the tool a result belongs to; it has no call ids.
   if (message.role === "tool") setIfDefined(wire, "tool_name", message.name);

@@ -5,6 +5,9 @@ import { HttpSettings } from "../../protocol/model-http/settings.ts";
 export const OLLAMA_DEFAULTS = {
   host: "http://localhost:11434",
   supports_tools: true,
+  embedding_model: "nomic-embed-text",
+  /** Ollama sets no limit of its own; this keeps one request's work bounded. */
+  embedding_batch_size: 256,
 } as const;
 
 export const OllamaConfig = Type.Object(
@@ -18,7 +21,16 @@ export const OllamaConfig = Type.Object(
     supports_tools: Type.Optional(
       Type.Boolean({ default: OLLAMA_DEFAULTS.supports_tools, description: "Send tools natively (needs a tool-capable model)" }),
     ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass images on, inline (data: URLs only; false: requests with images are refused with a 400)" }),
+    ),
     keep_alive: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: "How long Ollama keeps the model loaded" })),
+    embedding_model: Type.Optional(
+      Type.String({ minLength: 1, default: OLLAMA_DEFAULTS.embedding_model, description: "Model of embed() calls that name none (POST {host}/api/embed); must already be pulled" }),
+    ),
+    embedding_batch_size: Type.Optional(
+      Type.Integer({ minimum: 1, default: OLLAMA_DEFAULTS.embedding_batch_size, description: "Most texts per /api/embed request" }),
+    ),
     ...HttpSettings,
   },
   { additionalProperties: false },

@@ -16,6 +16,9 @@ export function createVllmClient(config: VllmConfig, deps: ClientDeps): ModelCli
       api_key: config.api_key || VLLM_DEFAULTS.api_key,
       supports_tools: config.supports_tools ?? VLLM_DEFAULTS.supports_tools,
       include_usage: true,
+      // One server serves one model: the chat model is the embedding model unless another is named.
+      embedding_model: config.embedding_model ?? config.model,
+      embedding_batch_size: config.embedding_batch_size ?? VLLM_DEFAULTS.embedding_batch_size,
     },
     { ...deps, name: deps.name ?? "vllm" },
   );

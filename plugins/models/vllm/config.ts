@@ -8,6 +8,8 @@ export const VLLM_DEFAULTS = {
   api_key: "EMPTY",
   /** vLLM rejects tools unless started with --enable-auto-tool-choice and a --tool-call-parser. */
   supports_tools: false,
+  /** vLLM sets no limit of its own; this keeps one request's work bounded. */
+  embedding_batch_size: 256,
 } as const;
 
 export const VllmConfig = Type.Object(
@@ -20,6 +22,15 @@ export const VllmConfig = Type.Object(
     ),
     supports_tools: Type.Optional(
       Type.Boolean({ default: VLLM_DEFAULTS.supports_tools, description: "True only if the server runs with --enable-auto-tool-choice" }),
+    ),
+    embedding_model: Type.Optional(
+      Type.String({ minLength: 1, description: "Served embedding model of embed() calls that name none (POST {api_base}/embeddings); default: model" }),
+    ),
+    embedding_batch_size: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 2048, default: VLLM_DEFAULTS.embedding_batch_size, description: "Most texts per embeddings request" }),
+    ),
+    supports_images: Type.Optional(
+      Type.Boolean({ default: true, description: "Pass image_url content parts on (false: requests with images are refused with a 400)" }),
     ),
     ...HttpSettings,
   },

@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import { AgentWatch } from "./agent-watch.ts";
 import { completionChunks, sseBody, wantsUsage } from "./chat-stream.ts";
 import { errorReply, json, SSE_HEADERS } from "./http-replies.ts";
-import { appendRecord, requestLine, sessionEndLine } from "./log-records.ts";
+import { appendRecord, requestLine, sessionEndLine, trajectoryLine } from "./log-records.ts";
 import { LogTail, TimeoutError } from "./log-tail.ts";
 import type { Exchange } from "./log-parser.ts";
 import type { ServiceLog } from "./service-log.ts";
@@ -47,6 +47,7 @@ export class LocalBridge {
       this.log("kept the previous log", { moved_to: aside });
     }
     writeFileSync(file, "", { flag: "a" });
+    mkdirSync(dirname(this.settings.trajFile), { recursive: true });
     this.tail.start();
   }
 
@@ -88,18 +89,29 @@ export class LocalBridge {
       return errorReply(499, `call ${index} was cancelled by the client`, "client_closed_request");
     }
     if (answer === "session-ended") return errorReply(500, `${NO_RESPONSE}: the session ended before call ${index} was answered`, "session_ended");
-    return this.reply(answer, body as Record<string, unknown>);
+    return this.reply(answer, text, body as Record<string, unknown>);
   }
 
-  private reply(answer: Exchange, request: Record<string, unknown>): Response {
+  private reply(answer: Exchange, requestText: string, request: Record<string, unknown>): Response {
     let completion: unknown;
     try {
       completion = JSON.parse(answer.json);
     } catch {
       return errorReply(502, `the trainer's response to call ${answer.index} (log line ${answer.line}) is not JSON`, "bad_response");
     }
+    this.recordTrajectory(requestText, answer);
     if (request.stream === true) return new Response(sseBody(completionChunks(completion, wantsUsage(request))), { headers: SSE_HEADERS });
     return new Response(answer.json, { headers: { "content-type": "application/json" } });
+  }
+
+  /** ROCK's record_traj: only answered calls, written before the answer leaves; a failed write does not fail the call. */
+  private recordTrajectory(requestText: string, answer: Exchange): void {
+    const { trajFile, trajAppend } = this.settings;
+    try {
+      writeFileSync(trajFile, trajectoryLine(requestText, answer.json), { flag: trajAppend ? "a" : "w" });
+    } catch (error) {
+      this.log("could not write the trajectory", { file: trajFile, call: answer.index, error: (error as Error).message });
+    }
   }
 
   async watchAgent(request: Request): Promise<Response> {

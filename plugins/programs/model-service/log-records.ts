@@ -29,6 +29,15 @@ export function responseLine(responseJson: string, index: number, timestamp?: nu
   return `${RESPONSE_START}${body}${RESPONSE_END}${metadataJson(index, timestamp)}\n`;
 }
 
+/**
+ * A line of LLMTraj.jsonl as ROCK's record_traj writes it: json.dumps({"request": body, "response": response},
+ * ensure_ascii=False). Marker words stay as they are: nothing reads this file by substring.
+ */
+export function trajectoryLine(requestJson: string, responseJson: string): string {
+  const python = (json: string) => toPythonJson(json, { escapeMarkers: false });
+  return `{"request": ${python(requestJson)}, "response": ${python(responseJson)}}\n`;
+}
+
 export const sessionEndLine = `${SESSION_END}\n`;
 
 function containsMarker(text: string): boolean {

@@ -12,14 +12,17 @@ import { ALL_MARKERS } from "./markers.ts";
 const markerPattern = new RegExp(ALL_MARKERS.join("|"), "g");
 const token = /\s*(?:("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(true|false|null)|([{}[\],:]))/y;
 
-/** Throws a SyntaxError when `text` is not JSON. */
-export function toPythonJson(text: string): string {
+/**
+ * Throws a SyntaxError when `text` is not JSON. `escapeMarkers: false` gives exactly Python's bytes, for files that
+ * ROCK's tools do not search by substring (the trajectory).
+ */
+export function toPythonJson(text: string, { escapeMarkers = true } = {}): string {
   JSON.parse(text);
   let out = "";
   token.lastIndex = 0;
   for (let match = token.exec(text); match; match = token.exec(text)) {
     const [, string, number, literal, punctuation] = match;
-    if (string !== undefined) out += pythonString(JSON.parse(string) as string);
+    if (string !== undefined) out += pythonString(JSON.parse(string) as string, escapeMarkers);
     else if (number !== undefined) out += pythonNumber(number);
     else if (literal !== undefined) out += literal;
     else out += punctuation === "," ? ", " : punctuation === ":" ? ": " : punctuation;
@@ -27,9 +30,10 @@ export function toPythonJson(text: string): string {
   return out;
 }
 
-export function pythonString(text: string): string {
+export function pythonString(text: string, escapeMarkers = true): string {
   // JSON.stringify escapes exactly what Python escapes with ensure_ascii=False: quote, backslash, C0 controls.
-  return JSON.stringify(text).replace(markerPattern, (word) => word.replace("_", "\\u005f"));
+  const quoted = JSON.stringify(text);
+  return escapeMarkers ? quoted.replace(markerPattern, (word) => word.replace("_", "\\u005f")) : quoted;
 }
 
 /** Integers print as written; floats as Python's repr(): shortest digits, exponent form below 1e-4 and from 1e16. */

@@ -26,6 +26,10 @@ export interface ServiceSettings {
   host: string;
   port: number;
   logFile: string;
+  /** Local mode: ROCK's LLMTraj.jsonl, one {request, response} line per answered call. */
+  trajFile: string;
+  /** ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE=true: append; otherwise each call overwrites the file, as ROCK does. */
+  trajAppend: boolean;
   pidFile: string;
   pollIntervalMs: number;
   /** Undefined: wait for the trainer (local) or the upstream (proxy) without limit. */
@@ -67,6 +71,8 @@ export function resolveSettings(flags: Flags, env: Record<string, string | undef
     host: text(pick("host", "SERVICE_HOST", "host")) ?? "0.0.0.0",
     port: integer(pick("port", "SERVICE_PORT", "port"), 0, 65535) ?? 8080,
     logFile,
+    trajFile: resolve(env.TRAJ_FILE || join(dirname(logFile), "LLMTraj.jsonl")),
+    trajAppend: (env.ROCK_MODEL_SERVICE_TRAJ_APPEND_MODE ?? "false").toLowerCase() === "true",
     pidFile: resolve(text(pick("pid-file", "MODEL_SERVICE_PID_FILE", "pid_file")) ?? join(dirname(logFile), "model-service.pid")),
     pollIntervalMs: Math.round(1000 * (positiveSeconds(pick("polling-interval", "POLLING_INTERVAL_SECONDS", "polling_interval_seconds")) ?? 0.1)),
     requestTimeoutMs:

@@ -5,25 +5,26 @@
  */
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
+import { lenient, lenientQuery } from "../../../core/http/lenient.ts";
 import { Streamed } from "../responses.ts";
 
 const Text = (description?: string) => Type.String({ minLength: 1, description });
 
-export const RegisterForm = Type.Object({
+export const RegisterForm = lenient(Type.Object({
   name: Text(),
   endpoint: Text("The worker's http(s) URL"),
   slots: Type.Optional(Type.String({ pattern: "^\\d+$" })),
   token: Type.Optional(Type.String({ description: "The worker's own token: the Agent sends it back on every call" })),
-});
-export const UnregisterForm = Type.Object({ name: Text(), endpoint: Text() });
-export const ScheduleForm = Type.Object({ name: Text(), history_id: Text(), user_id: Type.Optional(Type.String()) });
-export const ChatForm = Type.Object(
+}));
+export const UnregisterForm = lenient(Type.Object({ name: Text(), endpoint: Text() }));
+export const ScheduleForm = lenient(Type.Object({ name: Text(), history_id: Text(), user_id: Type.Optional(Type.String()) }));
+export const ChatForm = lenient(Type.Object(
   { name: Text(), input: Text('The conversation as JSON, e.g. [{"msg":"hi","isbot":false}]'), history_id: Type.Optional(Type.String()), user_id: Type.Optional(Type.String()) },
   { additionalProperties: true },
-);
-export const AbortForm = Type.Object({ history_id: Text("A JSON list such as [12,13]"), user_id: Text() });
+));
+export const AbortForm = lenient(Type.Object({ history_id: Text("A JSON list such as [12,13]"), user_id: Text() }));
 
-export const ListQuery = t.Object({ name: t.Optional(t.String({ description: "With a name: the endpoints registered under it" })) });
+export const ListQuery = lenientQuery(t.Object({ name: t.Optional(t.String({ description: "With a name: the endpoints registered under it" })) }));
 
 const word = (words: string[]) => Streamed("text/plain", `One of: ${words.join(", ")}`);
 

@@ -1,22 +1,23 @@
-/** ROCK EnvHub's routes (§1.8): request bodies, answers, and FastAPI's `{detail}` for errors. */
+/** ROCK EnvHub's routes (§1.8): request bodies (`lenient`, as its pydantic models), answers, and FastAPI's `{detail}` for errors. */
 import { t, type Static, type TSchema } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 import { Reply } from "../responses.ts";
 
 const Name = t.String({ minLength: 1, pattern: "\\S", description: "Environment name" });
 
-export const Register = t.Object({
+export const Register = lenient(t.Object({
   env_name: Name,
   image: t.String({ minLength: 1, pattern: "\\S" }),
   owner: t.Optional(t.String()),
   description: t.Optional(t.String()),
   tags: t.Optional(t.Array(t.String())),
   extra_spec: t.Optional(t.Nullable(t.Record(t.String(), t.Any()))),
-});
+}));
 
-export const ByName = t.Object({ env_name: Name });
+export const ByName = lenient(t.Object({ env_name: Name }));
 
 /** Tags match when the env has any of them. */
-export const ListFilter = t.Optional(t.Object({ owner: t.Optional(t.String()), tags: t.Optional(t.Array(t.String())) }));
+export const ListFilter = lenient(t.Optional(t.Object({ owner: t.Optional(t.String()), tags: t.Optional(t.Array(t.String())) })));
 
 /** An environment: a name that sandboxes can be started from, and the image behind it. */
 export const EnvInfo = Reply({

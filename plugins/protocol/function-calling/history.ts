@@ -3,19 +3,26 @@
  *
  * - an assistant turn with `tool_calls` becomes the text the model would have written for them: its
  *   content (if any), then `Action: <name>\nAction Input: <arguments>` per call, one call per line pair,
- *   as the parallel template shows;
+ *   as the parallel template shows; calls whose `Action:` text the content already holds are not written
+ *   again (the original answered with the model's raw text as `content` beside the parsed `tool_calls`);
  * - a run of `tool` messages becomes one `user` message of observations in the original's format
  *   (`\nObservation: <result>…</result>\nAnswer:`, one `Observation:` line per result, in the order of the
  *   calls they answer), since the original fed tool results back on the user side of the conversation;
- * - `developer` is treated as `system`; content-part lists keep their text parts only, joined by line breaks
- *   (a model without tools gets text; images are dropped).
+ * - `developer` is treated as `system`; content-part lists keep their text parts only, joined by line breaks,
+ *   except a `user` message with `image_url` parts: it keeps its text and image parts, in order (the caller
+ *   checks that the model takes images).
  */
-import type { ChatMessage } from "../../../core/kinds/model.ts";
+import type { ChatMessage, ContentPart as ChatContentPart } from "../../../core/kinds/model.ts";
+import { ACTION_MARKER } from "./grammar.ts";
+import { parseReply } from "./parse.ts";
 import { formatTemplate, OBSERVATION_LINE } from "./templates.ts";
 
 export interface ContentPart {
   type: string;
   text?: string;
+  /** An assistant's `refusal` part: read as its text. */
+  refusal?: string;
+  image_url?: { url: string; detail?: string };
 }
 
 export interface RequestToolCall {
@@ -43,9 +50,22 @@ export function messageText(content: RequestMessage["content"]): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
   return content
-    .filter((part) => part?.type === "text" && typeof part.text === "string")
-    .map((part) => part.text)
+    .map((part) => (part?.type === "text" ? part.text : part?.type === "refusal" ? part.refusal : undefined))
+    .filter((text) => typeof text === "string")
     .join("\n");
+}
+
+/** A user message's content for the model: its text, or its text and image parts in order when it has images. */
+export function userContent(content: RequestMessage["content"]): string | ChatContentPart[] {
+  if (!Array.isArray(content) || !content.some((part) => part?.type === "image_url")) return messageText(content);
+  return content.flatMap((part): ChatContentPart[] => {
+    if (part?.type === "text" && typeof part.text === "string") return [{ type: "text", text: part.text }];
+    if (part?.type === "image_url" && part.image_url) {
+      const { url, detail } = part.image_url;
+      return [{ type: "image_url", image_url: detail === undefined ? { url } : { url, detail } }];
+    }
+    return [];
+  });
 }
 
 export function toolCallsAsText(content: string, calls: readonly RequestToolCall[]): string {
@@ -77,7 +97,7 @@ export function renderHistory(messages: readonly RequestMessage[]): RenderedHist
       }
       case "assistant": {
         const text = messageText(message.content);
-        const calls = message.tool_calls ?? [];
+        const calls = callsNotWrittenIn(text, message.tool_calls ?? []);
         rendered.push({ role: "assistant", content: calls.length > 0 ? toolCallsAsText(text, calls) : text });
         break;
       }
@@ -86,11 +106,37 @@ export function renderHistory(messages: readonly RequestMessage[]): RenderedHist
         rendered.push({ role: "system", content: messageText(message.content) });
         break;
       default:
-        rendered.push({ role: "user", content: messageText(message.content) });
+        rendered.push({ role: "user", content: userContent(message.content) });
         lastUserIndex = rendered.length - 1;
     }
   }
   return { messages: rendered, lastUserIndex };
+}
+
+/**
+ * The calls whose text `content` does not hold yet. A call written in the content (found as the reply parser
+ * finds calls, offering the turn's own call names) stands for one call of that name, in order; arguments are
+ * not compared, since the text holds them as the model wrote them and `tool_calls` holds them parsed.
+ */
+function callsNotWrittenIn(content: string, calls: readonly RequestToolCall[]): readonly RequestToolCall[] {
+  if (calls.length === 0 || !content.includes(ACTION_MARKER)) return calls;
+  const written = parseReply(content, { toolNames: calls.map((call) => call.function.name), newCallId: () => "" }).tool_calls.map((call) => call.function.name);
+  return calls.filter((call) => {
+    const at = written.indexOf(call.function.name);
+    if (at < 0) return true;
+    written.splice(at, 1);
+    return false;
+  });
+}
+
+/**
+ * An assistant turn's text for a backend that is given its calls natively: the text before the calls when the
+ * content holds their Action text (as the original's answers do), so that the model does not see them twice.
+ */
+export function textBeforeCalls(content: string, calls: readonly RequestToolCall[]): string {
+  if (calls.length === 0 || !content.includes(ACTION_MARKER)) return content;
+  const parsed = parseReply(content, { toolNames: calls.map((call) => call.function.name), newCallId: () => "" });
+  return parsed.tool_calls.length > 0 ? parsed.content : content;
 }
 
 /** Tool results sorted by the position of their call in the assistant turn before them; unknown ids last. */

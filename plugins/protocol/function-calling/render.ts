@@ -81,7 +81,7 @@ export function renderPrompt(request: RenderRequest): RenderedPrompt {
 
   const history = renderHistory(request.messages.slice(leading));
   const query = history.messages[history.lastUserIndex];
-  if (query) query.content = queryPrefix(tools, lang, choice.mustCall) + (query.content ?? "");
+  if (query) query.content = withPrefix(queryPrefix(tools, lang, choice.mustCall), query.content);
 
   return {
     messages: [{ role: "system", content: system }, ...history.messages],
@@ -90,6 +90,14 @@ export function renderPrompt(request: RenderRequest): RenderedPrompt {
     parallelToolCalls: parallel,
     stop: [...STOP_WORDS],
   };
+}
+
+/** The prefix goes before the text; with parts, on the first text part (or as a text part of its own). */
+function withPrefix(prefix: string, content: ChatMessage["content"]): ChatMessage["content"] {
+  if (!Array.isArray(content)) return prefix + (content ?? "");
+  const first = content.findIndex((part) => part.type === "text");
+  if (first < 0) return [{ type: "text", text: prefix }, ...content];
+  return content.map((part, i) => (i === first && part.type === "text" ? { ...part, text: prefix + part.text } : part));
 }
 
 function queryPrefix(tools: readonly FunctionTool[], lang: Lang, mustCall: boolean): string {

@@ -1,6 +1,7 @@
 /** ModelClient for OpenAI's chat completions API and servers that speak it. */
-import type { ChatEvent, ChatMessage, ChatOptions, ModelClient } from "../../../core/kinds/model.ts";
+import type { ChatEvent, ChatMessage, ChatOptions, EmbedOptions, ModelClient } from "../../../core/kinds/model.ts";
 import { flatten } from "../model-http/decoder.ts";
+import { byIndex, embedInBatches } from "../model-http/embeddings.ts";
 import type { ClientDeps } from "../model-http/deps.ts";
 import { readCommonErrorMessage } from "../model-http/errors.ts";
 import { resolveHttpSettings } from "../model-http/settings.ts";
@@ -43,12 +44,28 @@ export function createOpenAIClient(config: OpenAIConfig, deps: ClientDeps): Mode
   return {
     name,
     supportsTools,
+    ...(config.supports_images !== false ? { imageUrls: "any" as const } : {}),
     chatBatches,
     chat: (messages, options) => flatten(chatBatches(messages, options)),
     async models(): Promise<string[]> {
       if (config.models?.length) return [...config.models];
       const ids = (listing: unknown) => asArray(asObject(listing)?.data).flatMap((entry) => asString(asObject(entry)?.id) ?? []);
       return listModels(upstream, `${apiBase}/models`, headers, ids, [config.model]);
+    },
+    embed(input: string[], options: EmbedOptions = {}): Promise<number[][]> {
+      const model = options.model ?? config.embedding_model ?? OPENAI_DEFAULTS.embedding_model;
+      return embedInBatches(
+        upstream,
+        input,
+        {
+          url: `${apiBase}/embeddings`,
+          headers,
+          batchSize: config.embedding_batch_size ?? OPENAI_DEFAULTS.embedding_batch_size,
+          body: (texts) => ({ model, input: texts, encoding_format: "float" }),
+          vectors: (answer) => byIndex(asObject(answer)?.data, "index"),
+        },
+        options,
+      );
     },
   };
 }

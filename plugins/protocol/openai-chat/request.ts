@@ -1,12 +1,25 @@
-/** The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, as the original did. */
+/**
+ * The body of `POST /v1/chat/completions`: OpenAI's shape; unknown fields are accepted and ignored, and an optional
+ * field may be null (`tool_call_id: null`, `name: null`), as the original's pydantic model took them.
+ */
 import { Type } from "@sinclair/typebox";
 import { t, type Static } from "elysia";
+import { lenient } from "../../../core/http/lenient.ts";
 
 // TypeBox's own Integer: Elysia's `t.Integer` is a transform (it also takes numeric strings), and any transform in a
 // body schema makes Elysia run TypeBox's slow Value.Decode on every request.
 const Integer = Type.Integer;
 
-const ContentPart = t.Object({ type: t.String() }, { additionalProperties: true });
+// Named so that they are kept: image parts go to the model (or are refused), never dropped.
+const ContentPart = t.Object(
+  {
+    type: t.String(),
+    text: t.Optional(t.String()),
+    refusal: t.Optional(t.String()),
+    image_url: t.Optional(t.Object({ url: t.Optional(t.String()), detail: t.Optional(t.String()) }, { additionalProperties: true })),
+  },
+  { additionalProperties: true },
+);
 
 // A replayed assistant turn: the history renderer and native backends read `function.name` and `function.arguments`.
 const ToolCall = t.Object(
@@ -32,7 +45,7 @@ const Message = t.Object(
   { additionalProperties: true },
 );
 
-export const ChatCompletionRequest = t.Object(
+export const ChatCompletionRequest = lenient(t.Object(
   {
     model: t.String({ minLength: 1, description: "Model name; routes to a backend by the service config" }),
     messages: t.Array(Message, { minItems: 1 }),
@@ -50,5 +63,5 @@ export const ChatCompletionRequest = t.Object(
     user: t.Optional(t.String()),
   },
   { additionalProperties: true },
-);
+));
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;

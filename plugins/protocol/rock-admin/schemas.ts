@@ -1,14 +1,15 @@
 /**
  * Request models of ROCK's admin routes (§1.6), as TypeBox schemas: validation, types and OpenAPI at once (the answers
- * are in results.ts).
+ * are in results.ts). Each is `lenient`, as ROCK's pydantic models are: an optional field accepts null, meaning absent.
  */
 import { t, type Static } from "elysia";
+import { lenient, lenientQuery } from "../../../core/http/lenient.ts";
 
 /** ROCK's NonBlankStr: rejects "" and "   ". */
 export const NonBlank = t.String({ minLength: 1, pattern: "\\S" });
 const SandboxId = { sandbox_id: NonBlank };
 
-export const StartRequest = t.Object({
+export const StartRequest = lenient(t.Object({
   image: NonBlank,
   sandbox_id: t.Optional(t.Nullable(NonBlank)),
   image_os: t.Optional(t.String()),
@@ -19,16 +20,16 @@ export const StartRequest = t.Object({
   cpus: t.Optional(t.Number({ exclusiveMinimum: 0 })),
   disk: t.Optional(t.String()),
   startup_timeout: t.Optional(t.Nullable(t.Number())),
-});
+}));
 export type StartRequest = Static<typeof StartRequest>;
 
 /** ROCK's `/warmup/tasks`: make every host hold the image. */
-export const Warmup = t.Object({ image: NonBlank });
+export const Warmup = lenient(t.Object({ image: NonBlank }));
 
-export const IdOnly = t.Object(SandboxId);
+export const IdOnly = lenient(t.Object(SandboxId));
 export type IdOnly = Static<typeof IdOnly>;
 
-export const Command = t.Object({
+export const Command = lenient(t.Object({
   ...SandboxId,
   command: t.Union([NonBlank, t.Array(t.String(), { minItems: 1 })]),
   timeout: t.Optional(t.Nullable(t.Number({ exclusiveMinimum: 0 }))),
@@ -37,10 +38,10 @@ export const Command = t.Object({
   error_msg: t.Optional(t.String()),
   env: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
   cwd: t.Optional(t.Nullable(t.String())),
-});
+}));
 export type Command = Static<typeof Command>;
 
-export const CreateSession = t.Object({
+export const CreateSession = lenient(t.Object({
   ...SandboxId,
   session: t.Optional(NonBlank),
   startup_source: t.Optional(t.Array(t.String())),
@@ -50,10 +51,10 @@ export const CreateSession = t.Object({
   startup_timeout: t.Optional(t.Number({ exclusiveMinimum: 0 })),
   max_read_size: t.Optional(t.Integer({ minimum: 1 })),
   session_type: t.Optional(t.Literal("bash")),
-});
+}));
 export type CreateSession = Static<typeof CreateSession>;
 
-export const BashAction = t.Object({
+export const BashAction = lenient(t.Object({
   ...SandboxId,
   command: t.String(),
   session: t.Optional(NonBlank),
@@ -64,23 +65,27 @@ export const BashAction = t.Object({
   error_msg: t.Optional(t.String()),
   expect: t.Optional(t.Array(t.String())),
   action_type: t.Optional(t.Literal("bash")),
-});
+}));
 export type BashAction = Static<typeof BashAction>;
 
-export const CloseSession = t.Object({ ...SandboxId, session: t.Optional(NonBlank), session_type: t.Optional(t.Literal("bash")) });
+export const CloseSession = lenient(t.Object({ ...SandboxId, session: t.Optional(NonBlank), session_type: t.Optional(t.Literal("bash")) }));
 export type CloseSession = Static<typeof CloseSession>;
 
-export const ReadFile = t.Object({ ...SandboxId, path: NonBlank, encoding: t.Optional(t.Nullable(t.String())), errors: t.Optional(t.Nullable(t.String())) });
+export const ReadFile = lenient(t.Object({ ...SandboxId, path: NonBlank, encoding: t.Optional(t.Nullable(t.String())), errors: t.Optional(t.Nullable(t.String())) }));
 export type ReadFile = Static<typeof ReadFile>;
 
-export const WriteFile = t.Object({ ...SandboxId, path: NonBlank, content: t.String() });
+export const WriteFile = lenient(t.Object({ ...SandboxId, path: NonBlank, content: t.String() }));
 export type WriteFile = Static<typeof WriteFile>;
 
-export const Upload = t.Object({ ...SandboxId, file: t.File(), target_path: NonBlank });
+export const Upload = lenient(t.Object({ ...SandboxId, file: t.File(), target_path: NonBlank }));
 
-export const StatusQuery = t.Object({ ...SandboxId, include_all_states: t.Optional(t.String()) });
+/** `include_all_states` as ROCK's Python SDK sends it (`True`) or the TypeScript SDK (`true`). */
+export const StatusQuery = lenientQuery(t.Object({ ...SandboxId, include_all_states: t.Optional(t.Boolean()) }));
 
-export const BatchStatus = t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) });
+/** ROCK's SDKs ask for object-storage credentials before an upload (`account=primary` from SDK 1.8 on). */
+export const TokenQuery = lenientQuery(t.Object({ account: t.Optional(t.String({ description: "legacy (default) or primary" })) }));
+
+export const BatchStatus = lenient(t.Object({ sandbox_ids: t.Array(t.String(), { maxItems: 2000 }) }));
 export type BatchStatus = Static<typeof BatchStatus>;
 
 export const RestartParams = t.Object({ sandbox_id: t.String() });
@@ -90,11 +95,13 @@ const Filter = t.Optional(t.String());
 export const ListFilters = t.Object({ sandbox_id: Filter, state: Filter, image: Filter, user_id: Filter, experiment_id: Filter, namespace: Filter, host_ip: Filter, host_name: Filter });
 
 /** Other fields reach the route, which refuses them naming the filters. */
-export const ListQuery = t.Object(
-  {
-    page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
-    page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
-    ...ListFilters.properties,
-  },
-  { additionalProperties: t.Unknown() },
+export const ListQuery = lenientQuery(
+  t.Object(
+    {
+      page: t.Optional(t.String({ description: "A positive integer (default 1)" })),
+      page_size: t.Optional(t.String({ description: "An integer from 1 to 2000 (default 500)" })),
+      ...ListFilters.properties,
+    },
+    { additionalProperties: t.Unknown() },
+  ),
 );

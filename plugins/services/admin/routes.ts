@@ -93,7 +93,7 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
         }), { body: S.StartRequest, response: R.answers(R.StartResult) })
       .get("/is_alive", ({ query }) => enveloped("get sandbox is alive failed", () => dataPlane.isAlive(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.IsAlive) })
       .get("/get_sandbox_statistics", ({ query }) => enveloped("get sandbox statistics failed", () => dataPlane.statistics(query.sandbox_id)), { query: S.IdOnly, response: R.answers(R.Statistics) })
-      .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === "true")), { query: S.StatusQuery, response: R.answers(R.SandboxStatus) })
+      .get("/get_status", ({ query }) => enveloped("get sandbox status failed", () => status(query.sandbox_id, query.include_all_states === true)), { query: S.StatusQuery, response: R.answers(R.SandboxStatus) })
       .post("/execute", ({ body }) => enveloped("execute command failed", () => dataPlane.execute(body)), { body: S.Command, response: R.answers(R.CommandResponse) })
       .post("/create_session", ({ body }) => enveloped("create session failed", () => dataPlane.createSession(body)), { body: S.CreateSession, response: R.answers(R.SessionCreated) })
       .post("/run_in_session", ({ body }) => enveloped("run in session failed", () => dataPlane.runInSession(body)), { body: S.BashAction, response: R.answers(R.Observation) })
@@ -117,6 +117,9 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
         }), { body: S.IdOnly, response: R.answers(t.String()) })
       .post("/restart", ({ body }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(body.sandbox_id))), { body: S.IdOnly, response: R.answers(R.StartResult) })
       .post("/sandboxes/:sandbox_id/restart", ({ params }) => enveloped("restart sandbox failed", async () => startResponse(await lifecycle.restart(params.sandbox_id))), { params: S.RestartParams, response: R.answers(R.StartResult) })
+      // No object storage is configured, so there are no credentials to hand out: ROCK answers null then, and its
+      // SDKs upload through the admin instead.
+      .get("/get_token", () => enveloped("get oss sts token failed", () => null), { query: S.TokenQuery, response: R.answers(t.Null()) })
       .post("/sandboxes/batch", ({ body }) =>
         enveloped("batch get sandbox status failed", async () => {
           const statuses = [];

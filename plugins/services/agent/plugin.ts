@@ -149,7 +149,7 @@ export default definePlugin({
             }),
           );
           app.get("/v1.0/worker/list", ({ query }: any) => {
-            // With ?name=, the endpoints of that name (our addition: workers use it to check they are known).
+            // With ?name=, the endpoints of that name (our addition; the original answers the names whatever the query).
             const name = typeof query?.name === "string" ? (query.name as string) : undefined;
             return Response.json(name === undefined ? registry.names() : registry.workers(name).map((w) => w.endpoint));
           }, { query: A.ListQuery, response: A.answers.list });

@@ -31,6 +31,17 @@ export class BackendRouter {
     return { name, client };
   }
 
+  /** The backend a client names (the original's `llm_config.model_server`), when this service has it. */
+  server(server: string): { name: string; client: ModelClient } | undefined {
+    const name = backendName(server);
+    const client = this.clients.get(name);
+    return client ? { name, client } : undefined;
+  }
+
+  get backends(): string[] {
+    return [...this.clients.keys()];
+  }
+
   /** Every model name served, with the backend that serves it. */
   async list(): Promise<{ id: string; owned_by: string }[]> {
     const out = new Map<string, string>();

@@ -4,7 +4,7 @@
  */
 import { HttpError } from "../../../core/errors.ts";
 import { chatBatches, type ChatEvent, type ChatMessage, type ChatOptions, type ModelClient, type ToolCall, type Usage } from "../../../core/kinds/model.ts";
-import { messageText } from "../../protocol/function-calling/history.ts";
+import { messageText, textBeforeCalls, userContent } from "../../protocol/function-calling/history.ts";
 import {
   newToolCallId,
   normaliseTools,
@@ -14,6 +14,7 @@ import {
   toToolSpec,
   type RequestMessage,
 } from "../../protocol/function-calling/index.ts";
+import { base64Payload } from "../../protocol/model-http/content.ts";
 import type { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 
 export type CompletionEvent = Extract<ChatEvent, { type: "text" | "tool_call" }>;
@@ -85,6 +86,7 @@ function baseOptions(body: ChatCompletionRequest): ChatOptions {
 /** Validates tools and tool_choice (400 naming the field) and decides the path, before any byte is sent. */
 export function prepareCompletion(body: ChatCompletionRequest, client: ModelClient, useNativeTools: boolean): PreparedCompletion {
   const messages = body.messages as unknown as RequestMessage[];
+  checkContentParts(messages, client, body.model);
   let tools;
   try {
     tools = normaliseTools(body.tools);
@@ -97,7 +99,7 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
   if (tools.length > 0 && client.supportsTools && useNativeTools) {
     const native: ChatMessage[] = messages.map((m) => ({
       role: m.role === "developer" ? "system" : (m.role as ChatMessage["role"]),
-      content: m.content === null || m.content === undefined ? null : messageText(m.content),
+      content: nativeContent(m),
       ...(m.name ? { name: m.name } : {}),
       ...(m.tool_calls ? { tool_calls: m.tool_calls as ToolCall[] } : {}),
       ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}),
@@ -147,6 +149,39 @@ export function prepareCompletion(body: ChatCompletionRequest, client: ModelClie
       );
     },
   };
+}
+
+function nativeContent(message: RequestMessage): ChatMessage["content"] {
+  if (message.content === null || message.content === undefined) return null;
+  if (message.role === "user") return userContent(message.content);
+  const text = messageText(message.content);
+  if (message.role !== "assistant" || !message.tool_calls?.length) return text;
+  return textBeforeCalls(text, message.tool_calls) || null;
+}
+
+/**
+ * Content parts go to the model or the request is refused, never dropped. Image parts: 400 naming the part when the
+ * backend takes no images (or only inline ones and this is a link), when the part is not `{image_url: {url}}`, or
+ * when it is not in a user message (OpenAI takes images from users only). Other kinds (audio, files) are refused;
+ * an assistant's `refusal` part is its text.
+ */
+function checkContentParts(messages: readonly RequestMessage[], client: ModelClient, model: string): void {
+  messages.forEach((message, i) => {
+    if (!Array.isArray(message.content)) return;
+    message.content.forEach((part, j) => {
+      const at = `messages[${i}].content[${j}]`;
+      const field = `messages.${i}.content.${j}`;
+      if (part?.type === "text" || (part?.type === "refusal" && message.role === "assistant")) return;
+      if (part?.type !== "image_url") throw new HttpError(400, `${at}: '${part?.type}' parts are not supported (text and image_url are)`, `${field}.type`);
+      const url = part.image_url?.url;
+      if (typeof url !== "string" || url === "") throw new HttpError(400, `${at}.image_url.url: expected the image's URL (http(s) or data:)`, `${field}.image_url.url`);
+      if (message.role !== "user") throw new HttpError(400, `${at}: image_url parts are accepted in user messages only, not in '${message.role}'`, field);
+      if (!client.imageUrls) throw new HttpError(400, `${at}: image_url parts are not supported by model '${model}' (backend '${client.name}')`, field);
+      if (client.imageUrls === "data-only" && base64Payload(url) === undefined) {
+        throw new HttpError(400, `${at}.image_url.url: backend '${client.name}' takes images inline only: a data:<mime>;base64,… URL, not a link`, `${field}.image_url.url`);
+      }
+    });
+  });
 }
 
 /** Folds streamed tool-call pieces into complete calls, by index. */

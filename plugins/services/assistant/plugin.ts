@@ -15,6 +15,13 @@ import { chatAnswers, modelAnswers, type ModelList } from "../../protocol/openai
 import { ChatCompletionRequest } from "../../protocol/openai-chat/request.ts";
 import { sseResponse } from "./sse.ts";
 import { ToolExecutor, ToolManagerSettings } from "./tool-execution.ts";
+import { AgentRequest, agentAnswers } from "../../protocol/assistant/schemas.ts";
+import { AssistantLite } from "./agent/lite.ts";
+import type { AgentTool } from "./agent/loop.ts";
+import { inProcessTool, managedTool } from "./agent/tools.ts";
+import { KnowledgeSettings } from "./knowledge/config.ts";
+import { KnowledgeFiles, mountFiles } from "./knowledge/files.ts";
+import { openKnowledge } from "./knowledge/setup.ts";
 
 const Config = Type.Object({
   model_server: Type.String({ default: "echo", minLength: 1, description: "Default backend: a model plugin name (env MODEL_SERVER)" }),
@@ -27,6 +34,10 @@ const Config = Type.Object({
   keepalive_ms: Type.Integer({ default: 5000, minimum: 10, description: "Keep-alive comment interval while awaiting the first token" }),
   tool_manager: Type.Optional(ToolManagerSettings),
   execute_tools: Type.Boolean({ default: false, description: "Run returned tool calls through tool_manager and ask the model once more (non-stream only)" }),
+  tools: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Tool plugins /v1/assistants/lite runs in this process (trusted tools)" }),
+  max_turns: Type.Integer({ default: 10, minimum: 1, maximum: 100, description: "Model calls per /v1/assistants/lite request (the original's 10)" }),
+  tool_timeout_ms: Type.Integer({ default: 60_000, minimum: 10, description: "Deadline of one tool call in the agent loop" }),
+  knowledge: KnowledgeSettings,
 });
 
 export default definePlugin({
@@ -37,9 +48,11 @@ export default definePlugin({
   defaultPort: 31512,
   config: Config,
   configEnv: { MODEL_SERVER: "model_server" },
-  dependencies: (c) => [...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName)])],
+  dependencies: (c) => [
+    ...new Set([backendName(c.model_server), ...Object.values(c.models).map(backendName), ...c.tools, ...(c.knowledge.embeddings ? [c.knowledge.embeddings.model_plugin] : [])]),
+  ],
   metricsPrefix: "rock_assistant_",
-  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [] }),
+  permissions: (c) => ({ net: c.tool_manager ? [new URL(c.tool_manager.url).host] : [], database: true }),
   setup(ctx) {
     const clients = new Map<string, ModelClient>();
     for (const name of [backendName(ctx.config.model_server), ...Object.values(ctx.config.models).map(backendName)]) {
@@ -48,14 +61,34 @@ export default definePlugin({
     const router = new BackendRouter(clients, ctx.config.models, ctx.config.model_server, ctx.config.any_model);
     if (ctx.config.execute_tools && !ctx.config.tool_manager) throw new Error("execute_tools needs a tool_manager {url, tenant, token}");
     const toolExecutor = ctx.config.execute_tools ? new ToolExecutor(ctx.config.tool_manager!, ctx.fetch, ctx.log) : undefined;
+    const localTools = new Map<string, AgentTool>();
+    for (const plugin of ctx.config.tools) {
+      const tool = inProcessTool(ctx.use(plugin, "tool").tool);
+      localTools.set(tool.name, tool);
+    }
+    const managerTools = ctx.config.tool_manager ? (toolExecutor ?? new ToolExecutor(ctx.config.tool_manager, ctx.fetch, ctx.log)) : undefined;
+    const knowledge = openKnowledge(ctx);
+    const files = new KnowledgeFiles(ctx.paths.pluginData, knowledge, ctx.config.knowledge, ctx.log);
+    const lite = new AssistantLite({
+      backend: (server) => router.server(server),
+      backends: router.backends,
+      localTools,
+      managedTool: managerTools && ((name, field) => managedTool(managerTools.proxy(name), name, field)),
+      knowledge,
+      maxTurns: ctx.config.max_turns,
+      toolTimeoutMs: ctx.config.tool_timeout_ms,
+      log: ctx.log,
+    });
     const completions = ctx.metrics.counter({ name: "chat_completions_total", help: "Chat completions by backend and outcome", labelNames: ["backend", "stream", "outcome"] });
 
     return {
+      knowledge,
+      stop: () => files.stop(),
       http: {
         title: "Assistant (OpenAI-compatible chat completions)",
         errorBody: openAIErrorBody,
         mount: (app) =>
-          app
+          mountFiles(app, files)
             .get("/v1/models", async (): Promise<ModelList> => ({
               object: "list",
               data: (await router.list()).map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.owned_by })),
@@ -66,6 +99,8 @@ export default definePlugin({
                 const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
                 const { name, client } = await router.resolve(body.model);
                 const prepared = prepareCompletion(body, client, ctx.config.native_tools);
+                // As in the original, request_id is this id (in the answer, and in a stream's error frame);
+                // requestId (x-request-id) names the HTTP exchange in logs and error envelopes.
                 const id = `chatcmpl_${crypto.randomUUID()}`;
                 const created = Math.floor(Date.now() / 1000);
 
@@ -94,11 +129,10 @@ export default definePlugin({
                     arrived,
                     keepaliveMs: ctx.config.keepalive_ms,
                     includeUsage: body.stream_options?.include_usage === true,
-                    requestId,
                     headers: takeHeaders(set),
                     onError: (error) => {
                       const failure = error instanceof HttpError ? error : upstreamFailure(name, error);
-                      ctx.log.warn("stream failed", { request_id: requestId, error: failure.message });
+                      ctx.log.warn("stream failed", { request_id: requestId, id, error: failure.message });
                       return { message: failure.message, type: "server_error" };
                     },
                   });
@@ -133,7 +167,7 @@ export default definePlugin({
                 const toolCalls = calls.result();
                 const usage = finish.usage ?? { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 };
                 return {
-                  request_id: requestId,
+                  request_id: id,
                   message: "",
                   output: null,
                   id,
@@ -153,6 +187,17 @@ export default definePlugin({
                 };
               },
               { body: ChatCompletionRequest, response: chatAnswers },
+            )
+            .post(
+              "/v1/assistants/lite",
+              async ({ body, request, set }) => {
+                const requestId = String(set.headers["x-request-id"] ?? crypto.randomUUID());
+                const run = await lite.prepare(body, request.signal);
+                if (!body.stream) return lite.answer(run, requestId);
+                const sse = (request.headers.get("accept") ?? "").includes("text/event-stream");
+                return lite.stream(run, requestId, sse, takeHeaders(set));
+              },
+              { body: AgentRequest, response: agentAnswers },
             ),
       },
     };

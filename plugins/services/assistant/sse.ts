@@ -55,7 +55,6 @@ export function sseResponse(options: {
   keepaliveMs: number;
   includeUsage: boolean;
   onError: (error: unknown) => { message: string; type: string };
-  requestId: string;
   /** Headers already set for this request (see takeHeaders). */
   headers: Record<string, string>;
 }): Response {
@@ -99,7 +98,7 @@ export function sseResponse(options: {
         // When the client left there is nobody to tell.
         if (!cancelled) {
           const { message, type } = options.onError(error);
-          text += frame({ error: { message, type, param: null, code: null }, request_id: options.requestId });
+          text += frame({ error: { message, type, param: null, code: null }, request_id: options.header.id });
         }
       }
       if (!cancelled) {

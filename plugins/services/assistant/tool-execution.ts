@@ -30,7 +30,7 @@ export class ToolExecutor {
     registerSecret(settings.token);
   }
 
-  private proxy(tool: string): Promise<ToolServiceProxy> {
+  proxy(tool: string): Promise<ToolServiceProxy> {
     let proxy = this.proxies.get(tool);
     if (!proxy) {
       const { url, tenant, token, tool_cfg, start_timeout_ms } = this.settings;

@@ -15,6 +15,7 @@ import { InstanceRecords } from "./instance-records.ts";
 import { ToolInstances } from "./instances.ts";
 import { NodeClient } from "./node-client.ts";
 import { PortAllocator } from "./port-allocator.ts";
+import { openAPIParts } from "./openapi-routes.ts";
 import { mountToolManagerRoutes, routePaths } from "./routes.ts";
 import { parseTenantTokens, TenantAuth } from "./tenant-auth.ts";
 
@@ -42,6 +43,10 @@ const Config = Type.Object({
     default: {},
     description: `Tenant → token (also from ${TENANT_TOKENS_ENV}=tenant:token,…)`,
   }),
+  openapi_hosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: "Hosts OpenAPI tools may call (host, host:port or *.domain); a spec whose server is elsewhere is refused. A loopback entry lets tenants reach local services",
+  }),
   admin_token: Type.Optional(Type.String({ minLength: 8, secret: true, description: "A token that may act on every tenant" })),
 });
 
@@ -56,7 +61,7 @@ export default definePlugin({
   permissions: (config, paths) => ({
     docker: true,
     database: true,
-    net: ["127.0.0.1"],
+    net: ["127.0.0.1", ...config.openapi_hosts],
     read: [fromRoot(paths.root, config.node_binary)],
     env: [TENANT_TOKENS_ENV],
   }),
@@ -78,6 +83,7 @@ export default definePlugin({
     const docker = ctx.docker();
     const records = new InstanceRecords(ctx.db());
     const client = new NodeClient(ctx.fetch);
+    const openapi = openAPIParts(ctx.db(), config.openapi_hosts, ctx.fetch, ctx.log);
     const instances = new ToolInstances(
       docker,
       records,
@@ -120,7 +126,7 @@ export default definePlugin({
         errorBody: envelopeErrorBody,
         // Tenant tokens are checked by the routes themselves; the service-wide token would shadow them.
         publicPaths: ["/", ...routePaths.flatMap((p) => [p, `${p}/`])],
-        mount: (app) => mountToolManagerRoutes(app, { instances, catalog, auth, client, executeTimeoutMs: config.execute_timeout_ms }),
+        mount: (app) => mountToolManagerRoutes(app, { instances, catalog, auth, client, executeTimeoutMs: config.execute_timeout_ms, openapi }),
       },
     };
   },

@@ -8,6 +8,10 @@ import { TENANT_PATTERN } from "../../protocol/tool-manager/schemas.ts";
 
 const TENANT = new RegExp(TENANT_PATTERN);
 
+/** What a route handler reads of Elysia's context. */
+export type Context = { query: Record<string, unknown>; body: unknown; request: Request; set: { headers: Record<string, unknown> } };
+export type Method = "get" | "post";
+
 export function mergeInput(query: Record<string, unknown> | undefined, body: unknown): Record<string, unknown> {
   return { ...(query ?? {}), ...(isPlainObject(body) ? body : {}) };
 }

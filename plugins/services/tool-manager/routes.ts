@@ -7,13 +7,15 @@ import { t } from "elysia";
 import { HttpError } from "../../../core/errors.ts";
 import type { ServiceApp } from "../../../core/kinds/service.ts";
 import { registerSecret } from "../../../core/log.ts";
+import { parameterFormats, parametersIn, type ParameterFormat } from "../../protocol/tool-call/list-form.ts";
 import { ToolConfigError, type PreparedTool } from "../../protocol/tool-call/prepared-tool.ts";
 import * as M from "../../protocol/tool-manager/schemas.ts";
 import { success } from "./envelope.ts";
 import type { ToolInstance } from "./instance-records.ts";
 import { nodeName, type ToolInstances } from "./instances.ts";
 import { NodeTimeout, NodeUnreachable, type NodeClient, type NodeReply } from "./node-client.ts";
-import { mergeInput, objectField, optionalString, tenantId, toolName } from "./request-input.ts";
+import { mountOpenAPIRoutes, openapiRoutePaths, type OpenAPIParts } from "./openapi-routes.ts";
+import { mergeInput, objectField, optionalString, tenantId, toolName, type Context, type Method } from "./request-input.ts";
 import type { TenantAuth } from "./tenant-auth.ts";
 
 export interface ManagerParts {
@@ -23,10 +25,8 @@ export interface ManagerParts {
   auth: TenantAuth;
   client: NodeClient;
   executeTimeoutMs: number;
+  openapi: OpenAPIParts;
 }
-
-type Context = { query: Record<string, unknown>; body: unknown; request: Request; set: { headers: Record<string, unknown> } };
-type Method = "get" | "post";
 
 /**
  * The fields a route reads, documented from its schema: the routes check them themselves (in the original's envelope
@@ -38,7 +38,7 @@ function documented(method: Method, schema: TObject): { detail: object } {
   return { detail: { parameters: Object.entries(schema.properties).map(([name, s]) => ({ name, in: "query", required: required.has(name), schema: s })) } };
 }
 
-export const routePaths = ["/create_tool_service", "/check_tool_service_status", "/update_tool_service", "/remove_tool", "/tools", "/tool_info", "/execute_tool"];
+export const routePaths = ["/create_tool_service", "/check_tool_service_status", "/update_tool_service", "/remove_tool", "/tools", "/tool_info", "/execute_tool", ...openapiRoutePaths];
 
 const requestIdOf = (ctx: Context) => String(ctx.set.headers["x-request-id"] ?? crypto.randomUUID());
 const nodeOutput = (record: ToolInstance) => ({ tool_node_name: record.name, status: record.status });
@@ -155,12 +155,16 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return success(requestIdOf(ctx), { tools });
   });
 
-  route(["post", "get"], "/tool_info", M.ToolTarget, M.ToolInfo, async (ctx) => {
-    const { tool, name } = target(ctx);
+  // The original's list form unless the client asks for JSON Schema: its ToolServiceProxy reads only the list.
+  route(["post", "get"], "/tool_info", M.ToolInfoRequest, M.ToolInfo, async (ctx) => {
+    const { values, tool, name } = target(ctx);
+    const format = (optionalString(values, "parameters_format") ?? "list") as ParameterFormat;
+    if (!parameterFormats.includes(format)) throw new HttpError(400, `parameters_format must be one of ${parameterFormats.join(", ")}`, "parameters_format");
     const record = runningInstance(tool, name);
     const requestId = requestIdOf(ctx);
     const reply = await nodeCall(name, "tool_info", () => client.info(record.port, record.node_token, requestId, parts.executeTimeoutMs));
-    return success(requestId, JSON.parse(reply.text).output);
+    const output = JSON.parse(reply.text).output;
+    return success(requestId, { ...output, parameters: parametersIn(format, output.parameters) });
   });
 
   route(["post"], "/execute_tool", M.ExecuteTool, t.Unknown({ description: "The tool's result" }), async (ctx) => {
@@ -179,5 +183,6 @@ export function mountToolManagerRoutes(app: ServiceApp, parts: ManagerParts) {
     return new Response(reply.text, { headers: { "content-type": "application/json", "x-request-id": requestId } });
   });
 
+  mountOpenAPIRoutes(route, { ...parts.openapi, auth, executeTimeoutMs: parts.executeTimeoutMs, requestIdOf });
   return app;
 }

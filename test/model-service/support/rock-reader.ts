@@ -22,6 +22,16 @@ export function rockLastRequest(text: string): { json: string; index?: number } 
   return { json: before.split(REQUEST_START)[1], index: JSON.parse(meta).index };
 }
 
+/** The request JSON of call `index`. */
+export function rockRequest(text: string, index: number): string | undefined {
+  for (const line of lines(text)) {
+    if (!line.includes(REQUEST_START) || !line.includes(REQUEST_END)) continue;
+    const [before, meta] = line.split(REQUEST_END);
+    if (JSON.parse(meta).index === index) return before.split(REQUEST_START)[1];
+  }
+  return undefined;
+}
+
 /** The service's view of response `index`: the first line carrying both response markers with that index. */
 export function rockResponse(text: string, index: number): string | undefined {
   for (const line of lines(text)) {
