@@ -229,11 +229,18 @@ export class ScopedDocker {
   }
 
   /**
-   * The tasks of this plugin's services, or of the service `serviceId` only; those of a removed service stay listed
-   * until its containers are gone (a filter by service would fail once the service is gone, so all are read).
+   * The tasks of this plugin's services, or of the service `serviceId` only (filtered by the engine, so that a poll
+   * does not read every task of a large swarm). Those of a removed service stay listed until its containers are gone;
+   * the engine refuses to filter by a service it no longer has, so then all tasks are read.
    */
   async tasks(serviceId?: string): Promise<SwarmTask[]> {
-    const tasks = (await this.#engine.listTasks()) as SwarmTask[];
+    let tasks: SwarmTask[];
+    try {
+      tasks = (await this.#engine.listTasks(serviceId === undefined ? {} : { filters: { service: [serviceId] } })) as SwarmTask[];
+    } catch (error: any) {
+      if (serviceId === undefined || error?.statusCode !== 404) throw error;
+      tasks = (await this.#engine.listTasks()) as SwarmTask[];
+    }
     return tasks.filter((t) => (serviceId === undefined || t.ServiceID === serviceId) && t.Spec?.ContainerSpec?.Labels?.[PLUGIN_LABEL] === this.plugin);
   }
 
