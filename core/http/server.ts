@@ -6,7 +6,7 @@ import type { HttpService } from "../kinds/service.ts";
 import { apiDocs } from "./openapi.ts";
 import { nullStripper } from "./lenient.ts";
 import { boundedBody, defaultLimits, oversized, preparedDeeperThan, raiseTransportHeaderLimit, type RequestLimits, tooDeep } from "./limits.ts";
-import { bearerMatches } from "./token.ts";
+import { bearerMatches, sameSecret } from "./token.ts";
 
 export interface ServerOptions {
   /** Service (plugin) name, used in logs, metrics and the OpenAPI title. */
@@ -41,6 +41,8 @@ export interface ErrorShape {
   message: string;
   field?: string;
   requestId: string;
+  /** The request's path, for services whose envelope depends on the route. */
+  path: string;
 }
 
 const defaultErrorBody = (e: ErrorShape) => ({
@@ -151,6 +153,15 @@ function innermost(error: any, depth = 0): any {
   return best;
 }
 
+/** The path of the request target as the router sees it (empty when the Host made the URL unusable). */
+function pathOf(request: Request): string {
+  return URL.parse(request.url)?.pathname ?? "";
+}
+
+function sameSecretHeader(value: string | null, token: string): boolean {
+  return value !== null && sameSecret(value.trim(), token);
+}
+
 const segments = (path: unknown) => String(path ?? "").split("/").length;
 
 function clip(text: string, max: number): string {
@@ -176,11 +187,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const stripNulls = new Map<string, (body: unknown) => void>();
   // An answer from onRequest skips onAfterResponse; counted here so that probing and token guessing show in /metrics.
   const refused = (method: string, status: number) => metricsFor(method, "refused", status).count();
-  const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, requestId: string) => {
+  const tokenHeaders = service.tokenHeaders ?? [];
+  const tokenHint = ["Authorization: Bearer <token>", ...tokenHeaders.map((name) => `${name}: <token>`)].join(" or ");
+  const unauthorized = (set: { status?: unknown; headers: Record<string, unknown> }, request: Request) => {
     set.status = 401;
     set.headers["www-authenticate"] = "Bearer";
-    return errorBody({ status: 401, message: "missing or invalid bearer token (Authorization: Bearer <token>)", requestId });
+    return errorBody({ status: 401, message: `missing or invalid bearer token (${tokenHint})`, requestId: requestIdOf(request), path: pathOf(request) });
   };
+  const presentsToken = (request: Request, path: string) =>
+    bearerMatches(request.headers.get("authorization"), token!) ||
+    tokenHeaders.some((name) => sameSecretHeader(request.headers.get(name), token!)) ||
+    (service.authenticate?.(request, path) ?? false);
 
   // standardHostname: false makes Elysia find the path after "http://" instead of skipping 11 characters, which with
   // a Host of 1-3 characters lands inside the path or the query (`Host: x` + `/health?/apis/...` routed to `/apis/...`).
@@ -192,7 +209,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // matched route runs only when it is public or the token was accepted (Bun's own router, which Elysia fills with
     // the routes, parses the request target independently of Elysia).
     app.onBeforeHandle({ as: "global" }, ({ request, route, set }) => {
-      if (!authorized.has(request) && !publicPaths.has(route)) return unauthorized(set, requestIdOf(request));
+      if (!authorized.has(request) && !publicPaths.has(route)) return unauthorized(set, request);
     });
   }
   app
@@ -208,26 +225,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (start === -1) {
         refused(request.method, 400);
         set.status = 400;
-        return errorBody({ status: 400, message: "the Host header is not a valid host name (expected host or host:port)", field: "host", requestId: id });
+        return errorBody({ status: 400, message: "the Host header is not a valid host name (expected host or host:port)", field: "host", requestId: id, path: "" });
       }
       if (!token) return;
       // Exactly the path Elysia's router matches (standardHostname: false), so that the decision is about the route.
       const query = url.indexOf("?", start + 1);
       const path = query === -1 ? url.slice(start) : url.slice(start, query);
-      if (bearerMatches(request.headers.get("authorization"), token)) authorized.add(request);
+      if (presentsToken(request, path)) authorized.add(request);
       else if (!publicPaths.has(path)) {
         refused(request.method, 401);
-        return unauthorized(set, id);
+        return unauthorized(set, request);
       }
     })
     .onRequest((context) => {
       const { request, set } = context;
       const problem = oversized(request, limits);
       if (problem) {
-        set.status = service.errorStatus?.(problem.status) ?? problem.status;
+        set.status = service.errorStatus?.(problem.status, pathOf(request)) ?? problem.status;
         set.headers["content-type"] = "application/json";
         set.headers.connection = "close";
-        return errorBody({ status: problem.status, message: problem.message, field: problem.field, requestId: requestIdOf(request) });
+        return errorBody({ status: problem.status, message: problem.message, field: problem.field, requestId: requestIdOf(request), path: pathOf(request) });
       }
       // A body without a declared length (chunked) is counted as it is read.
       if (!request.headers.has("content-length") && request.body) {
@@ -237,6 +254,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         context.request = counted;
       }
     })
+    .onRequest(({ request, server }) => service.serveByHost?.(request, server))
     .onTransform(({ body, query, request, route }) => {
       if (preparedDeeperThan(body, limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth);
       preparedDeeperThan(query, 1);
@@ -247,11 +265,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const { status, message, field, internal, logged } = classify(code, error);
       const requestId = requestIdOf(request);
       // A public path asked with a method it has no route for: no hint that other routes exist without the token.
-      if (code === "NOT_FOUND" && token && !authorized.has(request)) return unauthorized(set, requestId);
-      if (internal) log.error("request failed", { request_id: requestId, path: new URL(request.url).pathname, error: logged ?? errorMessage(error) });
-      set.status = service.errorStatus?.(status) ?? status;
+      if (code === "NOT_FOUND" && token && !authorized.has(request)) return unauthorized(set, request);
+      const path = pathOf(request);
+      if (internal) log.error("request failed", { request_id: requestId, path, error: logged ?? errorMessage(error) });
+      set.status = service.errorStatus?.(status, path) ?? status;
       set.headers["content-type"] = "application/json";
-      return errorBody({ status, message, field, requestId });
+      return errorBody({ status, message, field, requestId, path });
     })
     .onAfterResponse(({ request, set, route }) => {
       const begin = started.get(request);

@@ -70,6 +70,12 @@ export interface Deployment {
    * did not see finish (it was restarted meanwhile). Optional: without it such a start is undone.
    */
   locate?(sandbox_id: string): Promise<SandboxHandle | null>;
+  /**
+   * Freezes the running sandbox's processes, its memory kept, until `resume`; the instance stays running for
+   * `state` and the reconciler. Optional: a deployment without it cannot pause sandboxes (E2B's pause).
+   */
+  pause?(sandbox_id: string): Promise<void>;
+  resume?(sandbox_id: string): Promise<void>;
 }
 
 /** What a deployment plugin's `setup` returns. */

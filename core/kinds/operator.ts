@@ -36,6 +36,9 @@ export interface Operator {
   warmup?(image: string, signal?: AbortSignal): Promise<{ results: Promise<WarmupResult[]> }>;
   /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
   locate?(sandbox_id: string): Promise<SandboxHandle | null>;
+  /** `Deployment.pause` / `resume`; absent when the deployment cannot pause. */
+  pause?(sandbox_id: string): Promise<void>;
+  resume?(sandbox_id: string): Promise<void>;
 }
 
 /** How one host fared in `Operator.warmup`. */

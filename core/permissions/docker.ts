@@ -69,6 +69,15 @@ export class ScopedContainer {
     return this.#container.remove(options);
   }
 
+  /** Freezes every process of the container (cgroup freezer); `unpause` thaws them. */
+  pause(): Promise<void> {
+    return this.#container.pause();
+  }
+
+  unpause(): Promise<void> {
+    return this.#container.unpause();
+  }
+
   /**
    * Writes `input` to the container's stdin (created with `OpenStdin` and `StdinOnce`, and running), then detaches,
    * which closes that stdin for good: a way to hand the container's process a secret that is neither in the

@@ -45,6 +45,12 @@ const rockEnvelope: ShapeCheck = (_, json) => {
   return null;
 };
 
+/** E2B's routes on the admin: `{code, message}`, the code a status or, on envd's RPCs, Connect's code word. */
+const e2bError: ShapeCheck = (_, json) =>
+  (typeof json?.code === "number" || nonEmpty(json?.code)) && nonEmpty(json?.message) ? null : "expected E2B's {code, message}";
+// As the server sees the path (dot segments resolved: `/sandboxes/%2e%2e/timeout` is `/timeout`, a ROCK 404).
+const isE2bTarget = (target: string) => /^\/(v2\/)?sandboxes(\/|$)|^\/envd\//.test(URL.parse(target, "http://x")?.pathname ?? "");
+
 const shapes: Record<string, ShapeCheck> = {
   admin: rockEnvelope,
   envhub: (_, json) => (nonEmpty(json?.detail) ? null : "expected {detail: <message>}"),
@@ -69,7 +75,7 @@ function judge(service: string, request: FuzzRequest, answer: Answer): string | 
   // A HEAD answer has no body; Bun's fetch drops the body of a TRACE answer (the server does send it).
   if (request.method === "HEAD" || request.method === "TRACE") return null;
   if (answer.status >= 400) {
-    const problem = shapes[service](answer, json);
+    const problem = (service === "admin" && isE2bTarget(request.target) ? e2bError : shapes[service])(answer, json);
     return problem ? `HTTP ${answer.status}: ${problem}` : null;
   }
   if (service === "admin" && json?.status === "Failed") {
@@ -82,6 +88,7 @@ function judge(service: string, request: FuzzRequest, answer: Answer): string | 
 function startedSandbox(answer: Answer): string | undefined {
   try {
     const json = JSON.parse(answer.text);
+    if (typeof json?.sandboxID === "string") return json.sandboxID; // E2B's create
     return json?.status === "Success" && typeof json.result?.sandbox_id === "string" ? json.result.sandbox_id : undefined;
   } catch {
     return undefined;

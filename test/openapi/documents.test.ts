@@ -16,8 +16,11 @@ const services = ["admin", "envhub", "assistant", "tool-manager", "agent"];
 /** The kernel's own routes, hidden from every document. */
 const kernelPaths = new Set(["/health", "/metrics", "/docs", "/openapi.json"]);
 const allMethods = ["get", "post", "put", "delete", "patch", "head", "options", "trace"];
-/** Routes that read no input at all (greetings and the model list). */
-const readsNothing = new Set(["admin GET /", "assistant GET /v1/models", "tool-manager ALL /"]);
+/**
+ * Routes that read no input at all (greetings and the model list), or whose input is another protocol's (the E2B
+ * data plane passes envd's Connect and REST calls through; spec/envd of e2b-dev/E2B describes them).
+ */
+const readsNothing = new Set(["admin GET /", "assistant GET /v1/models", "tool-manager ALL /", "admin ALL /envd/*"]);
 
 type Schema = Record<string, any>;
 

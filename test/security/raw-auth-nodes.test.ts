@@ -19,18 +19,28 @@ describe("rocklet", () => {
   let rocklet: TestRocklet;
   const dir = scratchDir("raw-auth-");
   const marker = join(dir, "ran");
-  const body = JSON.stringify({ command: `touch ${marker}`, session: "raw-probe", path: marker, content: "x", target_path: marker });
-  const open = ["GET /", "GET /is_alive"];
+  // Also envd's Start (process) and MakeDir (path): each would leave the marker if it ran.
+  const body = JSON.stringify({
+    command: `touch ${marker}`,
+    session: "raw-probe",
+    path: marker,
+    content: "x",
+    target_path: marker,
+    process: { cmd: "touch", args: [marker] },
+  });
+  const open = ["GET /", "GET /is_alive", "GET /health"];
 
   beforeAll(() => {
     rocklet = startTestRocklet();
   });
   afterAll(() => rocklet.stop());
 
-  test("every route but GET / and GET /is_alive answers 401 to every request shape; no command runs, no file is written", async () => {
+  test("every route but GET /, GET /is_alive and envd's GET /health answers 401 to every request shape; no command runs, no file is written", async () => {
     const publicAnswers = { "/": JSON.stringify({ message: "hello world" }), "/is_alive": JSON.stringify({ is_alive: true, message: "" }) };
     const routes = rocklet.routes.filter((r) => !open.includes(r));
-    expect(routes).toEqual(expect.arrayContaining(["POST /execute", "POST /write_file", "GET /portforward"]));
+    expect(routes).toEqual(
+      expect.arrayContaining(["POST /execute", "POST /write_file", "GET /portforward", "POST /process.Process/Start", "POST /files"]),
+    );
     const target = { port: rocklet.port, publicPath: "/is_alive", body: { type: "application/json", text: body }, token: rocklet.token };
     const probes = [...routes, "GET /no-such-route"].flatMap((r) => {
       const [method, path] = r.split(" ");

@@ -32,7 +32,8 @@ const workerStub = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new 
 const bodies: Record<string, { type: string; text: string }> = {
   admin: {
     type: "application/json",
-    text: JSON.stringify({ image: "python:3.11", sandbox_id: "raw-probe", command: "echo ran", session: "raw-probe", path: "/tmp/raw-probe", content: "x", sandbox_ids: ["raw-probe"] }),
+    // templateID: E2B's create on the admin would start a sandbox too.
+    text: JSON.stringify({ image: "python:3.11", sandbox_id: "raw-probe", command: "echo ran", session: "raw-probe", path: "/tmp/raw-probe", content: "x", sandbox_ids: ["raw-probe"], templateID: "base" }),
   },
   envhub: { type: "application/json", text: JSON.stringify({ env_name: "raw-probe", image: "probe:1", owner: "raw-probe" }) },
   assistant: { type: "application/json", text: JSON.stringify({ model: "probe", messages: [{ role: "user", content: "hi" }] }) },

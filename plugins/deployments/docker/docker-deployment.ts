@@ -113,6 +113,19 @@ export class DockerDeployment implements Deployment {
     return this.containers.stopAndRemove(containerName(sandboxId), this.options.stopTimeoutSeconds);
   }
 
+  /** `docker pause`: the container's processes are frozen, its memory kept; Docker still reports it running. */
+  async pause(sandboxId: string): Promise<void> {
+    const found = await this.containers.find(containerName(sandboxId));
+    if (!found?.info.State.Running) throw new Error(`sandbox '${sandboxId}' has no running container to pause`);
+    if (!found.info.State.Paused) await found.container.pause();
+  }
+
+  async resume(sandboxId: string): Promise<void> {
+    const found = await this.containers.find(containerName(sandboxId));
+    if (!found?.info.State.Running) throw new Error(`sandbox '${sandboxId}' has no running container to resume`);
+    if (found.info.State.Paused) await found.container.unpause();
+  }
+
   async list(): Promise<{ sandbox_id: string; state: InstanceState }[]> {
     return (await this.containers.list())
       .filter((c) => c.labels[SANDBOX_ID_LABEL])

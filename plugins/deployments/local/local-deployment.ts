@@ -5,6 +5,7 @@ import type { Deployment, InstanceState, SandboxHandle, SandboxSpec } from "../.
 import type { Logger } from "../../../core/log.ts";
 import type { ScopedFs } from "../../../core/permissions/fs.ts";
 import type { ScopedRun } from "../../../core/permissions/run.ts";
+import { ROCKLET_PACKAGES } from "../../shared/deployment/rocklet-files.ts";
 import { assertSandboxId } from "../../shared/deployment/sandbox-id.ts";
 import { freeLoopbackPort } from "./free-port.ts";
 import { bwrapCommand, type BwrapFeatures, type Isolation, type PathKind, type RunAs, type SandboxView } from "./isolation.ts";
@@ -186,8 +187,11 @@ export class LocalDeployment implements Deployment {
 
   /** What the sandbox sees: the host read-only, minus the hidden paths, plus the rocklet and its own work dir. */
   private view(workDir: string, launch: RockletLaunch, spec: SandboxSpec): SandboxView {
-    // From source, the rocklet imports beyond its folder (plugins/programs, plugins/protocol): plugins/ is all code.
-    const rocklet = launch.runner === "binary" ? [this.options.rockletBinary] : [process.execPath, dirname(dirname(dirname(this.options.rockletSource)))];
+    // From source, the rocklet imports beyond its folder (plugins/programs, plugins/protocol): plugins/ is all code,
+    // and the npm packages it uses.
+    const plugins = dirname(dirname(dirname(this.options.rockletSource)));
+    const packages = ROCKLET_PACKAGES.map((name) => join(dirname(plugins), "node_modules", name));
+    const rocklet = launch.runner === "binary" ? [this.options.rockletBinary] : [process.execPath, plugins, ...packages];
     return { workDir, hide: this.options.hide, expose: [...this.options.expose, ...rocklet], tmpBytes: spec.memoryBytes };
   }
 

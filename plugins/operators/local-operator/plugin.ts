@@ -5,10 +5,19 @@ import { definePlugin } from "../../../core/plugin.ts";
 
 /** An operator that places every sandbox on one deployment plugin of this kernel. */
 class DeploymentOperator implements Operator {
+  readonly pause?: (sandbox_id: string) => Promise<void>;
+  readonly resume?: (sandbox_id: string) => Promise<void>;
+
   constructor(
     readonly name: string,
     private readonly deployment: Deployment,
-  ) {}
+  ) {
+    // Offered exactly when the deployment can: the admin tells a client which deployment cannot pause.
+    if (deployment.pause && deployment.resume) {
+      this.pause = (sandbox_id) => deployment.pause!(sandbox_id);
+      this.resume = (sandbox_id) => deployment.resume!(sandbox_id);
+    }
+  }
 
   async submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle> {
     const handle = await this.deployment.start(spec, signal);

@@ -5,6 +5,8 @@ import { readStdinLine } from "../process-secrets.ts";
 /** Environment variable holding the per-sandbox token; it is removed from the environment commands inherit. */
 export const TOKEN_ENV = "ROCKLET_TOKEN";
 export const TOKEN_HEADER = "x-rocklet-token";
+/** envd's header: the E2B SDK sends its sandbox's access token in it. */
+export const ENVD_TOKEN_HEADER = "x-access-token";
 
 export type TokenSource = { token: string; from: string } | { token: null; from: "none" };
 
@@ -44,7 +46,7 @@ export async function loadToken(
 /** A SHA-256 digest as `--token-sha256` takes it: 64 hex digits. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
-/** Checks `Authorization: Bearer <token>` or `X-Rocklet-Token: <token>` in constant time. */
+/** Checks `Authorization: Bearer <token>`, `X-Rocklet-Token: <token>` or `X-Access-Token: <token>` in constant time. */
 export class TokenCheck {
   private readonly digest: Buffer;
 
@@ -54,7 +56,7 @@ export class TokenCheck {
   }
 
   accepts(headers: Headers): boolean {
-    const presented = bearer(headers.get("authorization")) ?? headers.get(TOKEN_HEADER);
+    const presented = bearer(headers.get("authorization")) ?? headers.get(TOKEN_HEADER) ?? headers.get(ENVD_TOKEN_HEADER);
     if (presented === null) return false;
     // Comparing fixed-length digests keeps the comparison constant-time whatever the presented length.
     return timingSafeEqual(sha256(presented.trim()), this.digest);

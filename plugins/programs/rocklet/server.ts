@@ -1,5 +1,7 @@
 import type { Server } from "bun";
 import { TokenCheck, environmentWithoutSecrets } from "./auth.ts";
+import { createEnvd } from "./envd/index.ts";
+import { FORWARD_PORT_HEADER, forwardToPort } from "./envd/port-proxy.ts";
 import { HttpError, RockletError, rockletExceptionBody } from "./errors.ts";
 import {
   openPortforward,
@@ -59,7 +61,8 @@ export interface RockletServer {
 
 const BAD_HOST = { detail: "the Host header is not a valid host name (expected host or host:port)" };
 const NOT_AUTHENTICATED = {
-  detail: "Not authenticated: send the rocklet token as 'Authorization: Bearer <token>' or 'X-Rocklet-Token: <token>'",
+  detail:
+    "Not authenticated: send the rocklet token as 'Authorization: Bearer <token>', 'X-Rocklet-Token: <token>' or (envd's header) 'X-Access-Token: <token>'",
 };
 
 export function startRocklet(options: RockletOptions): RockletServer {
@@ -77,6 +80,12 @@ export function startRocklet(options: RockletOptions): RockletServer {
     maxReadBytes: options.maxReadBytes,
     upload: { maxUploadBytes: options.maxUploadBytes, maxUnzipBytes: options.maxUnzipBytes },
     commandMarginSeconds: options.commandMarginSeconds,
+  });
+  const envd = createEnvd({
+    home: process.env.HOME || "/",
+    baseEnv: environmentWithoutSecrets,
+    maxUploadBytes: options.maxUploadBytes,
+    maxQueuedBytes: options.maxOutputBytes,
   });
   const tokenCheck =
     options.token !== null ? new TokenCheck(options.token) : options.tokenSha256 ? new TokenCheck(options.tokenSha256, "sha256") : null;
@@ -97,6 +106,18 @@ export function startRocklet(options: RockletOptions): RockletServer {
         if (!authorized(request)) return json(401, NOT_AUTHENTICATED);
         if (server.upgrade(request, { data: portforwardData(url) })) return undefined;
         return json(400, { detail: "/portforward expects a WebSocket upgrade" });
+      }
+      if (request.headers.has(FORWARD_PORT_HEADER)) {
+        if (!authorized(request)) return json(401, NOT_AUTHENTICATED);
+        server.timeout(request, 0);
+        return forwardToPort(request, url, server.port ?? options.port);
+      }
+      const envdRoute = envd.routes.get(`${request.method} ${url.pathname}`);
+      if (envdRoute) {
+        if (!envdRoute.public && !authorized(request)) return json(401, NOT_AUTHENTICATED);
+        // Streams (process output, watches) last as long as they last; keepalive events keep proxies awake.
+        server.timeout(request, 0);
+        return envdRoute.run(request, url);
       }
       const route = routes.get(`${request.method} ${url.pathname}`);
       // Unknown routes too answer 401 without the token, so that the routes cannot be listed by probing.
@@ -124,8 +145,9 @@ export function startRocklet(options: RockletOptions): RockletServer {
   return {
     url: server.url,
     port: server.port ?? options.port,
-    routes: [...routes.keys(), "GET /portforward"],
+    routes: [...routes.keys(), "GET /portforward", ...envd.routes.keys()],
     async stop() {
+      envd.close();
       await sessions.closeAll();
       await server.stop(true);
     },

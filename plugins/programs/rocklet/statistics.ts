@@ -94,6 +94,51 @@ function cpuCapacity(): number {
   return availableParallelism();
 }
 
+/** envd's `GET /metrics`: the same sources as `/get_statistics`, in bytes and counts. */
+export function envdMetrics() {
+  const memory = memoryBytes();
+  let fs: ReturnType<typeof statfsSync> | null = null;
+  try {
+    fs = statfsSync("/");
+  } catch {
+    // No figures for the disk.
+  }
+  return {
+    ts: Math.floor(Date.now() / 1000),
+    cpu_count: Math.max(1, Math.ceil(cpuCapacity())),
+    cpu_used_pct: safely(cpuPercent) ?? 0,
+    mem_total: memory?.total ?? 0,
+    mem_used: memory?.used ?? 0,
+    mem_cache: memory?.cache ?? 0,
+    mem_total_mib: Math.round((memory?.total ?? 0) / 1024 ** 2),
+    mem_used_mib: Math.round((memory?.used ?? 0) / 1024 ** 2),
+    disk_used: fs ? (fs.blocks - fs.bfree) * fs.bsize : 0,
+    disk_total: fs ? (fs.blocks - fs.bfree + fs.bavail) * fs.bsize : 0,
+  };
+}
+
+/** The sandbox's memory: its cgroup's (v2, else v1) usage without the inactive page cache, and its limit. */
+function memoryBytes(): { used: number; total: number; cache: number } | null {
+  const hostTotal = meminfo("MemTotal");
+  const v2Current = readText("/sys/fs/cgroup/memory.current");
+  if (v2Current) {
+    const limitText = readText("/sys/fs/cgroup/memory.max")?.trim();
+    const total = limitText && limitText !== "max" ? Number(limitText) : hostTotal;
+    const stat = readText("/sys/fs/cgroup/memory.stat");
+    const cache = statValue(stat, "file");
+    return total ? { used: Number(v2Current) - statValue(stat, "inactive_file"), total, cache } : null;
+  }
+  const v1Usage = readText("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  if (v1Usage) {
+    const v1Limit = Number(readText("/sys/fs/cgroup/memory/memory.limit_in_bytes") ?? "0");
+    const total = v1Limit > 0 && (!hostTotal || v1Limit < hostTotal) ? v1Limit : hostTotal;
+    const stat = readText("/sys/fs/cgroup/memory/memory.stat");
+    return total ? { used: Number(v1Usage) - statValue(stat, "total_inactive_file"), total, cache: statValue(stat, "total_cache") } : null;
+  }
+  const available = meminfo("MemAvailable");
+  return hostTotal && available !== null ? { used: hostTotal - available, total: hostTotal, cache: meminfo("Cached") ?? 0 } : null;
+}
+
 function memoryPercent(): number | null {
   const hostTotal = meminfo("MemTotal");
   const v2Current = readText("/sys/fs/cgroup/memory.current");

@@ -26,6 +26,8 @@ export class DataPlane {
       throw badRequest(`Sandbox ${sandbox_id} is ${record.state}${record.failure_reason ? ` (it failed: ${record.failure_reason})` : ""}`);
     }
     if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);
+    // Its rocklet is frozen too: a call would hang until its timeout.
+    if (this.records.isPaused(sandbox_id)) throw badRequest(`Sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)`);
     await this.live.touch(sandbox_id);
     return info;
   }

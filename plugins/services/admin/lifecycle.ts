@@ -92,13 +92,14 @@ export class SandboxLifecycle {
 
   /**
    * Starts a sandbox, or answers a start it repeats: the same sandbox id or the same `Idempotency-Key` (within 24 hours)
-   * with the same request gives the same sandbox, and a different request is refused naming the difference.
+   * with the same request gives the same sandbox, and a different request is refused naming the difference. `env` is
+   * the environment of every process in the sandbox (E2B's `envVars`).
    */
-  async start(request: StartRequest, headers: StartHeaders, idempotencyKey?: string): Promise<StartTicket> {
+  async start(request: StartRequest, headers: StartHeaders, idempotencyKey?: string, env: Record<string, string> = {}): Promise<StartTicket> {
     if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
       throw badRequest("Idempotency-Key must be 1 to 255 printable ASCII characters, without spaces at either end");
     }
-    const spec = this.specFor(request, headers);
+    const spec = this.specFor(request, headers, env);
     const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
     const wanted = {
       image: spec.image,
@@ -109,6 +110,8 @@ export class SandboxLifecycle {
       auto_clear_time_minutes: autoClearMinutes,
       pull: request.pull ?? null,
       ...headers,
+      // Only E2B's creates set it; ROCK's starts compare as before.
+      ...(Object.keys(env).length > 0 ? { env } : {}),
     };
     return this.exclusive(spec.sandbox_id, () => {
       // No await from the key's lookup to the record's creation: two requests with one key cannot both create.
@@ -221,6 +224,40 @@ export class SandboxLifecycle {
   }
 
   /** pending → running, when the rocklet answered; for a sandbox this process is not starting (see `starting`). */
+  /**
+   * E2B's pause: freezes a running sandbox's processes through its deployment (memory kept; the record stays running
+   * for the reconciler). False when it was paused already.
+   */
+  pause(sandbox_id: string): Promise<boolean> {
+    return this.exclusive(sandbox_id, async () => {
+      this.assertPausable(sandbox_id);
+      if (this.records.isPaused(sandbox_id)) return false;
+      await this.operator.pause!(sandbox_id);
+      this.records.setPaused(sandbox_id, true);
+      return true;
+    });
+  }
+
+  /** Thaws a paused sandbox and restarts its idle timeout (E2B's resume). False when it was not paused. */
+  unpause(sandbox_id: string): Promise<boolean> {
+    return this.exclusive(sandbox_id, async () => {
+      this.assertPausable(sandbox_id);
+      if (!this.records.isPaused(sandbox_id)) return false;
+      await this.operator.resume!(sandbox_id);
+      this.records.setPaused(sandbox_id, false);
+      await this.live.touch(sandbox_id);
+      return true;
+    });
+  }
+
+  private assertPausable(sandbox_id: string): void {
+    const record = this.records.get(sandbox_id);
+    if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);
+    if (!this.operator.pause || !this.operator.resume) {
+      throw badRequest(`Sandbox ${sandbox_id} cannot be paused: the deployment of operator '${this.operator.name}' has no pause (the docker deployment has)`);
+    }
+  }
+
   markRunning(sandbox_id: string): Promise<SandboxRecord> {
     return this.exclusive(sandbox_id, () => (this.launches.has(sandbox_id) ? this.records.get(sandbox_id)! : this.markRunningLocked(sandbox_id)));
   }
@@ -485,7 +522,7 @@ export class SandboxLifecycle {
     await Promise.all(launches.map((l) => l.running.catch(() => undefined)));
   }
 
-  private specFor(request: StartRequest, headers: StartHeaders): SandboxSpec {
+  private specFor(request: StartRequest, headers: StartHeaders, env: Record<string, string> = {}): SandboxSpec {
     const image = request.image.trim();
     if (!image) throw badRequest("image must not be blank");
     const sandbox_id = request.sandbox_id == null ? crypto.randomUUID().replaceAll("-", "") : request.sandbox_id.trim();
@@ -503,7 +540,7 @@ export class SandboxLifecycle {
       cpus,
       memoryBytes,
       pidsLimit: this.limits.pidsLimit,
-      env: {},
+      env,
       rockletToken: newToken(),
       pull: request.pull,
       labels: { ...headers },

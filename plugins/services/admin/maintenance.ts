@@ -24,6 +24,8 @@ export class Maintenance {
     const expired: string[] = [];
     for (const info of await this.live.all()) {
       if (this.lifecycle.starting.has(info.sandbox_id)) continue;
+      // A paused sandbox waits for its resume, as E2B keeps one (resuming restarts its timeout).
+      if (this.records.isPaused(info.sandbox_id)) continue;
       const expiresAt = await this.live.expiresAt(info.sandbox_id);
       if (expiresAt === null || now <= expiresAt) continue;
       expired.push(info.sandbox_id);

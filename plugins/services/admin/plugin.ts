@@ -7,6 +7,9 @@ import { hostname } from "node:os";
 import { Type } from "@sinclair/typebox";
 import { definePlugin } from "../../../core/plugin.ts";
 import { DataPlane } from "./data-plane.ts";
+import { mountEnvdProxy, presentsAccessToken, serveSandboxHost } from "./e2b/data-plane.ts";
+import { E2bRecords } from "./e2b/e2b-records.ts";
+import { e2bErrorBody, isE2bPath, mountE2bRoutes } from "./e2b/routes.ts";
 import { envelopeErrorBody, envelopeErrorStatus } from "./envelope.ts";
 import { SandboxLifecycle } from "./lifecycle.ts";
 import { LiveSandboxes } from "./live-sandboxes.ts";
@@ -38,6 +41,16 @@ const Config = Type.Object({
     description: "Admins sharing a store run the idle scan and the reconciler only while they hold this lease; a dead holder's lapses after it",
   }),
   rocklet_hosts: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Hosts of remote rocklets, besides loopback" }),
+  e2b_templates: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+    default: { base: "python:3.11" },
+    description: "E2B API: the image each templateID starts",
+  }),
+  e2b_domain: Type.Optional(
+    Type.String({
+      pattern: "^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+      description: "E2B API: serve sandbox hosts {port}-{sandboxId}.<this domain> (wildcard DNS, TLS in front), as the SDK's `domain`",
+    }),
+  ),
 });
 
 export default definePlugin({
@@ -80,6 +93,7 @@ export default definePlugin({
       startTimeoutMs: ctx.config.start_timeout_seconds * 1000,
     }, ctx.log);
     const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
+    const e2b = new E2bRecords(ctx.db());
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
     const warmups = new Warmups(operator, ctx.log);
     const lease = new Lease(ctx.config.admin_id ?? `${hostname()}:${ctx.paths.data}`, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
@@ -105,9 +119,17 @@ export default definePlugin({
       },
       http: {
         title: "ROCK admin",
-        errorBody: envelopeErrorBody,
-        errorStatus: envelopeErrorStatus,
-        mount: (app) => mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet, warmups }),
+        // E2B's routes answer errors as {code, message} with their status; ROCK's in its envelope.
+        errorBody: (e) => (isE2bPath(e.path) ? e2bErrorBody(e) : envelopeErrorBody(e)),
+        errorStatus: (status, path) => (isE2bPath(path) ? status : envelopeErrorStatus(status)),
+        tokenHeaders: ["X-API-Key"],
+        authenticate: (request, path) => presentsAccessToken(e2b, request, path, ctx.config.e2b_domain),
+        serveByHost: (request, server) => serveSandboxHost(request, server, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain }),
+        mount: (app) => {
+          mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet, warmups });
+          mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
+          return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain });
+        },
       },
     };
   },

@@ -123,6 +123,18 @@ export class SandboxRecords {
     if (where.spec) this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(where.spec), sandbox_id]);
     // In meta, which status responses echo; a restart on another deployment may not say, so it is cleared then.
     this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.isolation', ?) WHERE sandbox_id = ?`, [where.isolation ?? null, sandbox_id]);
+    // A new instance is not paused, whatever its predecessor was.
+    this.setPaused(sandbox_id, false);
+  }
+
+  /** Whether the running sandbox's processes are frozen (E2B's pause), in meta. */
+  setPaused(sandbox_id: string, paused: boolean) {
+    this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.paused', json(?)) WHERE sandbox_id = ?`, [paused ? "true" : "false", sandbox_id]);
+  }
+
+  isPaused(sandbox_id: string): boolean {
+    const row = this.db.query(`SELECT json_extract(meta, '$.paused') AS paused FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as { paused: number | null } | null;
+    return row?.paused === 1;
   }
 
   /**

@@ -4,6 +4,9 @@ import { isAbsolute, resolve } from "node:path";
 export const ROCKLET_BINARY_DEFAULT = "dist/rocklet";
 export const ROCKLET_SOURCE = "plugins/programs/rocklet/main.ts";
 
+/** The npm packages the rocklet imports (envd's Connect RPC): a rocklet run from source must see them too. */
+export const ROCKLET_PACKAGES = ["@connectrpc/connect", "@bufbuild/protobuf"];
+
 /** What to tell someone whose rocklet binary is missing. */
 export const ROCKLET_BUILD_HINT = "build it with: npx bun plugins/programs/rocklet/build.ts";
 

@@ -1,0 +1,141 @@
+/**
+ * The official e2b SDK against the admin on the real Docker engine: the rocklet binary (compiled, envd inside) in the
+ * test image's container; create → streamed command → background command killed → files (1 MiB binary) → the same
+ * sandbox through ROCK's routes → kill, and no container left.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import Docker from "dockerode";
+import { CommandExitError, Sandbox } from "e2b";
+import { ensureRockletBinary } from "../deployments/support.ts";
+import { bootAdminKernel, type RunningAdmin } from "../sdk/support.ts";
+import { available, dockerSocket, sandboxImage } from "../support/env.ts";
+import { api } from "../admin/support.ts";
+import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
+
+setDefaultTimeout(120_000);
+const socket = dockerSocket();
+const token = "e2b-docker-token-81fe";
+
+describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deployment", () => {
+  let engine: Docker;
+  let admin: RunningAdmin;
+  let opts: { apiUrl: string; sandboxUrl: string; apiKey: string };
+  const containersOf = async (id: string) =>
+    engine.listContainers({ all: true, filters: { label: ["rock.managed=true", `rock.sandbox_id=${id}`] } });
+
+  beforeAll(async () => {
+    engine = new Docker({ socketPath: socket });
+    const binary = await ensureRockletBinary();
+    admin = await bootAdminKernel(
+      `server:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
+        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
+    );
+    opts = { apiUrl: admin.baseUrl, sandboxUrl: `${admin.baseUrl}/envd`, apiKey: token };
+  }, 120_000);
+  afterAll(async () => {
+    await admin?.close();
+  });
+
+  test("create, stream, kill a background command, files, ROCK's routes on the same sandbox, kill", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 300_000, envs: { GREETING: "hello" } });
+    const id = sandbox.sandboxId;
+    try {
+      expect(await containersOf(id)).toHaveLength(1);
+      const chunks: { at: number; text: string }[] = [];
+      const started = Date.now();
+      const run = await sandbox.commands.run('echo "$GREETING"; sleep 1; echo done', { onStdout: (text) => void chunks.push({ at: Date.now() - started, text }) });
+      expect(run.stdout).toBe("hello\ndone\n");
+      expect(chunks[0]).toMatchObject({ text: "hello\n" });
+      expect(chunks[0].at).toBeLessThan(chunks.at(-1)!.at - 500);
+
+      expect((await sandbox.commands.run("id -un", { user: "root" })).stdout).toBe("root\n");
+      const background = await sandbox.commands.run("sleep 300", { background: true });
+      expect((await sandbox.commands.list()).map((p) => p.pid)).toContain(background.pid);
+      expect(await background.kill()).toBe(true);
+      expect(await background.wait().catch((e) => e)).toBeInstanceOf(CommandExitError);
+
+      // A terminal in the container (the image's /dev/pts).
+      let screen = "";
+      const terminal = await sandbox.pty.create({ cols: 80, rows: 24, onData: (data) => void (screen += new TextDecoder().decode(data)) });
+      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("echo $((6*7))\n"));
+      for (let i = 0; i < 250 && !screen.includes("42"); i++) await Bun.sleep(20);
+      expect(screen).toContain("42");
+      await sandbox.pty.kill(terminal.pid);
+
+      const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
+      await sandbox.files.write("/tmp/e2b/blob.bin", binary.buffer as ArrayBuffer);
+      const back = await sandbox.files.read("/tmp/e2b/blob.bin", { format: "bytes" });
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(binary))).toBe(0);
+
+      // Pause freezes the container (docker pause), connect thaws it; meanwhile calls are refused, not left hanging.
+      const marker = await sandbox.commands.run("sleep 300 & echo $!", { envs: {} });
+      expect(await sandbox.pause()).toBe(true);
+      expect(await sandbox.pause()).toBe(false);
+      expect((await engine.getContainer((await containersOf(id))[0].Id).inspect()).State.Paused).toBe(true);
+      expect((await sandbox.getInfo()).state).toBe("paused");
+      expect((await Sandbox.list({ ...opts, query: { state: ["paused"] } }).nextItems()).map((s) => s.sandboxId)).toContain(id);
+      const refused = await sandbox.commands.run("echo frozen", { requestTimeoutMs: 10_000 }).catch((e) => e);
+      expect(String(refused)).toContain("paused");
+      const pausedRock = await (
+        await fetch(`${admin.baseUrl}${api}/execute`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sandbox_id: id, command: "echo frozen" }),
+        })
+      ).json();
+      expect(pausedRock.result.failure_reason).toContain("is paused");
+      const resumed = await Sandbox.connect(id, opts);
+      expect((await engine.getContainer((await containersOf(id))[0].Id).inspect()).State.Paused).toBe(false);
+      expect((await resumed.getInfo()).state).toBe("running");
+      // The processes lived through the pause.
+      expect((await resumed.commands.run(`kill -0 ${marker.stdout.trim()} && echo alive`)).stdout).toBe("alive\n");
+
+      // Another port: a second rocklet (the mounted binary, without a token) listening inside the container only.
+      await sandbox.commands.run("/rock/rocklet --insecure --host 127.0.0.1 --port 9000 >/dev/null 2>&1 &");
+      const accessToken = (sandbox as unknown as { envdAccessToken: string }).envdAccessToken;
+      const inner = async () =>
+        fetch(`${admin.baseUrl}/envd/is_alive`, { headers: { "e2b-sandbox-id": id, "e2b-sandbox-port": "9000", "x-access-token": accessToken } });
+      let answer = await inner();
+      for (let i = 0; i < 50 && answer.status !== 200; i++) {
+        await Bun.sleep(100);
+        answer = await inner();
+      }
+      expect(await answer.json()).toEqual({ is_alive: true, message: "" });
+
+      const rock = await (
+        await fetch(`${admin.baseUrl}${api}/execute`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sandbox_id: id, command: "sha256sum /tmp/e2b/blob.bin | cut -c1-64" }),
+        })
+      ).json();
+      expect(rock.result.stdout.trim()).toBe(new Bun.CryptoHasher("sha256").update(binary).digest("hex"));
+    } finally {
+      expect(await sandbox.kill()).toBe(true);
+    }
+    for (let i = 0; i < 50 && (await containersOf(id)).some((c) => c.State === "running"); i++) await Bun.sleep(100);
+    expect((await containersOf(id)).filter((c) => c.State === "running")).toEqual([]);
+  });
+
+  test("a paused sandbox survives a reconcile pass and is killed (no container left)", async () => {
+    const sandbox = await Sandbox.create("base", { ...opts, timeoutMs: 300_000 });
+    const id = sandbox.sandboxId;
+    expect(await sandbox.pause()).toBe(true);
+    const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
+    await maintenance.reconcile();
+    expect((await Sandbox.getInfo(id, opts)).state).toBe("paused");
+    // Its idle timeout passes: a paused sandbox is kept (a running one beside it is stopped), and resuming restarts
+    // the timeout.
+    const running = await Sandbox.create("base", { ...opts, timeoutMs: 1_000 });
+    await Sandbox.setTimeout(id, 1_000, opts);
+    await Bun.sleep(1_500);
+    const expired = await maintenance.stopExpired();
+    expect(expired).toContain(running.sandboxId);
+    expect(expired).not.toContain(id);
+    const resumed = await Sandbox.connect(id, { ...opts, timeoutMs: 300_000 });
+    expect((await resumed.commands.run("echo back")).stdout).toBe("back\n");
+    expect(await sandbox.kill()).toBe(true);
+    for (let i = 0; i < 50 && (await containersOf(id)).length > 0; i++) await Bun.sleep(100);
+    expect(await containersOf(id)).toEqual([]);
+  });
+});
