@@ -21,17 +21,33 @@ export interface Operator {
   /** Removes whatever is left of a stopped sandbox. Idempotent. */
   delete(sandbox_id: string): Promise<void>;
   /**
-   * Starts a stopped sandbox again. Takes the spec, as ROCK's `restart(config, host_ip)` does, so that an operator
-   * needs no state of its own; the rocklet token may be new.
+   * Starts a stopped sandbox again. Takes the spec and where it ran, as ROCK's `restart(config, host_ip)` does, so
+   * that an operator needs no state of its own (one that places on several hosts puts it back on `previous.host_ip`);
+   * the rocklet token may be new.
    */
-  restart(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
+  restart(spec: SandboxSpec, signal?: AbortSignal, previous?: { host_ip?: string | null }): Promise<OperatorHandle>;
   /** Every instance the operator's runtime holds (for the admin's reconciler). */
   list(): Promise<{ sandbox_id: string; state: InstanceState }[]>;
+  /**
+   * Makes every host that may run sandboxes hold `image` (ROCK's warmup route): resolves once the work is under way
+   * (or rejects when it cannot begin), with `results` resolving when each host is done. Optional: an operator on one
+   * host pulls at start.
+   */
+  warmup?(image: string, signal?: AbortSignal): Promise<{ results: Promise<WarmupResult[]> }>;
   /** Where the running instance's rocklet answers (`Deployment.locate`); optional, null when it cannot say. */
   locate?(sandbox_id: string): Promise<SandboxHandle | null>;
   /** `Deployment.pause` / `resume`; absent when the deployment cannot pause. */
   pause?(sandbox_id: string): Promise<void>;
   resume?(sandbox_id: string): Promise<void>;
+}
+
+/** How one host fared in `Operator.warmup`. */
+export interface WarmupResult {
+  host_ip: string;
+  host_name: string;
+  ok: boolean;
+  /** Why the host could not get the image. */
+  reason?: string;
 }
 
 /** What an operator plugin's `setup` returns. */

@@ -12,6 +12,32 @@ export interface DockerSettings {
   socket: string;
 }
 
+/** A Swarm task as the engine reports it (the fields plugins read). */
+export interface SwarmTask {
+  ID: string;
+  ServiceID: string;
+  NodeID?: string;
+  CreatedAt: string;
+  DesiredState: string;
+  Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
+  Status: {
+    State: string;
+    Message?: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
+    PortStatus?: { Ports?: { Protocol?: string; TargetPort?: number; PublishedPort?: number; PublishMode?: string }[] };
+  };
+}
+
+/** A Swarm node as the engine reports it (the fields plugins read). */
+export interface SwarmNode {
+  ID: string;
+  Spec: { Labels?: Record<string, string>; Role: string; Availability: string };
+  Description?: { Hostname?: string; Resources?: { NanoCPUs?: number; MemoryBytes?: number } };
+  Status: { State: string; Addr?: string; Message?: string };
+  ManagerStatus?: { Addr?: string };
+}
+
 /**
  * One container of the plugin, opened through its ScopedDocker. Only the calls plugins need, addressed by the
  * container's id (not its name, which another container could take meanwhile); the engine stays out of reach.
@@ -160,6 +186,76 @@ export class ScopedDocker {
       throw new PermissionDenied(this.plugin, `docker:container:${idOrName}`, "the container is not one of this plugin's");
     }
     return { container: new ScopedContainer(this.#engine.getContainer(info.Id), info.Id), info };
+  }
+
+  /**
+   * Creates a Swarm service (the engine must be a manager) whose service and container labels carry the plugin's; the
+   * same refusals as a container (a mount of the engine's socket). Resolves with the service's id.
+   */
+  async createService(spec: Docker.ServiceSpec): Promise<string> {
+    const task = (spec.TaskTemplate ?? {}) as Docker.ContainerTaskSpec;
+    const container = task.ContainerSpec ?? {};
+    this.#refuseEngineAccess({ HostConfig: { Mounts: container.Mounts } });
+    const service = await this.#engine.createService({
+      ...spec,
+      Labels: { ...spec.Labels, ...this.labels },
+      TaskTemplate: { ...task, ContainerSpec: { ...container, Labels: { ...container.Labels, ...this.labels } } },
+    });
+    return service.id;
+  }
+
+  /** A service of this plugin by id or name; refuses anyone else's; null when there is none. */
+  async inspectService(idOrName: string): Promise<Docker.Service | null> {
+    let service: Docker.Service;
+    try {
+      service = await this.#engine.getService(idOrName).inspect();
+    } catch (error: any) {
+      if (error?.statusCode === 404) return null;
+      throw error;
+    }
+    if (service.Spec?.Labels?.[PLUGIN_LABEL] !== this.plugin) {
+      throw new PermissionDenied(this.plugin, `docker:service:${idOrName}`, "the service is not one of this plugin's");
+    }
+    return service;
+  }
+
+  /** Removes a service of this plugin (its tasks' containers go with it); false when it was already gone. */
+  async removeService(id: string): Promise<boolean> {
+    if (!(await this.inspectService(id))) return false;
+    try {
+      await this.#engine.getService(id).remove();
+      return true;
+    } catch (error: any) {
+      if (error?.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Services of this plugin, optionally narrowed by more label filters (which cannot widen it). */
+  listServices(extraLabels: Record<string, string> = {}): Promise<Docker.Service[]> {
+    const label = Object.entries({ ...extraLabels, ...this.labels }).map(([k, v]) => `${k}=${v}`);
+    return this.#engine.listServices({ filters: { label } });
+  }
+
+  /**
+   * The tasks of this plugin's services, or of the service `serviceId` only (filtered by the engine, so that a poll
+   * does not read every task of a large swarm). Those of a removed service stay listed until its containers are gone;
+   * the engine refuses to filter by a service it no longer has, so then all tasks are read.
+   */
+  async tasks(serviceId?: string): Promise<SwarmTask[]> {
+    let tasks: SwarmTask[];
+    try {
+      tasks = (await this.#engine.listTasks(serviceId === undefined ? {} : { filters: { service: [serviceId] } })) as SwarmTask[];
+    } catch (error: any) {
+      if (serviceId === undefined || error?.statusCode !== 404) throw error;
+      tasks = (await this.#engine.listTasks()) as SwarmTask[];
+    }
+    return tasks.filter((t) => (serviceId === undefined || t.ServiceID === serviceId) && t.Spec?.ContainerSpec?.Labels?.[PLUGIN_LABEL] === this.plugin);
+  }
+
+  /** The swarm's nodes (read-only: where tasks may run and at which address). */
+  async listNodes(): Promise<SwarmNode[]> {
+    return (await this.#engine.listNodes()) as SwarmNode[];
   }
 
   /** What the engine knows of an image; null when it has no such image. */

@@ -51,7 +51,8 @@ for (const kind of ["docker", "local"] as const) {
     const status = (id: string, all = false) => call("GET", `/get_status?sandbox_id=${id}${all ? "&include_all_states=true" : ""}`);
     /** Running instances of these sandboxes, as the runtime lists them. */
     const instancesOf = async (ids: string[]) => (await deployment.list()).filter((i) => ids.includes(i.sandbox_id));
-    const storeKeys = async () => (await client.keys(`${prefix}*`)).sort();
+    // Sandbox state only: the admin's maintenance lease stays while the admin runs.
+    const storeKeys = async () => (await client.keys(`${prefix}*`)).filter((key) => !key.endsWith(":maintenance-lease")).sort();
     /** Neither HTTP 5xx nor ROCK's internal failure (code 5000): only Success, or Failed naming the client's mistake. */
     const clean = (answer: Answer) => answer.status === 200 && (answer.body.status === "Success" || answer.body.result?.code === 4000);
     async function untilAlive(id: string, ms = 30_000) {

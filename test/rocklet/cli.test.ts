@@ -102,6 +102,29 @@ describe("rocklet command line", () => {
     expect(both.stderr).toContain("--token-stdin and --token-file exclude each other");
   });
 
+  test("--token-sha256 accepts only the token with that digest; the token itself is nowhere in the process", async () => {
+    const digest = new Bun.CryptoHasher("sha256").update("digest-token-42").digest("hex");
+    const rocklet = await spawnRocklet([bun, ENTRY, "--host", "127.0.0.1", "--port", "0", "--token-sha256", digest]);
+    try {
+      const url = `http://127.0.0.1:${rocklet.port}/execute`;
+      const body = JSON.stringify({ command: "tr '\\0' ' ' </proc/$PPID/cmdline; echo; env" });
+      expect((await fetch(url, { method: "POST", body })).status).toBe(401);
+      // The digest is what the command line holds, and it is not a token.
+      expect((await fetch(url, { method: "POST", body, headers: { authorization: `Bearer ${digest}` } })).status).toBe(401);
+      const ok = await (await fetch(url, { method: "POST", body, headers: { "x-rocklet-token": "digest-token-42" } })).json();
+      expect(ok.stdout).toContain(`--token-sha256 ${digest}`);
+      expect(ok.stdout).not.toContain("digest-token-42");
+    } finally {
+      await rocklet.stop();
+    }
+    const short = await runToExit([bun, ENTRY, "--port", "0", "--token-sha256", "abc"]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain("--token-sha256 expects a SHA-256 digest of 64 hex digits");
+    const both = await runToExit([bun, ENTRY, "--token-stdin", "--token-sha256", digest]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--token-sha256 excludes --token-stdin and --token-file");
+  });
+
   test("usage errors and --version", async () => {
     expect((await runToExit([bun, ENTRY, "--bogus"])).code).toBe(2);
     expect((await runToExit([bun, ENTRY, "--port", "99999"])).stderr).toContain("--port");

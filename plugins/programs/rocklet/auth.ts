@@ -43,12 +43,16 @@ export async function loadToken(
   return { token: null, from: "none" };
 }
 
+/** A SHA-256 digest as `--token-sha256` takes it: 64 hex digits. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
 /** Checks `Authorization: Bearer <token>`, `X-Rocklet-Token: <token>` or `X-Access-Token: <token>` in constant time. */
 export class TokenCheck {
   private readonly digest: Buffer;
 
-  constructor(token: string) {
-    this.digest = sha256(token);
+  /** `form` "sha256": `token` is the token's SHA-256 digest in hex (`--token-sha256`), not the token itself. */
+  constructor(token: string, form: "token" | "sha256" = "token") {
+    this.digest = form === "sha256" ? Buffer.from(token, "hex") : sha256(token);
   }
 
   accepts(headers: Headers): boolean {

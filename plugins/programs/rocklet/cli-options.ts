@@ -1,3 +1,4 @@
+import { SHA256_HEX } from "./auth.ts";
 import { DEFAULT_OPTIONS } from "./server.ts";
 
 export const ROCKLET_VERSION = "0.1.0";
@@ -7,6 +8,7 @@ export interface CliOptions {
   port: number;
   tokenFile: string | null;
   tokenStdin: boolean;
+  tokenSha256: string | null;
   insecure: boolean;
   maxSessions: number;
   maxUploadBytes: number;
@@ -21,7 +23,7 @@ export interface CliOptions {
 
 export const USAGE = `rocklet: the in-sandbox agent (ROCK-compatible HTTP API)
 
-Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-stdin | --token-file PATH | env ROCKLET_TOKEN] [options]
+Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-stdin | --token-file PATH | --token-sha256 HEX | env ROCKLET_TOKEN] [options]
 
   --host HOST               address to bind (default 0.0.0.0)
   --port PORT               port to listen on (default 8000; 0 picks a free port)
@@ -29,6 +31,8 @@ Usage: rocklet [--host 0.0.0.0] [--port 8000] [--token-stdin | --token-file PATH
                             deployment delivers it: in no file, environment or container config)
   --token-file PATH         read the access token from PATH, then delete the file
                             (otherwise the token comes from the ROCKLET_TOKEN environment variable)
+  --token-sha256 HEX        accept the token whose SHA-256 digest is HEX (how the swarm operator
+                            starts it: the service's spec holds the digest, never the token)
   --insecure                run without a token: anyone reaching the port can run commands
   --max-upload-bytes SIZE   largest accepted upload, e.g. 1g, 500m (default 1g); larger ones get HTTP 413
   --max-unzip-bytes SIZE    largest total size an uploaded zip may expand to (default 8g)
@@ -60,6 +64,7 @@ export function parseCli(argv: string[]): CliOptions {
     port: DEFAULT_OPTIONS.port,
     tokenFile: null,
     tokenStdin: false,
+    tokenSha256: null,
     insecure: false,
     maxSessions: DEFAULT_OPTIONS.maxSessions,
     maxUploadBytes: DEFAULT_OPTIONS.maxUploadBytes,
@@ -90,6 +95,10 @@ export function parseCli(argv: string[]): CliOptions {
         break;
       case "--token-stdin":
         options.tokenStdin = true;
+        break;
+      case "--token-sha256":
+        options.tokenSha256 = value();
+        if (!SHA256_HEX.test(options.tokenSha256)) throw new UsageError("--token-sha256 expects a SHA-256 digest of 64 hex digits");
         break;
       case "--max-sessions":
         options.maxSessions = integer(flag, value(), 1, 1e6);
@@ -128,6 +137,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
   }
   if (options.tokenStdin && options.tokenFile) throw new UsageError("--token-stdin and --token-file exclude each other");
+  if (options.tokenSha256 && (options.tokenStdin || options.tokenFile)) throw new UsageError("--token-sha256 excludes --token-stdin and --token-file");
   return options;
 }
 

@@ -38,18 +38,18 @@ async function main(): Promise<void> {
   if (dumpable) log(`WARNING: the rocklet's memory stays readable by processes of its user: ${dumpable}`);
   let source;
   try {
-    source = await loadToken(options, log);
+    source = options.tokenSha256 ? { token: null, from: "--token-sha256" } : await loadToken(options, log);
   } catch (error) {
     fail(`cannot read the token: ${(error as Error).message}`);
   }
-  if (source.token === null && !options.insecure) {
+  if (source.token === null && !options.tokenSha256 && !options.insecure) {
     fail(
       "refusing to start without an access token: anyone who can reach the port could run commands in this sandbox.\n" +
         "Set ROCKLET_TOKEN or pass --token-file PATH or --token-stdin (the orchestrator gives each sandbox its own token),\n" +
         "or pass --insecure to run without authentication (local development only).",
     );
   }
-  if (source.token === null) log("WARNING: running with --insecure, no authentication");
+  if (source.token === null && !options.tokenSha256) log("WARNING: running with --insecure, no authentication");
   // The token must not reach commands; sessions and execute get environmentWithoutSecrets() as well.
   delete process.env.ROCKLET_TOKEN;
   for (const name of Object.keys(ROCKLET_RUNTIME_ENV)) delete process.env[name];
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
       hostname: options.host,
       port: options.port,
       token: source.token,
+      tokenSha256: options.tokenSha256,
       maxUploadBytes: options.maxUploadBytes,
       maxUnzipBytes: options.maxUnzipBytes,
       requestTimeoutSeconds: options.requestTimeoutSeconds,

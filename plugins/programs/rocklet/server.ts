@@ -21,6 +21,8 @@ export interface RockletOptions {
   port: number;
   /** Required on every route except GET / and GET /is_alive; null only when started with --insecure. */
   token: string | null;
+  /** Instead of `token`: the SHA-256 digest (hex) of the token to require. */
+  tokenSha256?: string | null;
   maxUploadBytes: number;
   maxUnzipBytes: number;
   /** Deadline of routes that carry no timeout of their own. */
@@ -36,7 +38,7 @@ export interface RockletOptions {
   logError: (message: string) => void;
 }
 
-export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "logError" | "bashPath"> = {
+export const DEFAULT_OPTIONS: Omit<RockletOptions, "token" | "tokenSha256" | "logError" | "bashPath"> = {
   hostname: "0.0.0.0",
   port: 8000,
   maxUploadBytes: 1024 ** 3,
@@ -85,7 +87,8 @@ export function startRocklet(options: RockletOptions): RockletServer {
     maxUploadBytes: options.maxUploadBytes,
     maxQueuedBytes: options.maxOutputBytes,
   });
-  const tokenCheck = options.token === null ? null : new TokenCheck(options.token);
+  const tokenCheck =
+    options.token !== null ? new TokenCheck(options.token) : options.tokenSha256 ? new TokenCheck(options.tokenSha256, "sha256") : null;
   const authorized = (request: Request) => tokenCheck === null || tokenCheck.accepts(request.headers);
 
   const server: Server<PortforwardData> = Bun.serve<PortforwardData>({

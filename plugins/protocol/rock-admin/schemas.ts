@@ -23,6 +23,9 @@ export const StartRequest = lenient(t.Object({
 }));
 export type StartRequest = Static<typeof StartRequest>;
 
+/** ROCK's `/warmup/tasks`: make every host hold the image. */
+export const Warmup = lenient(t.Object({ image: NonBlank }));
+
 export const IdOnly = lenient(t.Object(SandboxId));
 export type IdOnly = Static<typeof IdOnly>;
 

@@ -510,7 +510,7 @@ export class SandboxLifecycle {
       this.records.transition(sandbox_id, "restart");
       this.records.respec(spec);
       const minutes = (record.meta as Record<string, unknown>).auto_clear_time;
-      return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal));
+      return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal, { host_ip: record.host_ip }));
     });
     return launch.running;
   }

@@ -3,6 +3,7 @@
  * placed by an operator plugin (config `operator`); data-plane calls go straight to each sandbox's rocklet with a
  * random per-sandbox token that never leaves the server.
  */
+import { hostname } from "node:os";
 import { Type } from "@sinclair/typebox";
 import { definePlugin } from "../../../core/plugin.ts";
 import { DataPlane } from "./data-plane.ts";
@@ -17,6 +18,8 @@ import { formatMemory, hostLimits, parseMemory } from "./resources.ts";
 import { RockletClient } from "./rocklet-client.ts";
 import { mountAdminRoutes } from "./routes.ts";
 import { SandboxRecords } from "./sandbox-records.ts";
+import { Warmups } from "./warmups.ts";
+import { Lease } from "./lease.ts";
 
 const MEMORY_PATTERN = "^\\s*\\d+(\\.\\d+)?\\s*[bkmgtBKMGT]?i?[bB]?\\s*$";
 
@@ -31,6 +34,12 @@ const Config = Type.Object({
   start_timeout_seconds: Type.Number({ default: 85, exclusiveMinimum: 0, description: "How long a start waits for the rocklet to answer" }),
   idle_scan_interval_ms: Type.Integer({ default: 60_000, minimum: 10, description: "How often expired sandboxes are looked for" }),
   reconcile_interval_ms: Type.Integer({ default: 30_000, minimum: 10, description: "How often records and the runtime are reconciled" }),
+  admin_id: Type.Optional(Type.String({ minLength: 1, description: "Names this admin among those sharing a store (default: host name and data dir); each needs its own" })),
+  maintenance_lease_ms: Type.Integer({
+    default: 15_000,
+    minimum: 100,
+    description: "Admins sharing a store run the idle scan and the reconciler only while they hold this lease; a dead holder's lapses after it",
+  }),
   rocklet_hosts: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Hosts of remote rocklets, besides loopback" }),
   e2b_templates: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
     default: { base: "python:3.11" },
@@ -86,19 +95,26 @@ export default definePlugin({
     const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const e2b = new E2bRecords(ctx.db());
     const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
+    const warmups = new Warmups(operator, ctx.log);
+    const lease = new Lease(ctx.config.admin_id ?? `${hostname()}:${ctx.paths.data}`, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
     const timers: (() => Promise<void>)[] = [];
 
     return {
       lifecycle,
       maintenance,
       live,
+      lease,
       async start() {
-        await maintenance.reconcile();
-        timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", () => maintenance.stopExpired()));
-        timers.push(maintenance.every(ctx.config.reconcile_interval_ms, "reconcile", () => maintenance.reconcile()));
+        if (await lease.acquire()) await maintenance.reconcile();
+        // Renewed three times per time to live: a holder that lives keeps it through a slow renewal or two.
+        timers.push(maintenance.every(Math.max(1, Math.floor(ctx.config.maintenance_lease_ms / 3)), "maintenance lease", () => lease.acquire()));
+        timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", async () => lease.held && maintenance.stopExpired()));
+        timers.push(maintenance.every(ctx.config.reconcile_interval_ms, "reconcile", async () => lease.held && maintenance.reconcile()));
       },
       async stop() {
         await Promise.all(timers.splice(0).map((clear) => clear()));
+        await lease.release();
+        await warmups.shutdown();
         await lifecycle.shutdown();
       },
       http: {
@@ -110,7 +126,7 @@ export default definePlugin({
         authenticate: (request, path) => presentsAccessToken(e2b, request, path, ctx.config.e2b_domain),
         serveByHost: (request, server) => serveSandboxHost(request, server, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain }),
         mount: (app) => {
-          mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet });
+          mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet, warmups });
           mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
           return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain });
         },

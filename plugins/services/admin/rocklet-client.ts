@@ -2,7 +2,18 @@
  * Calls a sandbox's rocklet with its token and turns every rocklet failure into a `RockFailure` instead of an empty
  * success (ROCK's §10 bugs): 511 exceptions and command timeouts are code 6000, an unreachable rocklet 5000.
  */
+import { PermissionDenied } from "../../../core/errors.ts";
 import { codes, RockFailure } from "./envelope.ts";
+
+/**
+ * A rocklet on a host the admin may not call (an operator placed it on another machine): an error naming the setting,
+ * at once, rather than a rocklet that never answers.
+ */
+function hostRefused(target: RockletTarget, error: unknown): RockFailure | null {
+  if (!(error instanceof PermissionDenied)) return null;
+  const host = new URL(target.rockletUrl).hostname;
+  return new RockFailure(codes.internal, `the sandbox's rocklet is on ${host}, which the admin may not call: add it to plugins.admin.rocklet_hosts`);
+}
 
 export interface RockletTarget {
   rockletUrl: string;
@@ -19,7 +30,9 @@ export class RockletClient {
     try {
       const res = await this.fetcher(`${target.rockletUrl}/is_alive`, { signal: AbortSignal.timeout(timeoutMs) });
       return res.ok && (await res.json())?.is_alive === true;
-    } catch {
+    } catch (error) {
+      const refused = hostRefused(target, error);
+      if (refused) throw refused;
       return false;
     }
   }
@@ -41,6 +54,8 @@ export class RockletClient {
     try {
       res = await this.fetcher(target.rockletUrl + path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${target.rockletToken}` } });
     } catch (error) {
+      const refused = hostRefused(target, error);
+      if (refused) throw refused;
       const why = error instanceof Error ? error.message : String(error);
       // Not the server's fault: the client asked before the start finished (is_alive says when it has).
       if (target.state === "pending") throw new RockFailure(codes.badRequest, `Sandbox ${target.sandbox_id} is still starting: its rocklet does not answer yet (${why})`);

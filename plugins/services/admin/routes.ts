@@ -13,6 +13,7 @@ import * as R from "../../protocol/rock-admin/results.ts";
 import * as S from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "../../protocol/rock-admin/states.ts";
 import { startResponse, statusResponse } from "./status.ts";
+import type { Warmups } from "./warmups.ts";
 
 export const prefix = "/apis/envs/sandbox/v1";
 const MAX_PAGE_SIZE = 2000;
@@ -23,6 +24,7 @@ export interface AdminParts {
   records: SandboxRecords;
   live: LiveSandboxes;
   rocklet: RockletClient;
+  warmups: Warmups;
 }
 
 /**
@@ -54,7 +56,7 @@ const idempotencyKey = (headers: Headers) => headers.get("idempotency-key") ?? u
 const filterable = new Set(Object.keys(S.ListFilters.properties));
 
 export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
-  const { lifecycle, dataPlane, records, live, rocklet } = parts;
+  const { lifecycle, dataPlane, records, live, rocklet, warmups } = parts;
 
   async function status(sandbox_id: string, includeAll: boolean) {
     let record = records.get(sandbox_id);
@@ -99,6 +101,10 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
       .post("/read_file", ({ body }) => enveloped("read file failed", () => dataPlane.readFile(body)), { body: S.ReadFile, response: R.answers(R.FileContent) })
       .post("/write_file", ({ body }) => enveloped("write file failed", () => dataPlane.writeFile(body)), { body: S.WriteFile, response: R.answers(R.Written) })
       .post("/upload", ({ body }) => enveloped("upload file failed", () => dataPlane.upload(body.sandbox_id, body.file, body.target_path)), { body: S.Upload, response: R.answers(R.Uploaded) })
+      .post("/warmup/tasks", async ({ body }) => {
+        const answer = await enveloped("warmup failed", () => warmups.start(body.image.trim()));
+        return answer.status === "Success" ? success(null, "warmup task started") : answer;
+      }, { body: S.Warmup, response: R.answers(t.Null()) })
       .post("/stop", ({ body }) =>
         enveloped("stop sandbox failed", async () => {
           await lifecycle.stop(body.sandbox_id);
