@@ -98,16 +98,13 @@ export function spawnAsOomVictim<T extends { pid: number }>(spawn: () => T): T {
 }
 
 /**
- * The runtime's file-system worker threads are started on first use and end after a while idle. In a sandbox that
+ * The runtime's file-system worker threads are started on first use (they stay once started). In a sandbox that
  * holds every pid of its cgroup (a fork bomb), starting one fails, and that aborts the whole rocklet: its first
- * write_file or upload after the bomb killed it. So they are started at once (enough operations at the same time make
- * the pool start all of them) and kept busy enough never to end.
+ * write_file or upload after the bomb killed it. So they are started at once: enough operations at the same time make
+ * the pool start all of them.
  */
-export async function keepWorkerThreads(): Promise<void> {
+export async function startWorkerThreads(): Promise<void> {
   const { availableParallelism } = await import("node:os");
   const { readFile } = await import("node:fs/promises");
-  const width = Math.max(8, 4 * availableParallelism());
-  const touch = () => Promise.all(Array.from({ length: width }, () => readFile("/proc/self/stat").catch(() => undefined)));
-  await touch();
-  setInterval(touch, 1000).unref();
+  await Promise.all(Array.from({ length: Math.max(8, 4 * availableParallelism()) }, () => readFile("/proc/self/stat").catch(() => undefined)));
 }

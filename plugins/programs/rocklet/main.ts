@@ -3,7 +3,7 @@ import { makeUndumpable } from "../process-secrets.ts";
 import { loadToken } from "./auth.ts";
 import { parseCli, ROCKLET_VERSION, USAGE, UsageError } from "./cli-options.ts";
 import { startRocklet } from "./server.ts";
-import { keepWorkerThreads } from "./limits.ts";
+import { startWorkerThreads } from "./limits.ts";
 import { ROCKLET_RUNTIME_ENV } from "../../protocol/rocklet-runtime.ts";
 
 /** Entry point of the rocklet binary: `rocklet --host 0.0.0.0 --port 8000` (see cli-options.ts for all flags). */
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   delete process.env.ROCKLET_TOKEN;
   for (const name of Object.keys(ROCKLET_RUNTIME_ENV)) delete process.env[name];
 
-  await keepWorkerThreads();
+  await startWorkerThreads();
   const bashPath = Bun.which("bash") ?? "/bin/bash";
   let server;
   try {
