@@ -217,7 +217,7 @@ describe.skipIf(!available("docker", socket))("admin: file routes while a sandbo
     }
     const named = threads();
     expect(named).toContain("Bun Pool 0");
-    expect(named.filter((name) => /JIT|HeapHelper|Collector/.test(name))).toEqual([]);
+    expect(named.filter((name) => /JIT|HeapHelper|Collector|WarmUp/.test(name))).toEqual([]);
     expect((await post("/create_session", { sandbox_id: id, session: "bomb" })).status).toBe("Success");
     await post("/run_in_session", { sandbox_id: id, session: "bomb", command: ":(){ :|:& };:", timeout: 5 });
     const [container] = (await ourContainers(engine)).filter((c) => c.Labels["rock.sandbox_id"] === id);
