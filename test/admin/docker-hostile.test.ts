@@ -19,6 +19,24 @@ const MAX_SESSIONS = 4;
 const hogs = (count: number) =>
   `for i in $(seq 1 ${count}); do ( { head -c 12m /dev/zero; sleep 600; } | tail >/dev/null & ); sleep 0.2; done; sleep 1; echo started`;
 
+/** An admin on the docker deployment whose sandboxes may have at most `pidsLimit` processes. */
+async function bootDockerAdmin(pidsLimit: number, dockerExtra = ""): Promise<RunningAdmin> {
+  const binary = await ensureRockletBinary();
+  return bootAdminKernel(
+    `docker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n${dockerExtra}` +
+      `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    pids_limit: ${pidsLimit}\n`,
+  );
+}
+
+/** Until the container holds at least `count` pids (the bomb took them; on a loaded machine that takes a while), bounded. */
+async function untilPidsHeld(engine: Docker, containerId: string, count: number): Promise<number> {
+  let pids = 0;
+  for (const until = Date.now() + 60_000; Date.now() < until && pids < count; await Bun.sleep(100)) {
+    pids = ((await engine.getContainer(containerId).stats({ stream: false })) as any).pids_stats?.current ?? 0;
+  }
+  return pids;
+}
+
 describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox keeps its rocklet, or is reported failed (real engine)", () => {
   let engine: Docker;
   let admin: RunningAdmin;
@@ -45,11 +63,7 @@ describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox k
 
   beforeAll(async () => {
     engine = new Docker({ socketPath: socket });
-    const binary = await ensureRockletBinary();
-    admin = await bootAdminKernel(
-      `docker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n    max_sessions: ${MAX_SESSIONS}\n` +
-        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    pids_limit: 128\n`,
-    );
+    admin = await bootDockerAdmin(128, `    max_sessions: ${MAX_SESSIONS}\n`);
     base = admin.baseUrl + api;
   }, 60_000);
   afterAll(async () => {
@@ -61,12 +75,9 @@ describe.skipIf(!available("docker", socket))("admin: a hostile docker sandbox k
     const id = await start("256m");
     expect((await post("/create_session", { sandbox_id: id, session: "bomb" })).status).toBe("Success");
     await post("/run_in_session", { sandbox_id: id, session: "bomb", command: ":(){ :|:& };:", timeout: 5 });
-    // On a loaded machine the bomb (half a CPU) takes a while to take every pid: the test starts once it has.
+    // The test starts once the bomb (half a CPU) holds the pids.
     const [container] = await containersOf(id);
-    for (const until = Date.now() + 60_000; Date.now() < until; await Bun.sleep(250)) {
-      const stats: any = await engine.getContainer(container!.Id).stats({ stream: false });
-      if ((stats.pids_stats?.current ?? 0) >= 120) break;
-    }
+    await untilPidsHeld(engine, container!.Id, 120);
 
     // While the bomb holds every pid, each call answers quickly; starting a process is refused naming the limit.
     // Under the bomb an answer may, rarely, be a dropped connection ("not reachable"): quick and clear, but not the
@@ -188,11 +199,7 @@ describe.skipIf(!available("docker", socket))("admin: file routes while a sandbo
 
   beforeAll(async () => {
     engine = new Docker({ socketPath: socket });
-    const binary = await ensureRockletBinary();
-    admin = await bootAdminKernel(
-      `docker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
-        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    pids_limit: 32\n`,
-    );
+    admin = await bootDockerAdmin(32);
     base = admin.baseUrl + api;
   }, 60_000);
   afterAll(async () => {
@@ -221,11 +228,7 @@ describe.skipIf(!available("docker", socket))("admin: file routes while a sandbo
     expect((await post("/create_session", { sandbox_id: id, session: "bomb" })).status).toBe("Success");
     await post("/run_in_session", { sandbox_id: id, session: "bomb", command: ":(){ :|:& };:", timeout: 5 });
     const [container] = (await ourContainers(engine)).filter((c) => c.Labels["rock.sandbox_id"] === id);
-    let pids = 0;
-    for (const until = Date.now() + 60_000; Date.now() < until && pids < 31; await Bun.sleep(100)) {
-      pids = ((await engine.getContainer(container!.Id).stats({ stream: false })) as any).pids_stats?.current ?? 0;
-    }
-    expect(pids).toBeGreaterThanOrEqual(31);
+    expect(await untilPidsHeld(engine, container!.Id, 31)).toBeGreaterThanOrEqual(31);
 
     for (let i = 0; i < 5; i++) {
       expect((await post("/write_file", { sandbox_id: id, path: `/tmp/held-${i}.txt`, content: `held ${i}` })).result).toMatchObject({ success: true });

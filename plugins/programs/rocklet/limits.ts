@@ -4,6 +4,8 @@
  * that a command exhausting the memory limit is killed instead of the rocklet.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { RockletError } from "./errors.ts";
 import { osError } from "./os-errors.ts";
 import { pythonRepr } from "../../protocol/python-repr.ts";
@@ -104,7 +106,5 @@ export function spawnAsOomVictim<T extends { pid: number }>(spawn: () => T): T {
  * the pool start all of them.
  */
 export async function startWorkerThreads(): Promise<void> {
-  const { availableParallelism } = await import("node:os");
-  const { readFile } = await import("node:fs/promises");
   await Promise.all(Array.from({ length: Math.max(8, 4 * availableParallelism()) }, () => readFile("/proc/self/stat").catch(() => undefined)));
 }
