@@ -48,6 +48,14 @@ describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-n
     if ((await up.exited) !== 0) throw new Error(`test/env/swarm up failed: ${await new Response(up.stderr).text()}`);
   };
   const workerState = async () => (await manager.listNodes()).find((n) => n.Spec?.Labels?.zone === "b")?.Status?.State;
+  /** The worker node is ready again and holds no container of the sandbox (bounded waits). */
+  const expectWorkerBackWithout = async (sandboxId: string) => {
+    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
+    expect(await workerState()).toBe("ready");
+    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${sandboxId}`] } });
+    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
+    expect(await ofSandbox()).toEqual([]);
+  };
 
   beforeAll(async () => {
     manager = new Docker({ socketPath: swarm!.managerSocket });
@@ -99,11 +107,7 @@ describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-n
       signalWorker("SIGCONT");
     }
     // Back: the node becomes ready again and removes the container of the removed service.
-    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
-    expect(await workerState()).toBe("ready");
-    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } });
-    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
-    expect(await ofSandbox()).toEqual([]);
+    await expectWorkerBackWithout(s.sandbox_id);
     expect((await manager.listTasks()).filter((t: any) => t.Spec?.ContainerSpec?.Labels?.["rock.sandbox_id"] === s.sandbox_id)).toEqual([]);
   }, 150_000);
 
@@ -128,11 +132,7 @@ describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-n
     await operator.stop(s.sandbox_id);
 
     await ensureWorker();
-    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
-    expect(await workerState()).toBe("ready");
-    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } });
-    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
-    expect(await ofSandbox()).toEqual([]);
+    await expectWorkerBackWithout(s.sandbox_id);
     for (const until = Date.now() + 10_000; Date.now() < until && shimOf(handle.instance_id); ) await Bun.sleep(250);
     expect(shimOf(handle.instance_id)).toBe(false);
   }, 150_000);
@@ -151,10 +151,6 @@ describe.skipIf(!swarm)("swarm operator: a node that stops answering (real two-n
     } finally {
       signalWorker("SIGCONT");
     }
-    for (const until = Date.now() + 60_000; Date.now() < until && (await workerState()) !== "ready"; ) await Bun.sleep(250);
-    expect(await workerState()).toBe("ready");
-    const ofSandbox = () => worker.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${s.sandbox_id}`] } });
-    for (const until = Date.now() + 30_000; Date.now() < until && (await ofSandbox()).length > 0; ) await Bun.sleep(250);
-    expect(await ofSandbox()).toEqual([]);
+    await expectWorkerBackWithout(s.sandbox_id);
   }, 150_000);
 });
