@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { AuthenticationError, CommandExitError, InvalidArgumentError, NotFoundError, Sandbox } from "e2b";
+import { expectTerminalAnswers } from "./harness.ts";
 import { api, bootAdmin, type AdminHarness } from "../admin/support.ts";
 
 setDefaultTimeout(60_000);
@@ -79,12 +80,7 @@ describe("a sandbox through the official SDK", () => {
       await watch.stop();
 
       // A terminal inside the local sandbox (bubblewrap's own /dev/pts).
-      let screen = "";
-      const terminal = await sandbox.pty.create({ cols: 80, rows: 24, onData: (data) => void (screen += new TextDecoder().decode(data)) });
-      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("echo $((6*7))\n"));
-      for (let i = 0; i < 250 && !screen.includes("42"); i++) await Bun.sleep(20);
-      expect(screen).toContain("42");
-      await sandbox.pty.kill(terminal.pid);
+      await expectTerminalAnswers(sandbox);
 
       // The local deployment cannot pause: refused naming why (the docker test pauses).
       const pause = await sandbox.pause().catch((e) => e);

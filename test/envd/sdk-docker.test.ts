@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import Docker from "dockerode";
 import { CommandExitError, Sandbox } from "e2b";
+import { expectTerminalAnswers } from "./harness.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { bootAdminKernel, type RunningAdmin } from "../sdk/support.ts";
 import { available, dockerSocket, sandboxImage } from "../support/env.ts";
@@ -55,12 +56,7 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       expect(await background.wait().catch((e) => e)).toBeInstanceOf(CommandExitError);
 
       // A terminal in the container (the image's /dev/pts).
-      let screen = "";
-      const terminal = await sandbox.pty.create({ cols: 80, rows: 24, onData: (data) => void (screen += new TextDecoder().decode(data)) });
-      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("echo $((6*7))\n"));
-      for (let i = 0; i < 250 && !screen.includes("42"); i++) await Bun.sleep(20);
-      expect(screen).toContain("42");
-      await sandbox.pty.kill(terminal.pid);
+      await expectTerminalAnswers(sandbox);
 
       const binary = crypto.getRandomValues(new Uint8Array(1024 * 1024));
       await sandbox.files.write("/tmp/e2b/blob.bin", binary.buffer as ArrayBuffer);
