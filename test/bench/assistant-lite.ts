@@ -9,8 +9,9 @@
  *   bun test/bench/assistant-lite.ts [requests-per-round] [rounds]
  */
 import { join } from "node:path";
-import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { freePort, tempProject } from "../support/project.ts";
 import { ms, percentile, sample, spawnAndReadLine } from "./support/measure.ts";
+import { startRockProcess } from "./support/rock-process.ts";
 
 const count = Number(process.argv[2] ?? 1000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -31,8 +32,7 @@ plugins:
     model_server: openai
     tools: [renew-instance]
 `);
-const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config }, stdout: "ignore", stderr: "inherit" });
-await waitForHttp(`http://127.0.0.1:${port}/health`);
+const rock = await startRockProcess(config, `http://127.0.0.1:${port}/health`);
 
 const lite = `http://127.0.0.1:${port}/v1/assistants/lite`;
 const direct = `http://127.0.0.1:${upstreamPort}/v1/chat/completions`;

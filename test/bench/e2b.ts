@@ -13,8 +13,9 @@ import { Sandbox } from "e2b";
 import { join } from "node:path";
 import { ensureRockletBinary } from "../deployments/support.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
-import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { freePort, tempProject } from "../support/project.ts";
 import { ms, percentile, sample } from "./support/measure.ts";
+import { startRockProcess } from "./support/rock-process.ts";
 
 const creates = Number(process.argv[2] ?? 10);
 const calls = Number(process.argv[3] ?? 500);
@@ -29,13 +30,8 @@ const config = project.config(
   `log:\n  level: warn\nserver:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
     `  local-operator:\n    deployment: docker\n  admin:\n    port: ${port}\n    reconcile_interval_ms: 600000\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
 );
-const admin = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], {
-  env: { ...process.env, ROCK_CONFIG: config, ROCK_DATA_DIR: join(project.root, "data") },
-  stdout: "ignore",
-  stderr: "inherit",
-});
 const baseUrl = `http://127.0.0.1:${port}`;
-await waitForHttp(`${baseUrl}/health`);
+const admin = await startRockProcess(config, `${baseUrl}/health`, join(project.root, "data"));
 const opts = { apiUrl: baseUrl, sandboxUrl: `${baseUrl}/envd`, apiKey: token };
 const rock = async (path: string, body: unknown) => {
   const res = await fetch(`${baseUrl}/apis/envs/sandbox/v1${path}`, {

@@ -13,9 +13,10 @@ import { join } from "node:path";
 import { nodeContainer } from "../../plugins/services/tool-manager/node-container.ts";
 import { createOptions } from "../../plugins/shared/containers/hardened.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
-import { freePort, repoRoot, tempProject, waitForHttp } from "../support/project.ts";
+import { freePort, tempProject } from "../support/project.ts";
 import { ensureTestNodeBinary, managerYaml, portRange, tenants } from "../tool-manager/support.ts";
 import { ms, percentile, sample } from "./support/measure.ts";
+import { startRockProcess } from "./support/rock-process.ts";
 
 const count = Number(process.argv[2] ?? 2000);
 const starts = Number(process.argv[3] ?? 5);
@@ -29,9 +30,8 @@ const port = freePort();
 const ports = portRange();
 const config = project.config(`log:\n  level: warn\n${managerYaml({ ports, managerPort: port, executeTimeoutMs: 10_000 })}`);
 const dataDir = join(project.root, "data");
-const rock = Bun.spawn([process.execPath, join(repoRoot, "core/cli.ts")], { env: { ...process.env, ROCK_CONFIG: config, ROCK_DATA_DIR: dataDir }, stdout: "ignore", stderr: "inherit" });
 const manager = `http://127.0.0.1:${port}`;
-await waitForHttp(`${manager}/health`);
+const rock = await startRockProcess(config, `${manager}/health`, dataDir);
 
 const headers = { "content-type": "application/json", authorization: `Bearer ${tenants.alpha}` };
 const post = (path: string, body: unknown) => fetch(manager + path, { method: "POST", headers, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
