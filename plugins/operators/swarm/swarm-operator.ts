@@ -73,6 +73,7 @@ function taskFailure(task: SwarmTask): string {
  */
 export class SwarmOperator implements Operator {
   readonly name: string;
+  readonly placementLabels: readonly string[];
 
   constructor(
     private readonly docker: ScopedDocker,
@@ -80,6 +81,7 @@ export class SwarmOperator implements Operator {
     private readonly log: Logger,
   ) {
     this.name = options.name;
+    this.placementLabels = options.placementLabels;
   }
 
   submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle> {
