@@ -11,6 +11,7 @@ import { api } from "../admin/support.ts";
 import { bootAdminKernel, newSandboxId, sandboxIdPrefix, type RunningAdmin } from "../sdk/support.ts";
 import { sandboxImage } from "../support/env.ts";
 import { testSwarm } from "../support/swarm.ts";
+import { Sandbox } from "../../plugins/clients/sdk/index.ts";
 
 const swarm = await testSwarm();
 
@@ -118,6 +119,15 @@ describe.skipIf(!swarm)("admin on the swarm operator (real two-node swarm)", () 
       for (const id of Object.values(ids)) expect((await post("/stop", { sandbox_id: id })).status).toBe("Success");
     }
     for (const id of Object.values(ids)) await nothingLeft(id);
+
+    // The SDK sends it as the start's placement.
+    const sdk = new Sandbox({ baseUrl: admin.baseUrl, image: sandboxImage(), sandboxId: newSandboxId("sdkzone"), cpus: 0.1, memory: "64m", placement: { zone: "b" } });
+    try {
+      expect((await sdk.start()).host_ip).toBe(swarm!.workerAddr);
+    } finally {
+      await sdk.stop();
+    }
+    await nothingLeft(sdk.sandboxId);
   }, 180_000);
 
   test("a placement no node satisfies is Failed with Swarm's reason within the placement wait, and nothing is left; a label the operator does not place by is refused", async () => {
