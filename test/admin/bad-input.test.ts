@@ -67,11 +67,14 @@ describe("admin: bad input is Failed with code 4000 and names the problem (HTTP 
     const oneHost = await admin.post("/start", { image: "x", memory: "1g", placement: { zone: "b" } });
     expect(oneHost).toMatchObject({ status: "Failed", result: { code: 4000 } });
     expect(oneHost.error).toMatch(/^placement: operator '.+' runs every sandbox on one host and takes no placement$/);
-    // null is absent, as pydantic's Optional.
-    const none = await admin.post("/start", { image: "x", memory: "1g", sandbox_id: `noplace-${process.pid}`, placement: null });
-    expect(none.status).toBe("Success");
-    expect((await admin.get(`/get_status?sandbox_id=noplace-${process.pid}`)).result).not.toHaveProperty("placement");
-    await admin.post("/stop", { sandbox_id: `noplace-${process.pid}` });
+    // null is absent, as pydantic's Optional, and so is a placement that names no label.
+    for (const [i, placement] of [null, {}].entries()) {
+      const id = `noplace-${process.pid}-${i}`;
+      expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id, placement })).status).toBe("Success");
+      expect((await admin.get(`/get_status?sandbox_id=${id}`)).result).not.toHaveProperty("placement");
+      expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).status).toBe("Success");
+      await admin.post("/stop", { sandbox_id: id });
+    }
     expect((await admin.deployment.list()).filter((s) => s.state === "running")).toEqual([]);
   }, 30_000);
 

@@ -101,6 +101,8 @@ export class SandboxLifecycle {
     }
     const spec = this.specFor(request, headers, env);
     const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
+    // Recorded (and compared with a repeated start) only when it names a label: `{}` is no placement.
+    const placement = request.placement && Object.keys(request.placement).length > 0 ? { placement: request.placement } : {};
     const wanted = {
       image: spec.image,
       sandbox_id: request.sandbox_id == null ? null : spec.sandbox_id,
@@ -110,7 +112,7 @@ export class SandboxLifecycle {
       auto_clear_time_minutes: autoClearMinutes,
       pull: request.pull ?? null,
       ...headers,
-      ...(request.placement ? { placement: request.placement } : {}),
+      ...placement,
       // Only E2B's creates set it; ROCK's starts compare as before.
       ...(Object.keys(env).length > 0 ? { env } : {}),
     };
@@ -119,15 +121,7 @@ export class SandboxLifecycle {
       const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
       const earlier = idempotencyKey === undefined ? null : this.records.byIdempotencyKey(idempotencyKey, since);
       if (earlier) return this.repeated(earlier, wanted, `Idempotency-Key '${idempotencyKey}'`);
-      const meta = {
-        ...headers,
-        image: spec.image,
-        cpus: spec.cpus,
-        memory: formatMemory(spec.memoryBytes),
-        disk: request.disk ?? "50G",
-        auto_clear_time: autoClearMinutes,
-        ...(request.placement ? { placement: request.placement } : {}),
-      };
+      const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes, ...placement };
       const record = this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
       if (!record) return this.repeated(this.records.get(spec.sandbox_id)!, wanted, `Sandbox ${spec.sandbox_id}`);
       return this.launch(spec, autoClearMinutes, (signal) => this.operator.submit(spec, signal));
