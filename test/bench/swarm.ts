@@ -80,28 +80,37 @@ async function leftovers() {
 }
 
 try {
-  // (a) start → alive, the three paths in turn, each iteration on one zone (a, b, a, …) so that both nodes count.
+  // (a) start → alive, the three paths in turn (their order rotating, so that none always follows the same
+  // removal), each iteration on one zone (a, b, a, …) so that both nodes count.
   const times = { admin: [] as number[], operator: [] as number[], raw: [] as number[] };
   for (let i = 0; i < starts + 1; i++) {
-    const warm = i === 0;
     const zone = i % 2 === 0 ? "a" : "b";
-    const [adminMs, started] = await timed(() => client.start({ image, cpus: 0.25, memory: "128m", sandbox_id: newId("a"), placement: { zone } }));
-    if (started.host_ip !== nodes[zone].addr) throw new Error(`zone ${zone} started on ${started.host_ip}`);
-    await client.stop(started.sandbox_id);
-
-    const spec = sandboxSpec(`${prefix}op`, { image, cpus: 0.25, memoryBytes: 128 * 1024 ** 2, pidsLimit: 4096, labels: { zone } });
-    const [operatorMs] = await timed(async () => {
-      const handle = await operator.submit(spec);
-      await waitAlive(handle.rockletUrl, handle.rockletToken, 30_000);
-    });
-    await operator.stop(spec.sandbox_id);
-
-    const [rawMs, raw] = await timed(() => startRawService(manager, rawSettings, newId("raw"), image, zone, nodes[zone].addr, 0.25, 128 * 1024 ** 2));
-    await removeRawService(manager, raw, [manager, worker]);
-    if (!warm) {
-      times.admin.push(adminMs);
-      times.operator.push(operatorMs);
-      times.raw.push(rawMs);
+    const paths: [keyof typeof times, () => Promise<number>][] = [
+      ["admin", async () => {
+        const [took, started] = await timed(() => client.start({ image, cpus: 0.25, memory: "128m", sandbox_id: newId("a"), placement: { zone } }));
+        if (started.host_ip !== nodes[zone].addr) throw new Error(`zone ${zone} started on ${started.host_ip}`);
+        await client.stop(started.sandbox_id);
+        return took;
+      }],
+      ["operator", async () => {
+        const spec = sandboxSpec(`${prefix}op`, { image, cpus: 0.25, memoryBytes: 128 * 1024 ** 2, pidsLimit: 4096, labels: { zone } });
+        const [took] = await timed(async () => {
+          const handle = await operator.submit(spec);
+          await waitAlive(handle.rockletUrl, handle.rockletToken, 30_000);
+        });
+        await operator.stop(spec.sandbox_id);
+        return took;
+      }],
+      ["raw", async () => {
+        const [took, raw] = await timed(() => startRawService(manager, rawSettings, newId("raw"), image, zone, nodes[zone].addr, 0.25, 128 * 1024 ** 2));
+        await removeRawService(manager, raw, [manager, worker]);
+        return took;
+      }],
+    ];
+    for (let k = 0; k < paths.length; k++) {
+      const [name, run] = paths[(i + k) % paths.length];
+      const took = await run();
+      if (i > 0) times[name].push(took); // the first round warms up
     }
   }
   const raw50 = median(times.raw);
