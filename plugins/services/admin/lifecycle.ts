@@ -14,7 +14,7 @@ import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient, RockletTarget } from "./rocklet-client.ts";
 import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
-import type { StartRequest } from "../../protocol/rock-admin/schemas.ts";
+import { PLACEMENT_TEXT, type StartRequest } from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "../../protocol/rock-admin/states.ts";
 
 export interface LifecycleLimits {
@@ -101,6 +101,8 @@ export class SandboxLifecycle {
     }
     const spec = this.specFor(request, headers, env);
     const autoClearMinutes = request.auto_clear_time_minutes ?? this.limits.defaultAutoClearMinutes;
+    // Recorded (and compared with a repeated start) only when it names a label: `{}` is no placement.
+    const placement = request.placement && Object.keys(request.placement).length > 0 ? { placement: request.placement } : {};
     const wanted = {
       image: spec.image,
       sandbox_id: request.sandbox_id == null ? null : spec.sandbox_id,
@@ -110,6 +112,7 @@ export class SandboxLifecycle {
       auto_clear_time_minutes: autoClearMinutes,
       pull: request.pull ?? null,
       ...headers,
+      ...placement,
       // Only E2B's creates set it; ROCK's starts compare as before.
       ...(Object.keys(env).length > 0 ? { env } : {}),
     };
@@ -118,7 +121,7 @@ export class SandboxLifecycle {
       const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
       const earlier = idempotencyKey === undefined ? null : this.records.byIdempotencyKey(idempotencyKey, since);
       if (earlier) return this.repeated(earlier, wanted, `Idempotency-Key '${idempotencyKey}'`);
-      const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes };
+      const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes, ...placement };
       const record = this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
       if (!record) return this.repeated(this.records.get(spec.sandbox_id)!, wanted, `Sandbox ${spec.sandbox_id}`);
       return this.launch(spec, autoClearMinutes, (signal) => this.operator.submit(spec, signal));
@@ -534,6 +537,7 @@ export class SandboxLifecycle {
     const memoryBytes = request.memory == null ? this.limits.defaultMemoryBytes : parseMemory(memoryText);
     if (memoryBytes === null) throw badRequest(`memory '${memoryText}' is not a size such as 512m or 8g`);
     if (memoryBytes > this.limits.maxMemoryBytes) throw badRequest(`memory ${memoryText} exceeds the maximum of ${formatMemory(this.limits.maxMemoryBytes)}`);
+    this.assertPlacement(request.placement ?? {}, headers);
     return {
       sandbox_id,
       image,
@@ -543,8 +547,25 @@ export class SandboxLifecycle {
       env,
       rockletToken: newToken(),
       pull: request.pull,
-      labels: { ...headers },
+      labels: { ...request.placement, ...headers },
     };
+  }
+
+  /** A placement names only labels the operator places by, and none of the labels the start's headers set. */
+  private assertPlacement(placement: Record<string, string>, headers: StartHeaders): void {
+    const keys = Object.keys(placement);
+    if (keys.length === 0) return;
+    for (const [key, value] of Object.entries(placement)) {
+      if (!PLACEMENT_TEXT.test(key)) throw badRequest(`placement: label name ${JSON.stringify(key)} is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      if (!PLACEMENT_TEXT.test(value)) throw badRequest(`placement.${key}: ${JSON.stringify(value)} is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    }
+    const offered = this.operator.placementLabels ?? [];
+    const name = this.operator.name;
+    if (offered.length === 0) throw badRequest(`placement: operator '${name}' runs every sandbox on one host and takes no placement`);
+    for (const key of keys) {
+      if (key in headers) throw badRequest(`placement.${key}: ${key} is set by the start's headers, not by placement`);
+      if (!offered.includes(key)) throw badRequest(`placement.${key}: operator '${name}' places by ${offered.join(", ")} only (plugins.${name}.placement_labels)`);
+    }
   }
 }
 
