@@ -79,7 +79,13 @@ export class Dispatcher {
           this.metrics.failures.inc({ name, reason: "no_worker" });
           return text(`No worker is registered under the name '${name}'.`, 404);
         }
-        endpoint = this.balancer.acquire(workers)?.endpoint;
+        try {
+          endpoint = (await this.balancer.acquire(workers))?.endpoint;
+        } catch (error) {
+          // The store does not answer: the kernel's 503 "store unavailable", as the registration routes answer then.
+          this.metrics.failures.inc({ name, reason: "store_unavailable" });
+          throw error;
+        }
         if (!endpoint) {
           this.metrics.failures.inc({ name, reason: "busy" });
           return text(`Every worker of '${name}' is busy; try again later.`, 503);
