@@ -20,15 +20,18 @@ const workerCounter = async (worker: WorkerProc, counter: string) => seriesValue
 
 /**
  * A worker that streams `chunks` pieces `pauseMs` apart and records how many streams it serves at once; it takes no
- * more than it is asked to, so only the Agents keep it within its slots.
+ * more than it is asked to, so only the Agents keep it within its slots. An input with "fail" gets a 500.
  */
 function countingWorker(chunks = 4, pauseMs = 40) {
   const counts = { now: 0, max: 0, served: 0 };
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch(request) {
-      if (new URL(request.url).pathname === "/health") return new Response(null, { status: 204 });
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/health") return new Response(null, { status: 204 });
+      if (path !== "/chat") return new Response("no such route", { status: 404 });
+      if ((await request.text()).includes("fail")) return new Response("broken", { status: 500 });
       counts.now++;
       counts.max = Math.max(counts.max, counts.now);
       let sent = 0;
@@ -98,6 +101,17 @@ describe.skipIf(!available("redis", redisUrl()))("two Agents on one Redis", () =
     await eventually(async () => (await loadKeys()).length === 0, 2000, "no load left in the store");
   }, 30_000);
 
+  test("a conversation longer than the lease keeps its slot: the holder renews it", async () => {
+    const text = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn"; // 4 s
+    const long = await chat(a, "one-slot", text);
+    expect(long.status).toBe(200);
+    await Bun.sleep(LEASE_MS + 300);
+    const during = await chat(b, "one-slot", "x");
+    expect([during.status, await during.text()]).toEqual([503, busy("one-slot")]);
+    expect(await long.text()).toBe(text);
+    expect(await workerCounter(slow, "worker_api_rejected_requests_total")).toBe(0);
+  }, 30_000);
+
   test("parallel chats split across both Agents never exceed a worker's slots", async () => {
     const worker = countingWorker();
     try {
@@ -128,6 +142,47 @@ describe.skipIf(!available("redis", redisUrl()))("two Agents on one Redis", () =
       worker.stop();
     }
   }, 60_000);
+
+  test("every end of a conversation gives its slot back once: done, client gone, worker error, chat/abort", async () => {
+    const worker = countingWorker(50, 40); // 2 s per answer
+    try {
+      expect(await (await post(a, "worker/register", { name: "ends", endpoint: worker.endpoint, slots: "2" })).text()).toBe("Success");
+      const stored = async () => {
+        const [key] = await loadKeys();
+        return key ? Object.values(JSON.parse((await redis.get(key))!) as Record<string, { n: number }>).map((entry) => entry.n) : [];
+      };
+      // One conversation holds a slot throughout; after each other one ends, exactly that one is left.
+      const holding = await chat(a, "ends", "hi");
+      expect(holding.status).toBe(200);
+      const settled = async () => {
+        await Bun.sleep(150);
+        expect(await stored()).toEqual([1]);
+      };
+
+      const leaving = new AbortController();
+      const left = await fetch(`${a.v1}chat/completions`, { method: "POST", body: form({ name: "ends", input: history(["hi", false]) }), signal: leaving.signal });
+      expect(left.status).toBe(200);
+      expect(await stored()).toEqual([2]);
+      leaving.abort();
+      await settled();
+
+      const failed = await chat(a, "ends", "fail");
+      expect([failed.status, await failed.text()]).toEqual([500, "The worker for 'ends' answered 500: broken"]);
+      await settled();
+
+      const aborted = await post(a, "chat/completions", { name: "ends", history_id: "9", user_id: "u", input: history(["hi", false]) });
+      expect(aborted.status).toBe(200);
+      expect(await (await post(a, "chat/abort", { history_id: "[9]", user_id: "u" })).text()).toBe("Success");
+      expect((await aborted.text()).length).toBeLessThan(50);
+      await settled();
+
+      expect(await holding.text()).toBe("x".repeat(50));
+      await eventually(async () => (await loadKeys()).length === 0, 2000, "no load left in the store");
+    } finally {
+      await post(a, "worker/unregister", { name: "ends", endpoint: worker.endpoint });
+      worker.stop();
+    }
+  }, 30_000);
 
   test("an Agent killed while it holds a slot: the slot comes back within the lease", async () => {
     const held = await chat(a, "one-slot", "abcdefghijklmnopqrst");
