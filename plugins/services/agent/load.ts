@@ -5,8 +5,10 @@
  * count, so the slots of an Agent that died come back within the lease. Every write is a compare-and-set of the
  * whole value, so two Agents racing for a worker's last slot cannot both take it.
  *
- * `held` is what this Agent really holds. Its writes for one worker run one after another, each writing `held` as it
- * is then, so a write that failed (store away) is made good by the next one, at the latest by the heartbeat.
+ * `held` is what this Agent really holds. Its writes for one worker run one at a time, each writing `held` as it is
+ * then, so a write that failed (store away) is made good by the next one, at the latest by the heartbeat. Whatever
+ * was asked while a write ran goes into the next one together (every take waiting, every release), so that many
+ * conversations on one worker cost one store round trip per write, not one each in a queue.
  */
 import type { Logger } from "../../../core/log.ts";
 import type { Store } from "../../../core/store/store.ts";
@@ -36,11 +38,22 @@ const isBoard = (value: unknown): value is Board => typeof value === "object" &&
 const isEntry = (entry: unknown): entry is Entry =>
   typeof entry === "object" && entry !== null && typeof (entry as Entry).n === "number" && typeof (entry as Entry).until === "number";
 
+interface Take {
+  view: LoadView;
+  slots: number;
+  settle(taken: boolean): void;
+  fail(error: unknown): void;
+}
+
 export class WorkerLoad {
   private readonly held = new Map<string, number>();
   /** The last value this Agent wrote under each worker's key, and when (`seq`): the expected value of its next write. */
   private readonly written = new Map<string, { board: Board | null; at: number }>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Takes waiting for the next write of each worker's entry. */
+  private readonly takes = new Map<string, Take[]>();
+  /** Workers whose entry the next write must bring up to `held` (a release, a renewal). */
+  private readonly dirty = new Set<string>();
+  private readonly writing = new Map<string, Promise<void>>();
   /** Workers whose stored entry may differ from `held` after a failed write. */
   private readonly unsynced = new Set<string>();
   private seq = 0;
@@ -73,43 +86,9 @@ export class WorkerLoad {
     return Object.keys(next).length ? next : null;
   }
 
-  /** Runs `task` after every earlier write of this worker's entry. */
-  private inOrder<T>(endpoint: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(endpoint) ?? Promise.resolve()).then(task);
-    const tail = run.catch(() => {});
-    this.queues.set(endpoint, tail);
-    void tail.then(() => {
-      if (this.queues.get(endpoint) === tail) this.queues.delete(endpoint);
-    });
-    return run;
-  }
-
-  /** Writes `n` over `expected`; true when the value was still `expected`. */
-  private async write(endpoint: string, expected: Board | null, n: number): Promise<boolean> {
-    const board = this.next(expected, n, Date.now());
-    let swapped: boolean;
-    try {
-      swapped = await this.store.compareAndSet(keyOf(endpoint), expected, board, { ttlMs: this.leaseMs });
-    } catch (error) {
-      // The write may or may not have happened: the heartbeat writes the truth once the store answers.
-      this.written.delete(endpoint);
-      this.markUnsynced(endpoint, error);
-      throw error;
-    }
-    if (swapped) this.written.set(endpoint, { board, at: ++this.seq });
-    return swapped;
-  }
-
   private markUnsynced(endpoint: string, error: unknown) {
     if (!this.unsynced.has(endpoint)) this.log.warn("cannot write a worker's load to the store; retrying with the heartbeat", { endpoint, error: (error as Error).message });
     this.unsynced.add(endpoint);
-  }
-
-  /** The expected value of a write: this Agent's last write when it is newer than `view`, else what was read. */
-  private expected(endpoint: string, view?: LoadView): Board | null | undefined {
-    const written = this.written.get(endpoint);
-    if (view && (!written || written.at <= view.readAt)) return view.board;
-    return written?.board;
   }
 
   heldOn(endpoint: string): number {
@@ -125,18 +104,17 @@ export class WorkerLoad {
   }
 
   /**
-   * One more conversation on the worker read in `view`, unless that fills more than its `slots`; false when it is full
-   * or another Agent wrote since the read (read again).
+   * One more conversation on the worker read in `view`, unless that fills more than its `slots`; false when it is full.
+   * Throws StoreUnavailable when the store does not answer.
    */
   take(view: LoadView, slots: number): Promise<boolean> {
-    return this.inOrder(view.endpoint, async () => {
-      const expected = this.expected(view.endpoint, view) ?? null;
-      const held = this.heldOn(view.endpoint);
-      if (this.others(expected, Date.now()) + held >= slots) return false;
-      if (!(await this.write(view.endpoint, expected, held + 1))) return false;
-      this.held.set(view.endpoint, this.heldOn(view.endpoint) + 1);
-      return true;
+    const taken = new Promise<boolean>((settle, fail) => {
+      const waiting = this.takes.get(view.endpoint);
+      if (waiting) waiting.push({ view, slots, settle, fail });
+      else this.takes.set(view.endpoint, [{ view, slots, settle, fail }]);
     });
+    void this.flush(view.endpoint);
+    return taken;
   }
 
   /** One conversation on the worker ended. Never throws: a write that fails is retried by the heartbeat. */
@@ -144,35 +122,84 @@ export class WorkerLoad {
     const held = this.heldOn(endpoint);
     if (held === 0) return;
     this.held.set(endpoint, held - 1);
-    void this.sync(endpoint);
+    this.dirty.add(endpoint);
+    void this.flush(endpoint);
   }
 
   /** Drops everything this Agent holds on a worker that is gone. */
   forget(endpoint: string): Promise<void> {
     if (!this.held.has(endpoint) && !this.unsynced.has(endpoint)) return Promise.resolve();
     this.held.set(endpoint, 0);
-    return this.sync(endpoint);
+    this.dirty.add(endpoint);
+    return this.flush(endpoint);
   }
 
-  /** Writes `held` (renewing the entry's lease) for one worker; a failure leaves it to the next heartbeat. */
-  private sync(endpoint: string): Promise<void> {
-    return this.inOrder(endpoint, async () => {
-      const key = keyOf(endpoint);
-      let expected = this.expected(endpoint);
-      if (expected === undefined) expected = await this.store.get<Board>(key);
-      for (let attempt = 1; ; attempt++) {
-        const held = this.heldOn(endpoint);
-        if (held === 0 && !(isBoard(expected) && this.agentId in expected)) break;
-        if (await this.write(endpoint, expected, held)) break;
-        if (attempt === attempts) throw new Error(`the load of ${endpoint} changed ${attempts} times while this Agent wrote it`);
-        expected = await this.store.get<Board>(key);
+  /** Writes what is pending for one worker, one write at a time; resolves when nothing is left to write. */
+  private flush(endpoint: string): Promise<void> {
+    let running = this.writing.get(endpoint);
+    if (!running) {
+      running = this.writeAll(endpoint);
+      this.writing.set(endpoint, running);
+    }
+    return running;
+  }
+
+  private async writeAll(endpoint: string): Promise<void> {
+    await null; // starts once flush() has recorded this run
+    try {
+      while (this.dirty.has(endpoint) || this.takes.has(endpoint)) {
+        const batch = this.takes.get(endpoint) ?? [];
+        this.takes.delete(endpoint);
+        const sync = this.dirty.delete(endpoint);
+        try {
+          await this.write(endpoint, batch, sync);
+        } catch (error) {
+          // The write may or may not have happened: the heartbeat writes the truth once the store answers.
+          this.written.delete(endpoint);
+          this.markUnsynced(endpoint, error);
+          for (const take of batch) take.fail(error);
+        }
       }
-      this.unsynced.delete(endpoint);
-      if (this.heldOn(endpoint) === 0) {
-        this.held.delete(endpoint);
-        this.written.delete(endpoint);
+    } finally {
+      // In the same step as the last check: whatever comes later starts a new run.
+      this.writing.delete(endpoint);
+    }
+  }
+
+  /** One compare-and-set of this Agent's entry: `held` plus as many of `batch` as the worker has room for. */
+  private async write(endpoint: string, batch: Take[], sync: boolean): Promise<void> {
+    const key = keyOf(endpoint);
+    const written = this.written.get(endpoint);
+    const freshest = batch.reduce<LoadView | undefined>((best, take) => (best && best.readAt >= take.view.readAt ? best : take.view), undefined);
+    let expected = freshest && (!written || written.at <= freshest.readAt) ? freshest.board : written?.board;
+    if (expected === undefined) expected = await this.store.get<Board>(key);
+    const slots = Math.min(...batch.map((take) => take.slots));
+    for (let attempt = 1; ; attempt++) {
+      const now = Date.now();
+      const held = this.heldOn(endpoint);
+      const granted = batch.length ? Math.max(0, Math.min(batch.length, slots - this.others(expected, now) - held)) : 0;
+      const mine = isBoard(expected) && this.agentId in expected;
+      if (granted === 0 && !(sync && (held > 0 || mine))) break; // nothing to write
+      const board = this.next(expected, held + granted, now);
+      if (await this.store.compareAndSet(key, expected, board, { ttlMs: this.leaseMs })) {
+        this.written.set(endpoint, { board, at: ++this.seq });
+        this.held.set(endpoint, this.heldOn(endpoint) + granted);
+        batch.splice(0, granted).forEach((take) => take.settle(true));
+        break;
       }
-    }).catch((error) => this.markUnsynced(endpoint, error));
+      if (attempt === attempts) throw new Error(`the load of ${endpoint} changed ${attempts} times while this Agent wrote it`);
+      expected = await this.store.get<Board>(key);
+    }
+    for (const take of batch) take.settle(false);
+    if (sync) this.unsynced.delete(endpoint);
+    if (this.heldOn(endpoint) === 0 && !this.unsynced.has(endpoint)) this.held.delete(endpoint);
+  }
+
+  /** Brings every worker's entry this Agent has or may have up to `held`, renewing its lease. */
+  private syncAll(): Promise<unknown> {
+    const endpoints = new Set([...this.held.keys(), ...this.unsynced]);
+    for (const endpoint of endpoints) this.dirty.add(endpoint);
+    return Promise.all([...endpoints].map((endpoint) => this.flush(endpoint)));
   }
 
   /**
@@ -187,9 +214,9 @@ export class WorkerLoad {
     } catch (error) {
       this.log.warn("cannot read the workers' load from the store", { error: (error as Error).message });
     }
-    await Promise.all([...this.unsynced].map((endpoint) => this.sync(endpoint)));
+    await this.syncAll();
     this.heartbeat = setInterval(() => {
-      this.beating ??= Promise.all([...new Set([...this.held.keys(), ...this.unsynced])].map((endpoint) => this.sync(endpoint))).finally(() => (this.beating = undefined));
+      this.beating ??= this.syncAll().finally(() => (this.beating = undefined));
     }, Math.max(1, Math.floor(this.leaseMs / 3)));
     this.heartbeat.unref?.();
   }
@@ -198,8 +225,7 @@ export class WorkerLoad {
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
     await this.beating;
-    const endpoints = [...new Set([...this.held.keys(), ...this.unsynced])];
-    for (const endpoint of endpoints) this.held.set(endpoint, 0);
-    await Promise.all(endpoints.map((endpoint) => this.sync(endpoint)));
+    for (const endpoint of this.held.keys()) this.held.set(endpoint, 0);
+    await this.syncAll();
   }
 }
