@@ -10,6 +10,7 @@
  * this one, with the same worker registered. `BENCH_REDIS_URL` puts the Agents' stores on that Redis (each its own
  * key prefix) instead of in-process.
  */
+import { readFileSync } from "node:fs";
 import { percentile, ms, sample } from "./support/measure.ts";
 import { eventually, form, history, startAgent, startWorker, stop, type AgentProc } from "../workers/support.ts";
 
@@ -33,12 +34,19 @@ if (baseline) {
   await eventually(() => listed(baseline), 10_000, "worker registered with the baseline");
 }
 
-type Target = { url: string; fields: Record<string, string> };
+type Target = { url: string; fields: Record<string, string>; pid?: number };
 const targets: Record<string, Target> = {
   direct: { url: worker.endpoint, fields: { input } },
-  ...(baseline ? { baseline: { url: `${baseline.v1}chat/completions`, fields: { name: "example", input } } } : {}),
-  agent: { url: `${agent.v1}chat/completions`, fields: { name: "example", input } },
+  ...(baseline ? { baseline: { url: `${baseline.v1}chat/completions`, fields: { name: "example", input }, pid: baseline.child.pid } } : {}),
+  agent: { url: `${agent.v1}chat/completions`, fields: { name: "example", input }, pid: agent.child.pid },
 };
+
+/** CPU time (user + system) a process has used so far, in ms (10 ms resolution). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 /** One request: [time to first byte, total] in ms. */
 async function once(target: Target): Promise<[number, number]> {
@@ -58,8 +66,9 @@ async function once(target: Target): Promise<[number, number]> {
   return [first, performance.now() - start];
 }
 
-/** p50 and p99 of time to first byte and of the whole answer, over one round. */
+/** p50 and p99 of time to first byte and of the whole answer, over one round; the Agent's CPU µs per request. */
 async function round(target: Target, concurrency: number) {
+  const cpuBefore = cpuMs(target.pid);
   const ttfb: number[] = [];
   const total = await sample(requests, concurrency, async () => {
     const [first, all] = await once(target);
@@ -67,7 +76,7 @@ async function round(target: Target, concurrency: number) {
     return all;
   });
   ttfb.sort((a, b) => a - b);
-  return [percentile(ttfb, 50), percentile(ttfb, 99), percentile(total, 50), percentile(total, 99)];
+  return [percentile(ttfb, 50), percentile(ttfb, 99), percentile(total, 50), percentile(total, 99), ((cpuMs(target.pid) - cpuBefore) * 1000) / requests];
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -75,11 +84,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 try {
   for (const target of Object.values(targets)) await sample(300, 8, async () => (await once(target))[1]); // warm-up
   console.log(`${requests} requests per round, ${rounds} alternating round(s), medians over rounds; ${redisUrl ? "Redis" : "in-process"} store; ms\n`);
-  console.log("concurrency  path      ttfb p50  ttfb p99  total p50  total p99");
+  console.log("concurrency  path      ttfb p50  ttfb p99  total p50  total p99  Agent CPU µs/request");
   for (const concurrency of [1, 8]) {
     const results: Record<string, number[][]> = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
     for (let i = 0; i < rounds; i++) for (const [name, target] of Object.entries(targets)) results[name].push(await round(target, concurrency));
-    const medians = Object.fromEntries(Object.entries(results).map(([name, rows]) => [name, [0, 1, 2, 3].map((column) => median(rows.map((row) => row[column])))]));
+    const medians = Object.fromEntries(Object.entries(results).map(([name, rows]) => [name, [0, 1, 2, 3, 4].map((column) => median(rows.map((row) => row[column])))]));
     for (const [name, row] of Object.entries(medians)) console.log(`${String(concurrency).padStart(11)}  ${name.padEnd(8)} ${row.map(ms).join("   ")}`);
     for (const name of Object.keys(targets).filter((name) => name !== "direct")) {
       console.log(`${"".padStart(11)}  added by ${name}: ${[0, 1, 2, 3].map((column) => ms(medians[name][column] - medians.direct[column])).join("   ")}`);
