@@ -30,7 +30,15 @@ export interface LoadView {
 }
 
 const prefix = "load:";
-const keyOf = (endpoint: string) => `${prefix}${encodeURIComponent(endpoint)}`;
+const keys = new Map<string, string>();
+const keyOf = (endpoint: string) => {
+  let key = keys.get(endpoint);
+  if (key === undefined) {
+    if (keys.size > 10_000) keys.clear();
+    keys.set(endpoint, (key = `${prefix}${encodeURIComponent(endpoint)}`));
+  }
+  return key;
+};
 /** Compare-and-set attempts of one write before it gives up (each failure means another Agent wrote meanwhile). */
 const attempts = 8;
 
