@@ -1,7 +1,7 @@
 /**
  * The Agent's shared load (plugins/services/agent/load.ts) with two Agents' views of one store, in-process and on
- * the test Redis (two connections): the last slot of a worker goes to exactly one of them, and a lapsed entry no
- * longer counts.
+ * the test Redis (two connections): the last slot of a worker goes to exactly one of them, a reservation to exactly one
+ * claimer, and a lapsed entry no longer counts.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { createLogger } from "../../core/log.ts";
@@ -36,13 +36,27 @@ function cases(name: string, stores: () => [Store, Store]) {
 
     test("two Balancers acquiring at once spread over the free workers, then none is left", async () => {
       const [one, two] = stores();
-      const a = new Balancer(new WorkerLoad(one, "agent-a", 10_000, log), 60_000);
-      const b = new Balancer(new WorkerLoad(two, "agent-b", 10_000, log), 60_000);
+      const a = new Balancer(new WorkerLoad(one, "agent-a", 10_000, log), one, 60_000);
+      const b = new Balancer(new WorkerLoad(two, "agent-b", 10_000, log), two, 60_000);
       const workers = [worker(2), worker(3)];
       const picked = await Promise.all([a.acquire(workers), b.acquire(workers), a.acquire(workers), b.acquire(workers)]);
       expect(picked.filter(Boolean).map((w) => w!.endpoint).sort()).toEqual(workers.map((w) => w.endpoint));
       expect(await Promise.all([a.acquire(workers), b.acquire(workers)])).toEqual([undefined, undefined]);
       await Promise.all([a.stop(), b.stop()]);
+    });
+
+    test("a reservation made by one Agent is claimed by another exactly once, and holds its slot until then", async () => {
+      const [one, two] = stores();
+      const a = new WorkerLoad(one, "agent-a", 10_000, log);
+      const b = new WorkerLoad(two, "agent-b", 10_000, log);
+      const target = worker(5, 1);
+      expect(await a.reserve((await a.read([target.endpoint]))[0], 1, "conversation", 10_000)).toBe(true);
+      expect(await b.take((await b.read([target.endpoint]))[0], 1)).toBe(false);
+      expect(await Promise.all([a.claim(target.endpoint, "conversation"), b.claim(target.endpoint, "conversation")])).toContainValues([true, false]);
+      expect((await a.read([target.endpoint]))[0].load).toBe(1);
+      expect(await b.cancel(target.endpoint, "conversation")).toBe(false);
+      await Promise.all([a.stop(), b.stop()]);
+      expect(await one.get(`load:${encodeURIComponent(target.endpoint)}`)).toBeNull();
     });
 
     test("an entry whose lease ran out does not count, though the key lives on", async () => {

@@ -182,6 +182,47 @@ describe.skipIf(!available("redis", redisUrl()))("two Agents on one Redis", () =
     }
   }, 30_000);
 
+  test("a conversation scheduled through A is served through B; chat/abort through B drops A's reservation", async () => {
+    const reservationKeys = () => redis.keys(`${keyPrefix}agent:reservation:*`);
+    const schedule = (agent: AgentProc, historyId: string) => post(agent, "worker/schedule", { name: "one-slot", history_id: historyId, user_id: "u" });
+    expect(await (await schedule(a, "20")).text()).toBe("READY");
+    expect(await (await schedule(b, "20")).text()).toBe("READY"); // the same conversation: the same slot
+    expect(await (await schedule(b, "21")).text()).toBe("BUSY");
+    const unscheduled = await chat(b, "one-slot", "x");
+    expect([unscheduled.status, await unscheduled.text()]).toEqual([503, busy("one-slot")]);
+    const scheduled = await post(b, "chat/completions", { name: "one-slot", history_id: "20", user_id: "u", input: history(["ok", false]) });
+    expect([scheduled.status, await scheduled.text()]).toEqual([200, "ok"]);
+    expect(await reservationKeys()).toEqual([]);
+    await eventually(async () => (await loadKeys()).length === 0, 2000, "no load left in the store");
+
+    expect(await (await schedule(a, "22")).text()).toBe("READY");
+    expect(await (await post(b, "chat/abort", { history_id: "[22]", user_id: "u" })).text()).toBe("Success");
+    expect(await reservationKeys()).toEqual([]);
+    expect(await loadKeys()).toEqual([]);
+    const free = await chat(b, "one-slot", "ok");
+    expect([free.status, await free.text()]).toEqual([200, "ok"]);
+  }, 30_000);
+
+  test("an unclaimed reservation lapses after reservation_ttl_ms, though the Agent that made it died", async () => {
+    const ttl = 1000;
+    // A lease far longer than the reservation: only the reservation's own expiry can free the slot.
+    const c = await startOne({ reservation_ttl_ms: ttl, load_lease_ms: 60_000 });
+    try {
+      await eventually(async () => (await listed(c, "one-slot")).length === 1, 5000, "C knows the worker");
+      expect(await (await post(c, "worker/schedule", { name: "one-slot", history_id: "30", user_id: "u" })).text()).toBe("READY");
+      const reserved = Date.now();
+      await stop(c, "SIGKILL");
+      expect((await chat(b, "one-slot", "x")).status).toBe(503);
+      let after: Response | undefined;
+      await eventually(async () => (after = await chat(b, "one-slot", "ok")).status === 200, 3 * ttl, "the reservation lapsed");
+      expect(Date.now() - reserved).toBeGreaterThanOrEqual(ttl);
+      expect(await after!.text()).toBe("ok");
+      await eventually(async () => (await redis.keys(`${keyPrefix}agent:*`)).every((key) => key.includes(":worker:")), 2000, "only registrations left");
+    } finally {
+      await stop(c, "SIGKILL");
+    }
+  }, 30_000);
+
   test("an Agent killed while it holds a slot: the slot comes back within the lease", async () => {
     const held = await chat(a, "one-slot", "abcdefghijklmnopqrst");
     expect(held.status).toBe(200);

@@ -1,9 +1,11 @@
 /**
  * Each worker's load, shared by every Agent on the store. Under `load:<endpoint>` each Agent has one entry,
- * `{ [agentId]: { n, until } }`: the conversations it holds on that worker (streaming or reserved), valid until
- * `until` (wall clock, ms). An Agent renews its entries every third of `leaseMs`; an entry past `until` does not
- * count, so the slots of an Agent that died come back within the lease. Every write is a compare-and-set of the
- * whole value, so two Agents racing for a worker's last slot cannot both take it.
+ * `{ [agentId]: { n, until } }`: the conversations it streams through that worker, valid until `until` (wall clock,
+ * ms). An Agent renews its entries every third of `leaseMs`; an entry past `until` does not count, so the slots of an
+ * Agent that died come back within the lease. A `worker/schedule` reservation is an entry of its own
+ * (`reserved <conversation>`, n 1, until its expiry), so that any Agent may claim it: the claim moves it into the
+ * claiming Agent's entry. Every write is a compare-and-set of the whole value, so two Agents racing for a worker's last
+ * slot cannot both take it.
  *
  * `held` is what this Agent really holds. Its writes for one worker run one at a time, each writing `held` as it is
  * then, so a write that failed (store away) is made good by the next one, at the latest by the heartbeat. Whatever
@@ -46,19 +48,27 @@ const isBoard = (value: unknown): value is Board => typeof value === "object" &&
 const isEntry = (entry: unknown): entry is Entry =>
   typeof entry === "object" && entry !== null && typeof (entry as Entry).n === "number" && typeof (entry as Entry).until === "number";
 
-interface Take {
-  view: LoadView;
-  slots: number;
-  settle(taken: boolean): void;
+/** What a write does besides bringing this Agent's entry up to `held`; each op is granted or not. */
+type Op =
+  | { kind: "take"; view: LoadView; slots: number }
+  | { kind: "reserve"; view: LoadView; slots: number; id: string; ttlMs: number }
+  | { kind: "claim"; id: string }
+  | { kind: "cancel"; id: string };
+
+interface Pending {
+  op: Op;
+  settle(granted: boolean): void;
   fail(error: unknown): void;
 }
+
+const reservedEntry = (id: string) => `reserved ${id}`;
 
 export class WorkerLoad {
   private readonly held = new Map<string, number>();
   /** The last value this Agent wrote under each worker's key, and when (`seq`): the expected value of its next write. */
   private readonly written = new Map<string, { board: Board | null; at: number }>();
-  /** Takes waiting for the next write of each worker's entry. */
-  private readonly takes = new Map<string, Take[]>();
+  /** Ops waiting for the next write of each worker's entry. */
+  private readonly pending = new Map<string, Pending[]>();
   /** Workers whose entry the next write must bring up to `held` (a release, a renewal). */
   private readonly dirty = new Set<string>();
   private readonly writing = new Map<string, Promise<void>>();
@@ -84,14 +94,13 @@ export class WorkerLoad {
     return count;
   }
 
-  /** `board` with this Agent's entry set to `n`, others' lapsed entries dropped; null when nothing is left. */
-  private next(board: Board | null, n: number, now: number): Board | null {
+  /** Others' entries in `board` that are still valid (a copy). */
+  private live(board: Board | null, now: number): Board {
     const next: Board = {};
     if (isBoard(board)) {
       for (const [id, entry] of Object.entries(board)) if (id !== this.agentId && isEntry(entry) && entry.until > now && entry.n > 0) next[id] = entry;
     }
-    if (n > 0) next[this.agentId] = { n, until: now + this.leaseMs };
-    return Object.keys(next).length ? next : null;
+    return next;
   }
 
   private markUnsynced(endpoint: string, error: unknown) {
@@ -111,18 +120,37 @@ export class WorkerLoad {
     return endpoints.map((endpoint, i) => ({ endpoint, board: boards[i], load: this.others(boards[i], now) + this.heldOn(endpoint), readAt }));
   }
 
+  private enqueue(endpoint: string, op: Op): Promise<boolean> {
+    const granted = new Promise<boolean>((settle, fail) => {
+      const waiting = this.pending.get(endpoint);
+      if (waiting) waiting.push({ op, settle, fail });
+      else this.pending.set(endpoint, [{ op, settle, fail }]);
+    });
+    void this.flush(endpoint);
+    return granted;
+  }
+
   /**
    * One more conversation on the worker read in `view`, unless that fills more than its `slots`; false when it is full.
    * Throws StoreUnavailable when the store does not answer.
    */
   take(view: LoadView, slots: number): Promise<boolean> {
-    const taken = new Promise<boolean>((settle, fail) => {
-      const waiting = this.takes.get(view.endpoint);
-      if (waiting) waiting.push({ view, slots, settle, fail });
-      else this.takes.set(view.endpoint, [{ view, slots, settle, fail }]);
-    });
-    void this.flush(view.endpoint);
-    return taken;
+    return this.enqueue(view.endpoint, { kind: "take", view, slots });
+  }
+
+  /** A slot on the worker read in `view` held for conversation `id` for `ttlMs`, unless it is full (true when already held). */
+  reserve(view: LoadView, slots: number, id: string, ttlMs: number): Promise<boolean> {
+    return this.enqueue(view.endpoint, { kind: "reserve", view, slots, id, ttlMs });
+  }
+
+  /** Turns the reservation `id` on the worker into a conversation of this Agent; false when it is gone (lapsed, claimed). */
+  claim(endpoint: string, id: string): Promise<boolean> {
+    return this.enqueue(endpoint, { kind: "claim", id });
+  }
+
+  /** Drops the reservation `id` on the worker; false when it was gone. */
+  cancel(endpoint: string, id: string): Promise<boolean> {
+    return this.enqueue(endpoint, { kind: "cancel", id });
   }
 
   /** One conversation on the worker ended. Never throws: a write that fails is retried by the heartbeat. */
@@ -155,9 +183,9 @@ export class WorkerLoad {
   private async writeAll(endpoint: string): Promise<void> {
     await null; // starts once flush() has recorded this run
     try {
-      while (this.dirty.has(endpoint) || this.takes.has(endpoint)) {
-        const batch = this.takes.get(endpoint) ?? [];
-        this.takes.delete(endpoint);
+      while (this.dirty.has(endpoint) || this.pending.has(endpoint)) {
+        const batch = this.pending.get(endpoint) ?? [];
+        this.pending.delete(endpoint);
         const sync = this.dirty.delete(endpoint);
         try {
           await this.write(endpoint, batch, sync);
@@ -165,7 +193,7 @@ export class WorkerLoad {
           // The write may or may not have happened: the heartbeat writes the truth once the store answers.
           this.written.delete(endpoint);
           this.markUnsynced(endpoint, error);
-          for (const take of batch) take.fail(error);
+          for (const pending of batch) pending.fail(error);
         }
       }
     } finally {
@@ -174,31 +202,58 @@ export class WorkerLoad {
     }
   }
 
-  /** One compare-and-set of this Agent's entry: `held` plus as many of `batch` as the worker has room for. */
-  private async write(endpoint: string, batch: Take[], sync: boolean): Promise<void> {
+  /** One compare-and-set of the worker's entries: this Agent's brought up to `held`, and as many of `batch` as fit. */
+  private async write(endpoint: string, batch: Pending[], sync: boolean): Promise<void> {
     const key = keyOf(endpoint);
     const written = this.written.get(endpoint);
-    const freshest = batch.reduce<LoadView | undefined>((best, take) => (best && best.readAt >= take.view.readAt ? best : take.view), undefined);
+    let freshest: LoadView | undefined;
+    for (const { op } of batch) if ((op.kind === "take" || op.kind === "reserve") && (!freshest || op.view.readAt > freshest.readAt)) freshest = op.view;
     let expected = freshest && (!written || written.at <= freshest.readAt) ? freshest.board : written?.board;
-    if (expected === undefined) expected = await this.store.get<Board>(key);
-    const slots = Math.min(...batch.map((take) => take.slots));
+    // A reservation is another Agent's write as a rule: what this Agent wrote last says nothing about it.
+    if (expected === undefined || batch.some(({ op }) => op.kind === "claim" || op.kind === "cancel")) expected = await this.store.get<Board>(key);
     for (let attempt = 1; ; attempt++) {
       const now = Date.now();
       const held = this.heldOn(endpoint);
-      const granted = batch.length ? Math.max(0, Math.min(batch.length, slots - this.others(expected, now) - held)) : 0;
-      const mine = isBoard(expected) && this.agentId in expected;
-      if (granted === 0 && !(sync && (held > 0 || mine))) break; // nothing to write
-      const board = this.next(expected, held + granted, now);
-      if (await this.store.compareAndSet(key, expected, board, { ttlMs: this.leaseMs })) {
-        this.written.set(endpoint, { board, at: ++this.seq });
-        this.held.set(endpoint, this.heldOn(endpoint) + granted);
-        batch.splice(0, granted).forEach((take) => take.settle(true));
+      const board = this.live(expected, now);
+      let room = Infinity;
+      for (const { op } of batch) if (op.kind === "take" || op.kind === "reserve") room = Math.min(room, op.slots);
+      for (const entry of Object.values(board)) room -= entry.n;
+      room -= held;
+      let mine = held;
+      let changed = false;
+      const granted = batch.map(({ op }) => {
+        const reserved = op.kind === "take" ? "" : reservedEntry(op.id);
+        if (op.kind === "reserve" && board[reserved]) return true;
+        if (op.kind === "take" || op.kind === "reserve") {
+          if (room <= 0) return false;
+          room--;
+          if (op.kind === "take") mine++;
+          else board[reserved] = { n: 1, until: now + op.ttlMs };
+        } else {
+          if (!board[reserved]) return false;
+          delete board[reserved];
+          if (op.kind === "claim") mine++;
+        }
+        return (changed = true);
+      });
+      const stored = isBoard(expected) && this.agentId in expected;
+      if (!changed && !(sync && (held > 0 || stored))) {
+        batch.forEach((pending, i) => pending.settle(granted[i]));
+        break;
+      }
+      if (mine > 0) board[this.agentId] = { n: mine, until: now + this.leaseMs };
+      const next = Object.keys(board).length ? board : null;
+      // The key lives as long as its longest entry (a reservation may outlive every lease).
+      const ttlMs = Math.max(1, ...Object.values(board).map((entry) => entry.until - now));
+      if (await this.store.compareAndSet(key, expected, next, { ttlMs })) {
+        this.written.set(endpoint, { board: next, at: ++this.seq });
+        this.held.set(endpoint, this.heldOn(endpoint) + mine - held);
+        batch.forEach((pending, i) => pending.settle(granted[i]));
         break;
       }
       if (attempt === attempts) throw new Error(`the load of ${endpoint} changed ${attempts} times while this Agent wrote it`);
       expected = await this.store.get<Board>(key);
     }
-    for (const take of batch) take.settle(false);
     if (sync) this.unsynced.delete(endpoint);
     if (this.heldOn(endpoint) === 0 && !this.unsynced.has(endpoint)) this.held.delete(endpoint);
   }

@@ -63,7 +63,7 @@ export default definePlugin({
     const registry = new WorkerRegistry(ctx.store);
     const agentId = config.agent_id ?? `${hostname()}:${crypto.randomUUID().slice(0, 8)}`;
     const load = new WorkerLoad(ctx.store, agentId, config.load_lease_ms, ctx.log);
-    const balancer = new Balancer(load, config.reservation_ttl_ms);
+    const balancer = new Balancer(load, ctx.store, config.reservation_ttl_ms);
     const metrics = agentMetrics(ctx.metrics, registry);
     const dispatcher = new Dispatcher(registry, balancer, metrics, ctx.log, {
       fetch: ctx.fetch,
