@@ -12,8 +12,8 @@ export interface Proc {
   exited: Promise<number>;
 }
 
-function spawn(cmd: string[], env: Record<string, string | undefined>): Proc & { stdoutLines: AsyncGenerator<string> } {
-  const child = Bun.spawn(cmd, { cwd: repoRoot, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+function spawn(cmd: string[], env: Record<string, string | undefined>, cwd = repoRoot): Proc & { stdoutLines: AsyncGenerator<string> } {
+  const child = Bun.spawn(cmd, { cwd, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   let err = "";
   (async () => {
     for await (const chunk of child.stderr as ReadableStream<Uint8Array>) err += new TextDecoder().decode(chunk);
@@ -62,16 +62,16 @@ export interface AgentProc extends Proc {
   v1: string;
 }
 
-/** `bun core/cli.ts` with a temp config that enables only the agent plugin. */
+/** `bun core/cli.ts` with a temp config that enables only the agent plugin; `root`: another checkout's (benchmarks). */
 export async function startAgent(
-  options: { port?: number; redisUrl?: string; keyPrefix?: string; agent?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: { port?: number; redisUrl?: string; keyPrefix?: string; agent?: Record<string, unknown>; env?: Record<string, string>; root?: string } = {},
 ): Promise<AgentProc> {
   const port = options.port ?? freePort();
   const dir = tempDir("agent-");
   const store = options.redisUrl ? { type: "redis", url: options.redisUrl, key_prefix: options.keyPrefix ?? "" } : { type: "memory" };
   const config = { data_dir: join(dir, "data"), store, plugins: { agent: { port, health_interval_ms: 200, ...options.agent } } };
   writeFileSync(join(dir, "rock.yml"), JSON.stringify(config));
-  const proc = spawn([bun, "core/cli.ts", "--config", join(dir, "rock.yml")], { ROCK_REDIS_URL: undefined, ROCK_STORE: undefined, ...options.env });
+  const proc = spawn([bun, "core/cli.ts", "--config", join(dir, "rock.yml")], { ROCK_REDIS_URL: undefined, ROCK_STORE: undefined, ...options.env }, options.root);
   const timeout = setTimeout(() => proc.child.kill(), 20_000);
   // next() rather than for-await + break, which would cancel the child's stdout.
   for (let line = await proc.stdoutLines.next(); !line.done && !line.value.startsWith("agent"); line = await proc.stdoutLines.next());

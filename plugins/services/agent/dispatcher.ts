@@ -63,7 +63,14 @@ export class Dispatcher {
     const name = field(form, "name", true);
     const historyId = field(form, "history_id") ?? "";
     const userId = field(form, "user_id") ?? "";
-    let endpoint = this.balancer.claim(name, historyId, userId);
+    let endpoint: string | undefined;
+    try {
+      // Only a conversation with a history id can have been scheduled (worker/schedule requires one).
+      if (historyId) endpoint = await this.balancer.claim(name, historyId, userId, this.registry.workers(name));
+    } catch (error) {
+      this.metrics.failures.inc({ name, reason: "store_unavailable" });
+      throw error;
+    }
     const forwardHeaders: Record<string, string> = {};
     for (const header of passedHeaders) {
       const value = headers.get(header);
@@ -79,7 +86,13 @@ export class Dispatcher {
           this.metrics.failures.inc({ name, reason: "no_worker" });
           return text(`No worker is registered under the name '${name}'.`, 404);
         }
-        endpoint = this.balancer.acquire(workers)?.endpoint;
+        try {
+          endpoint = (await this.balancer.acquire(workers))?.endpoint;
+        } catch (error) {
+          // The store does not answer: the kernel's 503 "store unavailable", as the registration routes answer then.
+          this.metrics.failures.inc({ name, reason: "store_unavailable" });
+          throw error;
+        }
         if (!endpoint) {
           this.metrics.failures.inc({ name, reason: "busy" });
           return text(`Every worker of '${name}' is busy; try again later.`, 503);
@@ -128,7 +141,7 @@ export class Dispatcher {
 
   /** Stops the conversations in `historyIds` of `userId`: asks their workers to abort and frees reservations. */
   async abort(historyIds: Set<string>, userId: string): Promise<number> {
-    let count = this.balancer.cancelHistories(historyIds, userId);
+    let count = await this.balancer.cancelHistories(historyIds, userId);
     const targets = [...this.streaming.values()].filter((s) => historyIds.has(s.historyId) && s.userId === userId);
     await Promise.all(
       targets.map(async (stream) => {

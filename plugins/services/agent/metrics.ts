@@ -2,7 +2,7 @@
 import type { PluginMetrics } from "../../../core/metrics.ts";
 import type { WorkerRegistry } from "./registry.ts";
 
-export type FailureReason = "no_worker" | "busy" | "unreachable" | "worker_error";
+export type FailureReason = "no_worker" | "busy" | "unreachable" | "worker_error" | "store_unavailable";
 
 export function agentMetrics(metrics: PluginMetrics, registry: WorkerRegistry) {
   return {

@@ -1,4 +1,5 @@
 import { Type, type TObject, type TSchema } from "@sinclair/typebox";
+import { hostname } from "node:os";
 import { hostAllowed } from "../../../core/permissions/fetch.ts";
 import { definePlugin } from "../../../core/plugin.ts";
 import * as A from "../../protocol/agent/schemas.ts";
@@ -6,6 +7,7 @@ import { Balancer } from "./balancer.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { FormProblem, asForm, field, historyIdList, refusal, text } from "./form.ts";
 import { HealthChecker } from "./health.ts";
+import { WorkerLoad } from "./load.ts";
 import { agentMetrics } from "./metrics.ts";
 import { WorkerRegistry } from "./registry.ts";
 
@@ -20,6 +22,10 @@ const Config = Type.Object({
   reservation_ttl_ms: Type.Integer({ minimum: 100, default: 60_000, description: "How long a worker/schedule reservation waits for its chat" }),
   worker_timeout_ms: Type.Integer({ minimum: 100, default: 120_000, description: "Deadline for a worker's response head" }),
   abort_timeout_ms: Type.Integer({ minimum: 100, default: 10_000 }),
+  agent_id: Type.Optional(
+    Type.String({ minLength: 1, description: "Names this Agent among those sharing a store (default: host name and a random id per process); each needs its own" }),
+  ),
+  load_lease_ms: Type.Integer({ minimum: 300, default: 15_000, description: "How long the slots of an Agent that died stay counted; renewed every third of it" }),
 });
 
 /**
@@ -55,7 +61,9 @@ export default definePlugin({
   setup(ctx) {
     const config = ctx.config;
     const registry = new WorkerRegistry(ctx.store);
-    const balancer = new Balancer(config.reservation_ttl_ms);
+    const agentId = config.agent_id ?? `${hostname()}:${crypto.randomUUID().slice(0, 8)}`;
+    const load = new WorkerLoad(ctx.store, agentId, config.load_lease_ms, ctx.log);
+    const balancer = new Balancer(load, ctx.store, config.reservation_ttl_ms);
     const metrics = agentMetrics(ctx.metrics, registry);
     const dispatcher = new Dispatcher(registry, balancer, metrics, ctx.log, {
       fetch: ctx.fetch,
@@ -96,12 +104,13 @@ export default definePlugin({
     return {
       async start() {
         await health.round(); // reloads registrations kept in the store and checks them before serving
+        await load.start();
         health.start();
       },
       async stop() {
         await health.stop();
         dispatcher.stop();
-        balancer.stop();
+        await balancer.stop();
       },
       http: {
         title: "Worker Framework Agent",
@@ -141,11 +150,11 @@ export default definePlugin({
             "/worker/schedule",
             A.ScheduleForm,
             A.answers.schedule,
-            guarded("BUSY", (form) => {
+            guarded("BUSY", async (form) => {
               const name = field(form, "name", true);
               const historyId = field(form, "history_id", true);
               const userId = field(form, "user_id") ?? "";
-              return text(balancer.reserve(name, historyId, userId, registry.workers(name)));
+              return text(await balancer.reserve(name, historyId, userId, registry.workers(name)));
             }),
           );
           app.get("/v1.0/worker/list", ({ query }: any) => {
