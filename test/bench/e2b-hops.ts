@@ -10,6 +10,9 @@
  * Beside the latency, the CPU time each process spent per call (from /proc: this client, the admin, the rocklet that
  * served it; the command's own processes not counted): on a shared machine the latency is noisy, the CPU time is not.
  *
+ * With `ROCK_BENCH_BASELINE=<another checkout>`, a second admin (and rocklet) built from that checkout runs beside,
+ * with its own sandbox, so that a change is measured before/after in the same run.
+ *
  *   bun test/bench/e2b-hops.ts [calls-per-probe=300]   (needs `bash test/env/up`)
  */
 import { Sandbox } from "e2b";
@@ -38,6 +41,8 @@ const config = project.config(
 );
 const adminUrl = `http://127.0.0.1:${port}`;
 const admin = await startRockProcess(config, `${adminUrl}/health`, join(project.root, "data"));
+const baselineTree = process.env.ROCK_BENCH_BASELINE;
+const baseline = baselineTree ? await startBaseline(baselineTree) : null;
 const instant = await spawnAndReadLine([process.execPath, join(import.meta.dir, "support/instant-envd.ts")]);
 const instantUrl = `http://127.0.0.1:${instant.line}`;
 const rockletPort = freePort();
@@ -102,10 +107,24 @@ const probes: [string, () => Promise<unknown>][] = [
   ["admin, docker: raw Connect Start to /envd", () => rawStart(`${adminUrl}/envd`, envdHeaders)],
   ["admin, docker: SDK commands.run", run(sandbox)],
 ];
+if (baseline) {
+  const { url, sandbox: other } = baseline;
+  probes.push(
+    ["baseline admin: POST /execute", () => executeAt(`${url}/apis/envs/sandbox/v1/execute`, { authorization: `Bearer ${token}` }, { sandbox_id: other.sandboxId, command: "echo hi" })],
+    ["baseline admin: SDK commands.run", run(other)],
+  );
+}
 const sandboxRocklet = await containerPid(sandbox.sandboxId);
 /** The process that serves each probe (besides this client): the instant server, the host rocklet, or the admin and the sandbox's rocklet. */
+const baselineRocklet = baseline ? await containerPid(baseline.sandbox.sandboxId) : 0;
 const servers = (name: string) =>
-  name.startsWith("instant") ? [instant.child.pid] : name.startsWith("host rocklet") ? [rocklet.pid] : [admin.pid, sandboxRocklet];
+  name.startsWith("instant")
+    ? [instant.child.pid]
+    : name.startsWith("host rocklet")
+      ? [rocklet.pid]
+      : name.startsWith("baseline")
+        ? [baseline!.admin.pid, baselineRocklet]
+        : [admin.pid, sandboxRocklet];
 const times = new Map<string, number[]>(probes.map(([name]) => [name, []]));
 const cpu = new Map<string, { client: number; servers: number[] }>(probes.map(([name]) => [name, { client: 0, servers: servers(name).map(() => 0) }]));
 try {
@@ -123,6 +142,9 @@ try {
   }
 } finally {
   await sandbox.kill().catch(() => undefined);
+  await baseline?.sandbox.kill().catch(() => undefined);
+  baseline?.admin.kill("SIGTERM");
+  await baseline?.admin.exited;
   rocklet.kill("SIGTERM");
   instant.child.kill("SIGTERM");
   admin.kill("SIGTERM");
@@ -161,4 +183,20 @@ async function containerPid(sandboxId: string): Promise<number> {
   const info = (await (await fetch(`http://docker/containers/${container.Id}/json`, { unix: socket })).json()) as { State: { Pid: number } };
   const children = readFileSync(`/proc/${info.State.Pid}/task/${info.State.Pid}/children`, "utf8").trim().split(" ").filter(Boolean);
   return children.length > 0 ? Number(children[0]) : info.State.Pid;
+}
+
+/** An admin and a rocklet built from another checkout (`tree`), with a sandbox of its own. */
+async function startBaseline(tree: string) {
+  const rockletPath = join(project.root, "rocklet-baseline");
+  const build = Bun.spawn([process.execPath, join(tree, "plugins/programs/rocklet/build.ts"), "--outfile", rockletPath], { stdout: "ignore", stderr: "inherit" });
+  if ((await build.exited) !== 0) throw new Error(`building the rocklet of ${tree} failed`);
+  const otherPort = freePort();
+  const otherConfig = join(project.root, "baseline.yml");
+  await Bun.write(otherConfig, readFileSync(config, "utf8").replace(binary, rockletPath).replace(`port: ${port}`, `port: ${otherPort}`));
+  const url = `http://127.0.0.1:${otherPort}`;
+  const env = { ...process.env, ROCK_CONFIG: otherConfig, ROCK_DATA_DIR: join(project.root, "baseline-data") };
+  const other = Bun.spawn([process.execPath, join(tree, "core/cli.ts")], { env, cwd: tree, stdout: "ignore", stderr: "inherit" });
+  await waitForHttp(`${url}/health`);
+  const otherSandbox = await Sandbox.create("base", { apiUrl: url, sandboxUrl: `${url}/envd`, apiKey: token, timeoutMs: 300_000 });
+  return { admin: other, url, sandbox: otherSandbox };
 }
