@@ -120,6 +120,18 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
     await maintenance.reconcile();
     expect((await Sandbox.getInfo(id, opts)).state).toBe("paused");
+    // Asked about, through either protocol, a paused sandbox answers at once: its frozen rocklet is not waited for
+    // (its probe's timeout is 2 s).
+    const timed = async (path: string) => {
+      const started = performance.now();
+      const response = await fetch(`${admin.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}`, "x-api-key": token } });
+      return { ms: performance.now() - started, body: await response.json() };
+    };
+    const info = await timed(`/sandboxes/${id}`);
+    const status = await timed(`${api}/get_status?sandbox_id=${id}`);
+    const alive = await timed(`${api}/is_alive?sandbox_id=${id}`);
+    expect([info.body.state, status.body.result.is_alive, alive.body.result]).toEqual(["paused", false, { is_alive: false, message: expect.stringContaining("is paused") }]);
+    expect(Math.max(info.ms, status.ms, alive.ms)).toBeLessThan(1_000);
     // Its idle timeout passes: a paused sandbox is kept (a running one beside it is stopped), and resuming restarts
     // the timeout.
     const running = await Sandbox.create("base", { ...opts, timeoutMs: 1_000 });
