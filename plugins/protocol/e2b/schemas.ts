@@ -22,6 +22,7 @@ export const NewSandbox = lenient(t.Object(
     metadata: t.Optional(t.Nullable(Metadata)),
     envVars: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
     secure: t.Optional(t.Boolean()),
+    autoPause: t.Optional(t.Boolean({ description: "Pause instead of kill at the timeout (`lifecycle.onTimeout: 'pause'`): refused, not offered" })),
   },
   { additionalProperties: true },
 ));
@@ -29,7 +30,7 @@ export type NewSandbox = Static<typeof NewSandbox>;
 
 export const TimeoutBody = lenient(t.Object({ timeout: Timeout }, { additionalProperties: true }));
 export const ConnectBody = lenient(t.Object({ timeout: t.Optional(Timeout) }, { additionalProperties: true }));
-/** `memory: false` (a filesystem-only snapshot) is not offered: a pause keeps the memory. */
+/** `memory: false` (E2B's filesystem-only snapshot) is accepted and served as a pause that keeps the memory. */
 export const PauseBody = lenient(t.Object({ memory: t.Optional(t.Boolean()) }, { additionalProperties: true }));
 export const SandboxParams = t.Object({ sandboxID: t.String({ minLength: 1 }) });
 

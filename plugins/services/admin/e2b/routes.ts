@@ -124,6 +124,10 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     if (image === undefined) {
       throw new HttpError(404, `template '${body.templateID}' not found (templates: ${Object.keys(templates).join(", ") || "none configured"})`, "templateID");
     }
+    // Accepted, it would be killed at its timeout where the client expects it kept: refused instead, saying so.
+    if (body.autoPause === true) {
+      throw new HttpError(400, "autoPause: pausing a sandbox at its timeout (lifecycle.onTimeout 'pause') is not offered: it would be killed; pause it with Sandbox.pause", "autoPause");
+    }
     const timeout = body.timeout ?? DEFAULT_TIMEOUT_SECONDS;
     const started = await rockFailureAsHttp(() =>
       lifecycle.start(
