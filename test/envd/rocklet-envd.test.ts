@@ -75,7 +75,7 @@ describe("commands", () => {
       return bytes;
     })();
     let together = 0;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
       const response = await fetch(`${rocklet.url}/process.Process/Start`, {
         method: "POST",
         headers: { "x-access-token": rocklet.token, "content-type": "application/connect+json" },
@@ -86,9 +86,9 @@ describe("commands", () => {
       if (first.includes('"start"') && first.includes(`"stdout":"${btoa("hi\n")}"`)) together++;
       while (!(await reader.read()).done);
     }
-    // Sent apart, the start event reaches the client alone nearly every time; held, nearly never (the hold is 5 ms,
-    // an echo on a loaded machine may take longer).
-    expect(together).toBeGreaterThanOrEqual(7);
+    // Sent apart, the start event reaches the client alone most times (together 3 times in 10 when the client reads
+    // late); held, nearly never (the hold is 5 ms, an echo on a loaded machine may take longer).
+    expect(together).toBeGreaterThanOrEqual(12);
     const started = performance.now();
     const silent = await sdkSandbox(rocklet).commands.run("sleep 30", { background: true, envs: noProfile });
     expect(performance.now() - started).toBeLessThan(1_000);
