@@ -224,11 +224,11 @@ describe("bad input", () => {
     expect(invalid.status).toBe(400);
     expect((await invalid.json()).message).toContain("timeout");
     expect(await Sandbox.getInfo("no-such-sandbox", opts).catch((e) => e)).toBeInstanceOf(NotFoundError);
-    // Pausing at the timeout is not offered: refused, naming the field, rather than a sandbox killed where the client
-    // expects it kept.
+    // The local deployment cannot pause: pausing at the timeout is refused, naming the field, rather than a sandbox
+    // killed where the client expects it kept.
     const autoPause = await Sandbox.create("base", { ...opts, lifecycle: { onTimeout: "pause" } }).catch((e) => e);
     expect(autoPause).toBeInstanceOf(SandboxError);
-    expect(autoPause.message).toStartWith("400: autoPause: pausing a sandbox at its timeout");
+    expect(autoPause.message).toStartWith("400: autoPause: this deployment cannot pause sandboxes");
     expect(await activeIds()).toEqual([]);
 
     const one = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });

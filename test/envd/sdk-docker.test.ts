@@ -148,4 +148,30 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     for (let i = 0; i < 50 && (await containersOf(id)).length > 0; i++) await Bun.sleep(100);
     expect(await containersOf(id)).toEqual([]);
   });
+
+  test("lifecycle onTimeout 'pause': the timeout pauses the sandbox instead of killing it; autoResume resumes it on use", async () => {
+    const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
+    const resuming = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause", autoResume: true } });
+    const kept = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause" } });
+    try {
+      const marker = await resuming.commands.run("sleep 300 & echo $!");
+      await Bun.sleep(1_500);
+      const expired = await maintenance.stopExpired();
+      expect(expired).not.toContain(resuming.sandboxId);
+      expect(expired).not.toContain(kept.sandboxId);
+      for (const sandbox of [resuming, kept]) {
+        expect((await sandbox.getInfo()).state).toBe("paused");
+        expect((await engine.getContainer((await containersOf(sandbox.sandboxId))[0].Id).inspect()).State.Paused).toBe(true);
+      }
+      // autoResume: the next call resumes it, and its processes lived through the pause.
+      expect((await resuming.commands.run(`kill -0 ${marker.stdout.trim()} && echo alive`)).stdout).toBe("alive\n");
+      expect((await resuming.getInfo()).state).toBe("running");
+      // Without it, a call is refused until a connect resumes the sandbox.
+      expect(String(await kept.commands.run("echo frozen", { requestTimeoutMs: 10_000 }).catch((e) => e))).toContain("paused");
+      expect((await (await Sandbox.connect(kept.sandboxId, opts)).commands.run("echo back")).stdout).toBe("back\n");
+    } finally {
+      expect(await resuming.kill()).toBe(true);
+      expect(await kept.kill()).toBe(true);
+    }
+  });
 });

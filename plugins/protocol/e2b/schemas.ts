@@ -22,7 +22,8 @@ export const NewSandbox = lenient(t.Object(
     metadata: t.Optional(t.Nullable(Metadata)),
     envVars: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
     secure: t.Optional(t.Boolean()),
-    autoPause: t.Optional(t.Boolean({ description: "Pause instead of kill at the timeout (`lifecycle.onTimeout: 'pause'`): refused, not offered" })),
+    autoPause: t.Optional(t.Boolean({ description: "Pause instead of kill at the timeout (`lifecycle.onTimeout: 'pause'`)" })),
+    autoResume: t.Optional(t.Nullable(t.Object({ enabled: t.Boolean() }, { additionalProperties: true, description: "A data-plane call resumes the paused sandbox" }))),
   },
   { additionalProperties: true },
 ));

@@ -52,6 +52,8 @@ export interface EnvdProxyParts {
   domain?: string;
   records: SandboxRecords;
   dataPlane: DataPlane;
+  /** Thaws a paused sandbox (for one created with E2B's `autoResume`). */
+  resume: (sandbox_id: string) => Promise<unknown>;
   fetch: typeof fetch;
 }
 
@@ -166,7 +168,11 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
     throw new HttpError(400, `E2b-Sandbox-Port: '${port}' is not a port (1-65535)`, PORT_HEADER);
   }
   const envd = portNumber === ENVD_PORT;
-  if (parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+  if (parts.records.isPaused(sandbox)) {
+    if (!parts.e2b.get(sandbox)?.auto_resume) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+    // Created with E2B's autoResume: the call resumes it, as E2B's proxy does.
+    await parts.resume(sandbox).catch(() => undefined);
+  }
   let target: RockletTarget;
   try {
     target = await parts.dataPlane.target(sandbox);

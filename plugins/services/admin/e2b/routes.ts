@@ -124,9 +124,10 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     if (image === undefined) {
       throw new HttpError(404, `template '${body.templateID}' not found (templates: ${Object.keys(templates).join(", ") || "none configured"})`, "templateID");
     }
-    // Accepted, it would be killed at its timeout where the client expects it kept: refused instead, saying so.
-    if (body.autoPause === true) {
-      throw new HttpError(400, "autoPause: pausing a sandbox at its timeout (lifecycle.onTimeout 'pause') is not offered: it would be killed; pause it with Sandbox.pause", "autoPause");
+    const lifecycleOptions = { on_timeout: body.autoPause === true ? "pause" : "kill", auto_resume: body.autoResume?.enabled === true } as const;
+    // Accepted where nothing can pause, the sandbox would be killed at its timeout where the client expects it kept.
+    if (lifecycleOptions.on_timeout === "pause" && !lifecycle.canPause()) {
+      throw new HttpError(400, "autoPause: this deployment cannot pause sandboxes (the docker deployment can): it would be killed at its timeout", "autoPause");
     }
     const timeout = body.timeout ?? DEFAULT_TIMEOUT_SECONDS;
     const started = await rockFailureAsHttp(() =>
@@ -139,7 +140,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     );
     const record = await rockFailureAsHttp(() => started.running);
     // A create repeated with its Idempotency-Key gets the same sandbox and keeps its token.
-    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {});
+    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {}, lifecycleOptions);
     set.status = 201;
     return connected(record);
   };
