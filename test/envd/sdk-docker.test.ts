@@ -154,6 +154,8 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     const resuming = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause", autoResume: true } });
     const kept = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause" } });
     try {
+      expect((await kept.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: false });
+      expect((await resuming.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: true });
       const marker = await resuming.commands.run("sleep 300 & echo $!");
       await Bun.sleep(1_500);
       const expired = await maintenance.stopExpired();

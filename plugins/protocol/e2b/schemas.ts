@@ -71,7 +71,15 @@ export const ListedSandbox = t.Object({
 }, { additionalProperties: true });
 export type ListedSandbox = Static<typeof ListedSandbox>;
 
-export const SandboxDetail = t.Object({ ...ListedSandbox.properties, domain: t.Null() }, { additionalProperties: true });
+export const SandboxDetail = t.Object(
+  {
+    ...ListedSandbox.properties,
+    domain: t.Null(),
+    /** What the timeout does (`autoPause` at create) and whether a call resumes a paused sandbox. */
+    lifecycle: t.Object({ onTimeout: t.Union([t.Literal("kill"), t.Literal("pause")]), autoResume: t.Boolean() }),
+  },
+  { additionalProperties: true },
+);
 
 /** The answer of DELETE and of setTimeout: 204, no body. */
 export const NoContent = t.String({ maxLength: 0, description: "No content (HTTP 204)" });

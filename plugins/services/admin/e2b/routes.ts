@@ -180,10 +180,15 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       },
       { params: E.SandboxParams, body: E.ConnectBody, response: { 201: E.Sandbox } },
     )
-    .get("/sandboxes/:sandboxID", async ({ params }) => ({ ...(await listed(active(params.sandboxID))), domain: null }), {
-      params: E.SandboxParams,
-      response: { 200: E.SandboxDetail },
-    })
+    .get(
+      "/sandboxes/:sandboxID",
+      async ({ params }) => {
+        const record = active(params.sandboxID);
+        const extra = e2b.get(record.sandbox_id);
+        return { ...(await listed(record)), domain: null, lifecycle: { onTimeout: extra?.on_timeout ?? "kill", autoResume: extra?.auto_resume ?? false } };
+      },
+      { params: E.SandboxParams, response: { 200: E.SandboxDetail } },
+    )
     .delete(
       "/sandboxes/:sandboxID",
       async ({ params }) => {
