@@ -1,7 +1,7 @@
 /**
  * envd's server-streaming RPCs (process Start and Connect, WatchDir) in their plain Connect shape, served without the
  * library's generic pipeline: `commands.run` is one Start, and the ten async-iterable stages that `createFetchHandler`
- * puts around every message cost the rocklet about 0.9 ms of CPU per command, as much as spawning the command. The
+ * puts around every message cost the rocklet 1-1.5 ms of CPU per command, more than spawning the command. The
  * pieces are still Connect's and protobuf-es's (content type, timeout, handler context, serialization, envelopes, the
  * end-of-stream message), in the order the library's Connect handler uses them. Any other shape (compression, a bad
  * timeout, a body that is not exactly one message) goes to the library's handler, which answers it as before.
