@@ -76,7 +76,7 @@ export const SandboxDetail = t.Object(
     ...ListedSandbox.properties,
     domain: t.Null(),
     /** What the timeout does (`autoPause` at create) and whether a call resumes a paused sandbox. */
-    lifecycle: t.Object({ onTimeout: t.Union([t.Literal("kill"), t.Literal("pause")]), autoResume: t.Boolean() }),
+    lifecycle: t.Object({ onTimeout: t.Union([t.Literal("kill"), t.Literal("pause")]), autoResume: t.Boolean() }, { additionalProperties: true }),
   },
   { additionalProperties: true },
 );
