@@ -3,6 +3,7 @@
  * requests where the shape matters (tokens, malformed Connect bodies).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AuthenticationError, CommandExitError, FileType, InvalidArgumentError, NotFoundError, TimeoutError } from "e2b";
 import { execSync } from "node:child_process";
 import { existsSync, statSync, unlinkSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { setDefaultTimeout } from "bun:test";
 import { scratchDir, startTestRocklet, type TestRocklet } from "../rocklet/harness.ts";
 import { sdkSandbox } from "./harness.ts";
+import { StartRequestSchema, StartResponseSchema } from "../../plugins/protocol/envd/process/process_pb.ts";
 
 setDefaultTimeout(30_000); // two shared cores: a login shell can take seconds to start
 
@@ -62,6 +64,35 @@ describe("commands", () => {
     expect(result.stdout).toBe("first\nsecond\n");
     expect(total).toBeGreaterThan(1400);
     expect(firstAt).toBeLessThan(total - 1000);
+  });
+
+  test("a short command's start event leaves with its output (one chunk less per hop); a silent one's at once", async () => {
+    const body = (() => {
+      const payload = new TextEncoder().encode(JSON.stringify({ process: { cmd: "/bin/echo", args: ["hi"] } }));
+      const bytes = new Uint8Array(5 + payload.length);
+      new DataView(bytes.buffer).setUint32(1, payload.length);
+      bytes.set(payload, 5);
+      return bytes;
+    })();
+    let together = 0;
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${rocklet.url}/process.Process/Start`, {
+        method: "POST",
+        headers: { "x-access-token": rocklet.token, "content-type": "application/connect+json" },
+        body,
+      });
+      const reader = response.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      if (first.includes('"start"') && first.includes(`"stdout":"${btoa("hi\n")}"`)) together++;
+      while (!(await reader.read()).done);
+    }
+    // Sent apart, the start event reaches the client alone most times (together 3 times in 10 when the client reads
+    // late); held, nearly never (the hold is 5 ms, an echo on a loaded machine may take longer).
+    expect(together).toBeGreaterThanOrEqual(12);
+    const started = performance.now();
+    const silent = await sdkSandbox(rocklet).commands.run("sleep 30", { background: true, envs: noProfile });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await silent.kill();
   });
 
   test("a background command takes stdin, shows in list, and kill ends it", async () => {
@@ -311,6 +342,64 @@ describe("bad input", () => {
     const noPath = await fetch(`${rocklet.url}/files`, { method: "POST", headers, body: "{}" });
     expect(noPath.status).toBe(400);
     expect((await noPath.json()).message).toContain("content-type");
+  });
+
+  test("Start answers every shape a Connect client may send: JSON, binary, and the odd ones the library refuses", async () => {
+    const envelope = (flags: number, payload: Uint8Array) => {
+      const bytes = new Uint8Array(5 + payload.length);
+      bytes[0] = flags;
+      new DataView(bytes.buffer).setUint32(1, payload.length);
+      bytes.set(payload, 5);
+      return bytes;
+    };
+    const json = (message: unknown) => envelope(0, new TextEncoder().encode(JSON.stringify(message)));
+    const frames = (bytes: Uint8Array) => {
+      const out: { flags: number; payload: Uint8Array }[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const size = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
+        out.push({ flags: bytes[at], payload: bytes.subarray(at + 5, at + 5 + size) });
+        at += 5 + size;
+      }
+      return out;
+    };
+    const start = async (body: Uint8Array, extra: Record<string, string> = {}) => {
+      const response = await fetch(`${rocklet.url}/process.Process/Start`, {
+        method: "POST",
+        headers: { "x-access-token": rocklet.token, "content-type": "application/connect+json", ...extra },
+        body,
+      });
+      return { status: response.status, type: response.headers.get("content-type"), frames: frames(new Uint8Array(await response.arrayBuffer())) };
+    };
+    const echo = { process: { cmd: "/bin/sh", args: ["-c", "echo hi"] }, stdin: false };
+    const text = (payload: Uint8Array) => new TextDecoder().decode(payload);
+
+    // JSON: start, data, end, then the end of the stream with no error.
+    const plain = await start(json(echo));
+    expect([plain.status, plain.type]).toEqual([200, "application/connect+json"]);
+    const events = plain.frames.slice(0, -1).map((f) => JSON.parse(text(f.payload)).event);
+    expect(Object.keys(events[0])).toEqual(["start"]);
+    expect(events.some((e) => e.data?.stdout === btoa("hi\n"))).toBe(true);
+    expect(events.at(-1).end).toMatchObject({ exited: true, status: "exit status 0" });
+    expect(plain.frames.at(-1)).toEqual({ flags: 2, payload: new TextEncoder().encode("{}") });
+
+    // Binary (protobuf): the same events, as protobuf messages.
+    const binary = await start(envelope(0, toBinary(StartRequestSchema, create(StartRequestSchema, echo))), { "content-type": "application/connect+proto" });
+    expect([binary.status, binary.type]).toEqual([200, "application/connect+proto"]);
+    const decoded = binary.frames.slice(0, -1).map((f) => fromBinary(StartResponseSchema, f.payload).event!.event);
+    expect(decoded[0].case).toBe("start");
+    expect(decoded.at(-1)).toMatchObject({ case: "end", value: { exited: true, status: "exit status 0" } });
+    expect(binary.frames.at(-1)!.flags).toBe(2);
+
+    // The library's refusals, in the end-of-stream message: a bad deadline, two messages, a compressed body.
+    const endError = async (answer: Promise<{ frames: { flags: number; payload: Uint8Array }[] }>) => {
+      const last = (await answer).frames.at(-1)!;
+      expect(last.flags).toBe(2);
+      return JSON.parse(text(last.payload)).error;
+    };
+    expect(await endError(start(json(echo), { "connect-timeout-ms": "soon" }))).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("timeout") });
+    expect(await endError(start(new Uint8Array([...json(echo), ...json(echo)])))).toMatchObject({ code: "unimplemented", message: expect.stringContaining("extra input message") });
+    expect(await endError(start(json(echo), { "connect-content-encoding": "gzip" }))).toMatchObject({ code: "unimplemented", message: expect.stringContaining("gzip") });
+    expect(await endError(start(envelope(0, new TextEncoder().encode("{not json"))))).toMatchObject({ code: "invalid_argument" });
   });
 
 

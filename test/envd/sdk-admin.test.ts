@@ -4,7 +4,7 @@
  * through ROCK's routes, and E2B's errors for what is not ours.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { AuthenticationError, CommandExitError, InvalidArgumentError, NotFoundError, Sandbox } from "e2b";
+import { AuthenticationError, CommandExitError, InvalidArgumentError, NotFoundError, Sandbox, SandboxError } from "e2b";
 import { expectTerminalAnswers } from "./harness.ts";
 import { api, bootAdmin, type AdminHarness } from "../admin/support.ts";
 
@@ -224,6 +224,11 @@ describe("bad input", () => {
     expect(invalid.status).toBe(400);
     expect((await invalid.json()).message).toContain("timeout");
     expect(await Sandbox.getInfo("no-such-sandbox", opts).catch((e) => e)).toBeInstanceOf(NotFoundError);
+    // The local deployment cannot pause: pausing at the timeout is refused, naming the field, rather than a sandbox
+    // killed where the client expects it kept.
+    const autoPause = await Sandbox.create("base", { ...opts, lifecycle: { onTimeout: "pause" } }).catch((e) => e);
+    expect(autoPause).toBeInstanceOf(SandboxError);
+    expect(autoPause.message).toStartWith("400: autoPause: this deployment cannot pause sandboxes");
     expect(await activeIds()).toEqual([]);
 
     const one = await Sandbox.create("base", { ...opts, timeoutMs: 120_000 });

@@ -65,8 +65,10 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
 
       // Pause freezes the container (docker pause), connect thaws it; meanwhile calls are refused, not left hanging.
       const marker = await sandbox.commands.run("sleep 300 & echo $!", { envs: {} });
-      expect(await sandbox.pause()).toBe(true);
-      expect(await sandbox.pause()).toBe(false);
+      // E2B's filesystem-only snapshot (keepMemory: false) is accepted and served as a pause that keeps the memory
+      // (below: the process lives through it); betaPause is pause.
+      expect(await sandbox.pause({ keepMemory: false })).toBe(true);
+      expect(await sandbox.betaPause()).toBe(false);
       expect((await engine.getContainer((await containersOf(id))[0].Id).inspect()).State.Paused).toBe(true);
       expect((await sandbox.getInfo()).state).toBe("paused");
       expect((await Sandbox.list({ ...opts, query: { state: ["paused"] } }).nextItems()).map((s) => s.sandboxId)).toContain(id);
@@ -120,6 +122,18 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
     await maintenance.reconcile();
     expect((await Sandbox.getInfo(id, opts)).state).toBe("paused");
+    // Asked about, through either protocol, a paused sandbox answers at once: its frozen rocklet is not waited for
+    // (its probe's timeout is 2 s).
+    const timed = async (path: string) => {
+      const started = performance.now();
+      const response = await fetch(`${admin.baseUrl}${path}`, { headers: { authorization: `Bearer ${token}`, "x-api-key": token } });
+      return { ms: performance.now() - started, body: await response.json() };
+    };
+    const info = await timed(`/sandboxes/${id}`);
+    const status = await timed(`${api}/get_status?sandbox_id=${id}`);
+    const alive = await timed(`${api}/is_alive?sandbox_id=${id}`);
+    expect([info.body.state, status.body.result.is_alive, alive.body.result]).toEqual(["paused", false, { is_alive: false, message: expect.stringContaining("is paused") }]);
+    expect(Math.max(info.ms, status.ms, alive.ms)).toBeLessThan(1_000);
     // Its idle timeout passes: a paused sandbox is kept (a running one beside it is stopped), and resuming restarts
     // the timeout.
     const running = await Sandbox.create("base", { ...opts, timeoutMs: 1_000 });
@@ -133,5 +147,33 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
     expect(await sandbox.kill()).toBe(true);
     for (let i = 0; i < 50 && (await containersOf(id)).length > 0; i++) await Bun.sleep(100);
     expect(await containersOf(id)).toEqual([]);
+  });
+
+  test("lifecycle onTimeout 'pause': the timeout pauses the sandbox instead of killing it; autoResume resumes it on use", async () => {
+    const maintenance = admin.kernel.instance<{ maintenance: Maintenance }>("admin")!.maintenance;
+    const resuming = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause", autoResume: true } });
+    const kept = await Sandbox.create("base", { ...opts, timeoutMs: 1_000, lifecycle: { onTimeout: "pause" } });
+    try {
+      expect((await kept.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: false });
+      expect((await resuming.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: true });
+      const marker = await resuming.commands.run("sleep 300 & echo $!");
+      await Bun.sleep(1_500);
+      const expired = await maintenance.stopExpired();
+      expect(expired).not.toContain(resuming.sandboxId);
+      expect(expired).not.toContain(kept.sandboxId);
+      for (const sandbox of [resuming, kept]) {
+        expect((await sandbox.getInfo()).state).toBe("paused");
+        expect((await engine.getContainer((await containersOf(sandbox.sandboxId))[0].Id).inspect()).State.Paused).toBe(true);
+      }
+      // autoResume: the next call resumes it, and its processes lived through the pause.
+      expect((await resuming.commands.run(`kill -0 ${marker.stdout.trim()} && echo alive`)).stdout).toBe("alive\n");
+      expect((await resuming.getInfo()).state).toBe("running");
+      // Without it, a call is refused until a connect resumes the sandbox.
+      expect(String(await kept.commands.run("echo frozen", { requestTimeoutMs: 10_000 }).catch((e) => e))).toContain("paused");
+      expect((await (await Sandbox.connect(kept.sandboxId, opts)).commands.run("echo back")).stdout).toBe("back\n");
+    } finally {
+      expect(await resuming.kill()).toBe(true);
+      expect(await kept.kill()).toBe(true);
+    }
   });
 });

@@ -22,6 +22,8 @@ export const NewSandbox = lenient(t.Object(
     metadata: t.Optional(t.Nullable(Metadata)),
     envVars: t.Optional(t.Nullable(t.Record(t.String(), t.String()))),
     secure: t.Optional(t.Boolean()),
+    autoPause: t.Optional(t.Boolean({ description: "Pause instead of kill at the timeout (`lifecycle.onTimeout: 'pause'`)" })),
+    autoResume: t.Optional(t.Nullable(t.Object({ enabled: t.Boolean() }, { additionalProperties: true, description: "A data-plane call resumes the paused sandbox" }))),
   },
   { additionalProperties: true },
 ));
@@ -29,7 +31,7 @@ export type NewSandbox = Static<typeof NewSandbox>;
 
 export const TimeoutBody = lenient(t.Object({ timeout: Timeout }, { additionalProperties: true }));
 export const ConnectBody = lenient(t.Object({ timeout: t.Optional(Timeout) }, { additionalProperties: true }));
-/** `memory: false` (a filesystem-only snapshot) is not offered: a pause keeps the memory. */
+/** `memory: false` (E2B's filesystem-only snapshot) is accepted and served as a pause that keeps the memory. */
 export const PauseBody = lenient(t.Object({ memory: t.Optional(t.Boolean()) }, { additionalProperties: true }));
 export const SandboxParams = t.Object({ sandboxID: t.String({ minLength: 1 }) });
 
@@ -69,7 +71,15 @@ export const ListedSandbox = t.Object({
 }, { additionalProperties: true });
 export type ListedSandbox = Static<typeof ListedSandbox>;
 
-export const SandboxDetail = t.Object({ ...ListedSandbox.properties, domain: t.Null() }, { additionalProperties: true });
+export const SandboxDetail = t.Object(
+  {
+    ...ListedSandbox.properties,
+    domain: t.Null(),
+    /** What the timeout does (`autoPause` at create) and whether a call resumes a paused sandbox. */
+    lifecycle: t.Object({ onTimeout: t.Union([t.Literal("kill"), t.Literal("pause")]), autoResume: t.Boolean() }, { additionalProperties: true }),
+  },
+  { additionalProperties: true },
+);
 
 /** The answer of DELETE and of setTimeout: 204, no body. */
 export const NoContent = t.String({ maxLength: 0, description: "No content (HTTP 204)" });

@@ -87,6 +87,8 @@ export class DataPlane {
   async isAlive(sandbox_id: string): Promise<{ is_alive: boolean; message: string }> {
     const info = await this.locate(sandbox_id);
     if (!info?.rockletUrl) return { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
+    // Its rocklet is frozen: asking it would only wait out the probe's timeout.
+    if (this.records.isPaused(sandbox_id)) return { is_alive: false, message: `sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)` };
     const alive = await this.rocklet.isAlive(info);
     return alive ? { is_alive: true, message: info.host_name } : { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
   }

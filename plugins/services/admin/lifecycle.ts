@@ -255,6 +255,11 @@ export class SandboxLifecycle {
     });
   }
 
+  /** Whether the deployment can pause sandboxes (E2B's pause; the docker deployment can). */
+  canPause(): boolean {
+    return Boolean(this.operator.pause && this.operator.resume);
+  }
+
   private assertPausable(sandbox_id: string): void {
     const record = this.records.get(sandbox_id);
     if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);

@@ -17,6 +17,8 @@ export class Maintenance {
     private readonly live: LiveSandboxes,
     private readonly records: SandboxRecords,
     private readonly log: Logger,
+    /** Whether a sandbox is paused, not stopped, when its timeout passes (E2B's `lifecycle.onTimeout: 'pause'`). */
+    private readonly pausesAtTimeout: (sandbox_id: string) => boolean = () => false,
   ) {}
 
   async stopExpired(): Promise<string[]> {
@@ -28,6 +30,10 @@ export class Maintenance {
       if (this.records.isPaused(info.sandbox_id)) continue;
       const expiresAt = await this.live.expiresAt(info.sandbox_id);
       if (expiresAt === null || now <= expiresAt) continue;
+      if (this.pausesAtTimeout(info.sandbox_id)) {
+        await this.lifecycle.pause(info.sandbox_id).catch((e) => this.log.warn("pausing an expired sandbox failed", { sandbox_id: info.sandbox_id, error: String(e) }));
+        continue;
+      }
       expired.push(info.sandbox_id);
       await this.lifecycle.stop(info.sandbox_id, "expired").catch((e) => this.log.warn("stopping an expired sandbox failed", { sandbox_id: info.sandbox_id, error: String(e) }));
     }

@@ -94,7 +94,7 @@ export default definePlugin({
     }, ctx.log);
     const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
     const e2b = new E2bRecords(ctx.db());
-    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
+    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log, (id) => e2b.get(id)?.on_timeout === "pause");
     const warmups = new Warmups(operator, ctx.log);
     const lease = new Lease(ctx.config.admin_id ?? `${hostname()}:${ctx.paths.data}`, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
     const timers: (() => Promise<void>)[] = [];
@@ -124,11 +124,11 @@ export default definePlugin({
         errorStatus: (status, path) => (isE2bPath(path) ? status : envelopeErrorStatus(status)),
         tokenHeaders: ["X-API-Key"],
         authenticate: (request, path) => presentsAccessToken(e2b, request, path, ctx.config.e2b_domain),
-        serveByHost: (request, server) => serveSandboxHost(request, server, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain }),
+        serveByHost: (request, server) => serveSandboxHost(request, server, { e2b, records, dataPlane, resume: (id) => lifecycle.unpause(id), fetch: ctx.fetch, domain: ctx.config.e2b_domain }),
         mount: (app) => {
           mountAdminRoutes(app, { lifecycle, dataPlane, records, live, rocklet, warmups });
           mountE2bRoutes(app, { lifecycle, dataPlane, rocklet, records, live, e2b, templates: ctx.config.e2b_templates });
-          return mountEnvdProxy(app, { e2b, records, dataPlane, fetch: ctx.fetch, domain: ctx.config.e2b_domain });
+          return mountEnvdProxy(app, { e2b, records, dataPlane, resume: (id) => lifecycle.unpause(id), fetch: ctx.fetch, domain: ctx.config.e2b_domain });
         },
       },
     };

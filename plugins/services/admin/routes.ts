@@ -66,7 +66,8 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
     const info = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id) : null;
     // Not live: the record may just have been marked failed, with why.
     if (!info) record = records.get(sandbox_id) ?? record;
-    if (info?.rockletUrl) {
+    // A paused sandbox's rocklet is frozen: it is not alive now, and asking it would only wait out the probe's timeout.
+    if (info?.rockletUrl && !records.isPaused(sandbox_id)) {
       alive = await rocklet.isAlive(info);
       if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);
       if (!alive && record.state === "running") {

@@ -24,10 +24,12 @@
  * - `envdVersion` from the control plane selects SDK behaviour: ≥ 0.4.0 no default user, ≥ 0.5.2 closeStdin,
  *   ≥ 0.5.7 octet-stream uploads, ≥ 0.6.2 file metadata (xattrs, not offered here), ≥ 0.6.3 watch entries.
  */
+import type { DescMethodServerStreaming } from "@bufbuild/protobuf";
 import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { Filesystem } from "../../../protocol/envd/filesystem/filesystem_pb.ts";
 import { Process } from "../../../protocol/envd/process/process_pb.ts";
+import { serverStreamHandler } from "./connect-handler.ts";
 import { handleFiles } from "./files-rest.ts";
 import { filesystemService } from "./filesystem.ts";
 import { envdMetrics } from "../statistics.ts";
@@ -53,12 +55,17 @@ export interface Envd {
 export function createEnvd(options: EnvdOptions): Envd {
   const processes = new ProcessTable({ baseEnv: options.baseEnv, defaultCwd: options.home, maxQueuedBytes: options.maxQueuedBytes });
   const watchers = new Watchers({ home: options.home, maxWatchers: 64, maxPending: 10_000 });
-  const router = createConnectRouter({ grpc: false, grpcWeb: false, connect: true })
-    .service(Process, processes.service)
-    .service(Filesystem, { ...filesystemService({ home: options.home }), ...watchers.service });
+  const services = [
+    { service: Process, impl: processes.service },
+    { service: Filesystem, impl: { ...filesystemService({ home: options.home }), ...watchers.service } },
+  ];
+  const router = createConnectRouter({ grpc: false, grpcWeb: false, connect: true });
+  for (const { service, impl } of services) router.service(service, impl);
   const routes = new Map<string, EnvdRoute>();
   for (const handler of router.handlers) {
-    const run = createFetchHandler(handler);
+    const general = createFetchHandler(handler);
+    const impl = (services.find((s) => s.service === handler.service)!.impl as Record<string, any>)[handler.method.localName];
+    const run = handler.method.methodKind === "server_streaming" && impl ? serverStreamHandler(handler.method as DescMethodServerStreaming, impl, general) : general;
     routes.set(`POST ${handler.requestPath}`, { public: false, run: (request) => run(request) });
   }
   const files: EnvdRoute = { public: false, run: (request, url) => handleFiles(request, url, options) };

@@ -41,6 +41,11 @@ interface Running {
 const PIPE_DRAIN_MS = 200;
 /** A terminal's last output may still be in flight when its process exits. */
 const PTY_DRAIN_MS = 50;
+/**
+ * How long a Start's start event may wait for the command's first output: a background command's handle (which the SDK
+ * returns on the start event) comes at most this much later.
+ */
+const START_HOLD_MS = 5;
 
 /**
  * envd's process service: every started process is kept by pid (and optional tag) until it ends, so that List,
@@ -160,7 +165,7 @@ export class ProcessTable {
     const timeoutMs = context.timeoutMs();
     const deadline = timeoutMs === undefined ? null : setTimeout(() => signalGroup(process.pid, "SIGKILL"), timeoutMs);
     // Subscribed before the output is read, so that the stream misses nothing.
-    const stream = this.stream(process, this.subscribe(process), context);
+    const stream = this.stream(process, this.subscribe(process), context, START_HOLD_MS);
     for (const data of early.splice(0)) onPty(data);
     void this.pump(process).finally(() => deadline && clearTimeout(deadline));
     yield* stream;
@@ -199,11 +204,16 @@ export class ProcessTable {
     process: Running,
     queue: EventQueue<ProcessEvent>,
     context: HandlerContext,
+    holdStartMs = 0,
   ): AsyncGenerator<{ event: ProcessEvent }> {
     const stop = () => queue.close();
     context.signal.addEventListener("abort", stop);
     try {
+      // Held until the first output (or the end) for at most `holdStartMs`, the start event of a short command leaves
+      // with its output in one write: one chunk less for the admin and the client to pass on and parse.
+      const held = holdStartMs > 0 ? await queue.next(holdStartMs) : IDLE;
       yield { event: event({ case: "start", value: { pid: process.pid } }) };
+      if (held !== IDLE && held !== CLOSED) yield { event: held };
       const idleMs = keepaliveMs(context.requestHeader);
       for (;;) {
         const next = await queue.next(idleMs);

@@ -52,6 +52,8 @@ export interface EnvdProxyParts {
   domain?: string;
   records: SandboxRecords;
   dataPlane: DataPlane;
+  /** Thaws a paused sandbox (for one created with E2B's `autoResume`). */
+  resume: (sandbox_id: string) => Promise<unknown>;
   fetch: typeof fetch;
 }
 
@@ -102,10 +104,15 @@ export function callFromHost(request: Request, domain: string | undefined): Envd
   return { sandbox: match[2], port: match[1], token: request.headers.get(TOKEN_HEADER), path: pathname, search };
 }
 
+/** Requests whose access token the kernel's `authenticate` already checked: `forward` need not look it up again. */
+const tokenChecked = new WeakSet<Request>();
+
 /** For the kernel's `authenticate`: a data-plane call with the named sandbox's access token needs no server token. */
 export function presentsAccessToken(e2b: E2bRecords, request: Request, path: string, domain: string | undefined): boolean {
   const call = callFromHost(request, domain) ?? (path.startsWith(`${ENVD_PREFIX}/`) ? callFromHeaders(request) : null);
-  return call !== null && call.sandbox !== null && call.token !== null && e2b.accepts(call.sandbox, call.token);
+  const accepted = call !== null && call.sandbox !== null && call.token !== null && e2b.accepts(call.sandbox, call.token);
+  if (accepted) tokenChecked.add(request);
+  return accepted;
 }
 
 /** For the kernel's `serveByHost`: a call to a sandbox host, served before (and instead of) the admin's routes. */
@@ -153,7 +160,7 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
   const { sandbox, token, port, path } = call;
   if (!sandbox) throw new HttpError(400, "E2b-Sandbox-Id: required (the sandbox this envd call is for)", SANDBOX_HEADER);
   // Checked here too: without a server token the kernel asks for no credentials at all.
-  if (!token || !parts.e2b.accepts(sandbox, token)) {
+  if (!token || !(tokenChecked.has(request) || parts.e2b.accepts(sandbox, token))) {
     throw new HttpError(401, `X-Access-Token: missing or not the access token of sandbox '${sandbox}'`, TOKEN_HEADER);
   }
   const portNumber = Number(port);
@@ -161,7 +168,11 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
     throw new HttpError(400, `E2b-Sandbox-Port: '${port}' is not a port (1-65535)`, PORT_HEADER);
   }
   const envd = portNumber === ENVD_PORT;
-  if (parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+  if (parts.records.isPaused(sandbox)) {
+    if (!parts.e2b.get(sandbox)?.auto_resume) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+    // Created with E2B's autoResume: the call resumes it, as E2B's proxy does.
+    await parts.resume(sandbox).catch(() => undefined);
+  }
   let target: RockletTarget;
   try {
     target = await parts.dataPlane.target(sandbox);

@@ -124,6 +124,11 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     if (image === undefined) {
       throw new HttpError(404, `template '${body.templateID}' not found (templates: ${Object.keys(templates).join(", ") || "none configured"})`, "templateID");
     }
+    const lifecycleOptions = { on_timeout: body.autoPause === true ? "pause" : "kill", auto_resume: body.autoResume?.enabled === true } as const;
+    // Accepted where nothing can pause, the sandbox would be killed at its timeout where the client expects it kept.
+    if (lifecycleOptions.on_timeout === "pause" && !lifecycle.canPause()) {
+      throw new HttpError(400, "autoPause: this deployment cannot pause sandboxes (the docker deployment can): it would be killed at its timeout", "autoPause");
+    }
     const timeout = body.timeout ?? DEFAULT_TIMEOUT_SECONDS;
     const started = await rockFailureAsHttp(() =>
       lifecycle.start(
@@ -135,7 +140,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     );
     const record = await rockFailureAsHttp(() => started.running);
     // A create repeated with its Idempotency-Key gets the same sandbox and keeps its token.
-    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {});
+    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {}, lifecycleOptions);
     set.status = 201;
     return connected(record);
   };
@@ -175,10 +180,15 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       },
       { params: E.SandboxParams, body: E.ConnectBody, response: { 201: E.Sandbox } },
     )
-    .get("/sandboxes/:sandboxID", async ({ params }) => ({ ...(await listed(active(params.sandboxID))), domain: null }), {
-      params: E.SandboxParams,
-      response: { 200: E.SandboxDetail },
-    })
+    .get(
+      "/sandboxes/:sandboxID",
+      async ({ params }) => {
+        const record = active(params.sandboxID);
+        const extra = e2b.get(record.sandbox_id);
+        return { ...(await listed(record)), domain: null, lifecycle: { onTimeout: extra?.on_timeout ?? "kill", autoResume: extra?.auto_resume ?? false } };
+      },
+      { params: E.SandboxParams, response: { 200: E.SandboxDetail } },
+    )
     .delete(
       "/sandboxes/:sandboxID",
       async ({ params }) => {
