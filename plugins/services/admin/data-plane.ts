@@ -20,14 +20,14 @@ export class DataPlane {
   async target(sandbox_id: string): Promise<LiveSandbox> {
     const info = await this.locate(sandbox_id);
     if (!info) {
-      const record = this.records.get(sandbox_id);
+      const record = await this.records.get(sandbox_id);
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
       if (record.state === "pending") throw badRequest(`Sandbox ${sandbox_id} is still starting`);
       throw badRequest(`Sandbox ${sandbox_id} is ${record.state}${record.failure_reason ? ` (it failed: ${record.failure_reason})` : ""}`);
     }
     if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);
     // Its rocklet is frozen too: a call would hang until its timeout.
-    if (this.records.isPaused(sandbox_id)) throw badRequest(`Sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)`);
+    if (await this.records.isPaused(sandbox_id)) throw badRequest(`Sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)`);
     await this.live.touch(sandbox_id);
     return info;
   }

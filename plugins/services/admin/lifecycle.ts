@@ -113,14 +113,13 @@ export class SandboxLifecycle {
       // Only E2B's creates set it; ROCK's starts compare as before.
       ...(Object.keys(env).length > 0 ? { env } : {}),
     };
-    return this.exclusive(spec.sandbox_id, () => {
-      // No await from the key's lookup to the record's creation: two requests with one key cannot both create.
+    return this.exclusive(spec.sandbox_id, async () => {
       const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
-      const earlier = idempotencyKey === undefined ? null : this.records.byIdempotencyKey(idempotencyKey, since);
+      const earlier = idempotencyKey === undefined ? null : await this.records.byIdempotencyKey(idempotencyKey, since);
       if (earlier) return this.repeated(earlier, wanted, `Idempotency-Key '${idempotencyKey}'`);
       const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes };
-      const record = this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
-      if (!record) return this.repeated(this.records.get(spec.sandbox_id)!, wanted, `Sandbox ${spec.sandbox_id}`);
+      const record = await this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
+      if (!record) return this.repeated((await this.records.get(spec.sandbox_id))!, wanted, `Sandbox ${spec.sandbox_id}`);
       return this.launch(spec, autoClearMinutes, (signal) => this.operator.submit(spec, signal));
     });
   }
@@ -147,7 +146,7 @@ export class SandboxLifecycle {
 
   /** The record of a sandbox whose start ended: running (or it ran), or the start's failure. */
   private async ran(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.get(sandbox_id)!;
+    const record = (await this.records.get(sandbox_id))!;
     if (record.state === "running" || record.start_time) return record;
     throw internalFailure(`failed to start sandbox ${sandbox_id}: ${record.failure_reason ?? `it is ${record.state}`}`);
   }
@@ -168,8 +167,8 @@ export class SandboxLifecycle {
         const record = await this.exclusive(id, async () => {
           abort.signal.throwIfAborted();
           const { host_ip, host_name, port_mapping, isolation } = handle;
-          this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
-          const record = this.records.get(id)!;
+          await this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
+          const record = (await this.records.get(id))!;
           await this.writeHot(record, autoClearMinutes);
           return record;
         });
@@ -230,10 +229,10 @@ export class SandboxLifecycle {
    */
   pause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      this.assertPausable(sandbox_id);
-      if (this.records.isPaused(sandbox_id)) return false;
+      await this.assertPausable(sandbox_id);
+      if (await this.records.isPaused(sandbox_id)) return false;
       await this.operator.pause!(sandbox_id);
-      this.records.setPaused(sandbox_id, true);
+      await this.records.setPaused(sandbox_id, true);
       return true;
     });
   }
@@ -241,17 +240,17 @@ export class SandboxLifecycle {
   /** Thaws a paused sandbox and restarts its idle timeout (E2B's resume). False when it was not paused. */
   unpause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      this.assertPausable(sandbox_id);
-      if (!this.records.isPaused(sandbox_id)) return false;
+      await this.assertPausable(sandbox_id);
+      if (!await this.records.isPaused(sandbox_id)) return false;
       await this.operator.resume!(sandbox_id);
-      this.records.setPaused(sandbox_id, false);
+      await this.records.setPaused(sandbox_id, false);
       await this.live.touch(sandbox_id);
       return true;
     });
   }
 
-  private assertPausable(sandbox_id: string): void {
-    const record = this.records.get(sandbox_id);
+  private async assertPausable(sandbox_id: string): Promise<void> {
+    const record = await this.records.get(sandbox_id);
     if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);
     if (!this.operator.pause || !this.operator.resume) {
       throw badRequest(`Sandbox ${sandbox_id} cannot be paused: the deployment of operator '${this.operator.name}' has no pause (the docker deployment has)`);
@@ -259,13 +258,13 @@ export class SandboxLifecycle {
   }
 
   markRunning(sandbox_id: string): Promise<SandboxRecord> {
-    return this.exclusive(sandbox_id, () => (this.launches.has(sandbox_id) ? this.records.get(sandbox_id)! : this.markRunningLocked(sandbox_id)));
+    return this.exclusive(sandbox_id, async () => (this.launches.has(sandbox_id) ? (await this.records.get(sandbox_id))! : this.markRunningLocked(sandbox_id)));
   }
 
   private async markRunningLocked(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.transition(sandbox_id, "alive");
+    const record = await this.records.transition(sandbox_id, "alive");
     if (!record) {
-      const current = this.records.get(sandbox_id);
+      const current = await this.records.get(sandbox_id);
       if (current?.state === "running") return current;
       throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
     }
@@ -288,12 +287,12 @@ export class SandboxLifecycle {
       const done = await this.exclusive(sandbox_id, async () => {
         // A start (a restart) began meanwhile: end it first.
         if (this.launches.has(sandbox_id)) return false;
-        if (!this.records.get(sandbox_id)) {
+        if (!await this.records.get(sandbox_id)) {
           // ROCK stops a dangling instance all the same.
           await this.operator.stop(sandbox_id).catch(() => undefined);
           throw badRequest(`Sandbox ${sandbox_id} not found`);
         }
-        const stopped = this.records.transition(sandbox_id, "stop");
+        const stopped = await this.records.transition(sandbox_id, "stop");
         if (stopped) this.log.info("sandbox stopped", { sandbox_id, reason });
         try {
           await this.operator.stop(sandbox_id);
@@ -311,7 +310,7 @@ export class SandboxLifecycle {
 
   /** Records that the sandbox failed (state `stopped`, event `fail`, with why), then removes its instance and hot state. */
   private async failLocked(sandbox_id: string, reason: string): Promise<SandboxRecord | null> {
-    const record = this.records.transition(sandbox_id, "fail", reason);
+    const record = await this.records.transition(sandbox_id, "fail", reason);
     if (record) this.log.warn("sandbox failed", { sandbox_id, reason });
     await this.operator.stop(sandbox_id).catch((e) => this.log.error("removing a failed sandbox's instance failed", { sandbox_id, error: errorMessage(e) }));
     await this.forgetHot(sandbox_id);
@@ -324,7 +323,7 @@ export class SandboxLifecycle {
    */
   failIfDead(sandbox_id: string): Promise<SandboxRecord | null> {
     return this.exclusive(sandbox_id, async () => {
-      if (this.records.get(sandbox_id)?.state !== "running") return null;
+      if ((await this.records.get(sandbox_id))?.state !== "running") return null;
       const status = await this.operator.get_status(sandbox_id);
       if (stateOf(status) === "running") return null;
       return this.failLocked(sandbox_id, instanceFailure(status));
@@ -337,12 +336,12 @@ export class SandboxLifecycle {
    * that is not active (a hot entry a stop could not remove is ignored) or not placed yet.
    */
   async liveOrRebuilt(sandbox_id: string): Promise<LiveSandbox | null> {
-    const state = this.records.stateOf(sandbox_id);
+    const state = await this.records.stateOf(sandbox_id);
     if (!state || !isActive(state)) return null;
     const info = await this.live.get(sandbox_id);
     if (info || state !== "running") return info;
     return this.exclusive(sandbox_id, async () => {
-      const current = this.records.get(sandbox_id);
+      const current = await this.records.get(sandbox_id);
       if (current?.state !== "running") return null;
       const again = await this.live.get(sandbox_id);
       if (again) return again;
@@ -412,7 +411,7 @@ export class SandboxLifecycle {
   reconcile(sandbox_id: string, adoptBy: number): Promise<Reconciled | null> {
     return this.exclusive(sandbox_id, async () => {
       if (this.launches.has(sandbox_id)) return null;
-      const record = this.records.get(sandbox_id);
+      const record = await this.records.get(sandbox_id);
       const status = await this.operator.get_status(sandbox_id);
       const state = stateOf(status);
       if (!record || !isActive(record.state)) {
@@ -428,7 +427,7 @@ export class SandboxLifecycle {
       if (await this.live.get(sandbox_id)) return null;
       if (await this.rebuild(record)) return "rebuilt";
       // A record from before records kept the rocklet's address cannot be rebuilt: its sandbox is stopped.
-      this.records.transition(sandbox_id, "stop");
+      await this.records.transition(sandbox_id, "stop");
       this.log.info("sandbox stopped", { sandbox_id, reason: "reconciled" });
       await this.operator.stop(sandbox_id);
       await this.live.forget(sandbox_id);
@@ -455,7 +454,7 @@ export class SandboxLifecycle {
     if (target.rockletUrl && (await this.answersBy(target, deadline))) {
       if (handle) {
         const { host_ip, host_name, port_mapping, isolation } = handle;
-        this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: target.rockletUrl, rocklet_token: target.rockletToken, isolation });
+        await this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: target.rockletUrl, rocklet_token: target.rockletToken, isolation });
       }
       await this.markRunningLocked(id);
       this.log.info("sandbox adopted: its start was interrupted, its rocklet answers", { sandbox_id: id });
@@ -481,12 +480,12 @@ export class SandboxLifecycle {
    */
   delete(sandbox_id: string): Promise<void> {
     return this.exclusive(sandbox_id, async () => {
-      const record = this.records.get(sandbox_id);
+      const record = await this.records.get(sandbox_id);
       if (!record || record.state === "deleted") return;
       if (record.state !== "stopped") {
         throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; stop it before deleting it`);
       }
-      this.records.transition(sandbox_id, "delete");
+      await this.records.transition(sandbox_id, "delete");
       await this.operator.delete(sandbox_id);
     });
   }
@@ -497,7 +496,7 @@ export class SandboxLifecycle {
    */
   async restart(sandbox_id: string): Promise<SandboxRecord> {
     const launch = await this.exclusive(sandbox_id, async () => {
-      let record = this.records.get(sandbox_id);
+      let record = await this.records.get(sandbox_id);
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
       if (record.state === "running") {
         const status = await this.operator.get_status(sandbox_id);
@@ -507,8 +506,8 @@ export class SandboxLifecycle {
         throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; only a stopped sandbox can be restarted`);
       }
       const spec = { ...record.spec, rockletToken: newToken() };
-      this.records.transition(sandbox_id, "restart");
-      this.records.respec(spec);
+      await this.records.transition(sandbox_id, "restart");
+      await this.records.respec(spec);
       const minutes = (record.meta as Record<string, unknown>).auto_clear_time;
       return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal, { host_ip: record.host_ip }));
     });

@@ -25,7 +25,7 @@ export class Maintenance {
     for (const info of await this.live.all()) {
       if (this.lifecycle.starting.has(info.sandbox_id)) continue;
       // A paused sandbox waits for its resume, as E2B keeps one (resuming restarts its timeout).
-      if (this.records.isPaused(info.sandbox_id)) continue;
+      if (await this.records.isPaused(info.sandbox_id)) continue;
       const expiresAt = await this.live.expiresAt(info.sandbox_id);
       if (expiresAt === null || now <= expiresAt) continue;
       expired.push(info.sandbox_id);
@@ -43,7 +43,7 @@ export class Maintenance {
   async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[]; adopted: string[] }> {
     const instances = new Map((await this.operator.list()).map((i) => [i.sandbox_id, i.state]));
     const hot = new Set((await this.live.all()).map((s) => s.sandbox_id));
-    const active = new Map(this.records.active().map((r) => [r.sandbox_id, r.state]));
+    const active = new Map((await this.records.active()).map((r) => [r.sandbox_id, r.state]));
     const suspects = [...new Set([...instances.keys(), ...hot, ...active.keys()])].filter((id) => {
       if (this.lifecycle.starting.has(id)) return false;
       const state = active.get(id);

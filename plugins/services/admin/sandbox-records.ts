@@ -54,7 +54,7 @@ export class SandboxRecords {
    * an earlier record of the same id that ended (ids are reusable once stopped). The check and the write are one
    * statement.
    */
-  create(spec: SandboxSpec, meta: Record<string, unknown>, start: { idempotencyKey?: string; request?: string } = {}): SandboxRecord | null {
+  async create(spec: SandboxSpec, meta: Record<string, unknown>, start: { idempotencyKey?: string; request?: string } = {}): Promise<SandboxRecord | null> {
     const now = new Date().toISOString();
     const changed = this.db.run(
       `INSERT INTO sandboxes (sandbox_id, state, spec, meta, create_time, port_mapping, state_history, idempotency_key, start_request)
@@ -65,38 +65,38 @@ export class SandboxRecords {
        WHERE sandboxes.state NOT IN ('pending', 'running')`,
       [spec.sandbox_id, JSON.stringify(spec), JSON.stringify(meta), now, start.idempotencyKey ?? null, start.request ?? null],
     ).changes;
-    return changed ? this.get(spec.sandbox_id) : null;
+    return changed ? await this.get(spec.sandbox_id) : null;
   }
 
   /** The newest record started with `key` since `since` (ISO time), if any. */
-  byIdempotencyKey(key: string, since: string): SandboxRecord | null {
+  async byIdempotencyKey(key: string, since: string): Promise<SandboxRecord | null> {
     const row = this.db.query(`SELECT * FROM sandboxes WHERE idempotency_key = ? AND create_time >= ? ORDER BY create_time DESC LIMIT 1`).get(key, since) as Record<string, any> | null;
     return row ? decode(row) : null;
   }
 
   /** The spec a restart will run (a fresh rocklet token), recorded before its instance exists. */
-  respec(spec: SandboxSpec) {
+  async respec(spec: SandboxSpec) {
     this.db.run(`UPDATE sandboxes SET spec = ? WHERE sandbox_id = ?`, [JSON.stringify(spec), spec.sandbox_id]);
   }
 
-  get(sandbox_id: string): SandboxRecord | null {
+  async get(sandbox_id: string): Promise<SandboxRecord | null> {
     const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
     return row ? decode(row) : null;
   }
 
   /** Only the state (on every data-plane call: no JSON to decode). */
-  stateOf(sandbox_id: string): SandboxState | null {
+  async stateOf(sandbox_id: string): Promise<SandboxState | null> {
     return (this.db.query(`SELECT state FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as { state: SandboxState } | null)?.state ?? null;
   }
 
   /** Records still pending or running, oldest first. */
-  active(): SandboxRecord[] {
+  async active(): Promise<SandboxRecord[]> {
     return (this.db.query(`SELECT * FROM sandboxes WHERE state IN ('pending', 'running') ORDER BY create_time`).all() as Record<string, any>[]).map(decode);
   }
 
   /** Active sandboxes with the fields the list route filters on (never the rocklet's address or token). */
-  listed(): { sandbox_id: string; state: SandboxState; image: string; user_id: string; experiment_id: string; namespace: string; host_ip: string; host_name: string }[] {
-    return this.active().map((r) => ({
+  async listed(): Promise<{ sandbox_id: string; state: SandboxState; image: string; user_id: string; experiment_id: string; namespace: string; host_ip: string; host_name: string }[]> {
+    return (await this.active()).map((r) => ({
       sandbox_id: r.sandbox_id,
       state: r.state,
       image: r.spec.image,
@@ -108,7 +108,7 @@ export class SandboxRecords {
     }));
   }
 
-  placed(
+  async placed(
     sandbox_id: string,
     where: { host_ip: string; host_name: string; port_mapping: Record<string, number>; rocklet_url: string; rocklet_token: string; spec?: SandboxSpec; isolation?: string },
   ) {
@@ -124,15 +124,15 @@ export class SandboxRecords {
     // In meta, which status responses echo; a restart on another deployment may not say, so it is cleared then.
     this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.isolation', ?) WHERE sandbox_id = ?`, [where.isolation ?? null, sandbox_id]);
     // A new instance is not paused, whatever its predecessor was.
-    this.setPaused(sandbox_id, false);
+    await this.setPaused(sandbox_id, false);
   }
 
   /** Whether the running sandbox's processes are frozen (E2B's pause), in meta. */
-  setPaused(sandbox_id: string, paused: boolean) {
+  async setPaused(sandbox_id: string, paused: boolean) {
     this.db.run(`UPDATE sandboxes SET meta = json_set(meta, '$.paused', json(?)) WHERE sandbox_id = ?`, [paused ? "true" : "false", sandbox_id]);
   }
 
-  isPaused(sandbox_id: string): boolean {
+  async isPaused(sandbox_id: string): Promise<boolean> {
     const row = this.db.query(`SELECT json_extract(meta, '$.paused') AS paused FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as { paused: number | null } | null;
     return row?.paused === 1;
   }
@@ -142,8 +142,8 @@ export class SandboxRecords {
    * caller decides whether that is an error or a no-op). The check and the write are one statement. `failureReason`
    * goes with the `fail` event.
    */
-  transition(sandbox_id: string, event: SandboxEvent, failureReason: string | null = null): SandboxRecord | null {
-    const record = this.get(sandbox_id);
+  async transition(sandbox_id: string, event: SandboxEvent, failureReason: string | null = null): Promise<SandboxRecord | null> {
+    const record = await this.get(sandbox_id);
     if (!record) return null;
     const to = nextState(record.state, event);
     if (!to) return null;
@@ -156,7 +156,7 @@ export class SandboxRecords {
       `UPDATE sandboxes SET state = ?, state_history = ?${column ? `, ${column} = ?` : ""}${reset}${failure} WHERE sandbox_id = ? AND state = ?`,
       [to, JSON.stringify(history), ...(column ? [now] : []), ...(failure ? [failureReason] : []), sandbox_id, record.state],
     ).changes;
-    return changed ? this.get(sandbox_id) : null;
+    return changed ? await this.get(sandbox_id) : null;
   }
 }
 

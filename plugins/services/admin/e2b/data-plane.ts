@@ -103,9 +103,9 @@ export function callFromHost(request: Request, domain: string | undefined): Envd
 }
 
 /** For the kernel's `authenticate`: a data-plane call with the named sandbox's access token needs no server token. */
-export function presentsAccessToken(e2b: E2bRecords, request: Request, path: string, domain: string | undefined): boolean {
+export async function presentsAccessToken(e2b: E2bRecords, request: Request, path: string, domain: string | undefined): Promise<boolean> {
   const call = callFromHost(request, domain) ?? (path.startsWith(`${ENVD_PREFIX}/`) ? callFromHeaders(request) : null);
-  return call !== null && call.sandbox !== null && call.token !== null && e2b.accepts(call.sandbox, call.token);
+  return call !== null && call.sandbox !== null && call.token !== null && (await e2b.accepts(call.sandbox, call.token));
 }
 
 /** For the kernel's `serveByHost`: a call to a sandbox host, served before (and instead of) the admin's routes. */
@@ -153,7 +153,7 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
   const { sandbox, token, port, path } = call;
   if (!sandbox) throw new HttpError(400, "E2b-Sandbox-Id: required (the sandbox this envd call is for)", SANDBOX_HEADER);
   // Checked here too: without a server token the kernel asks for no credentials at all.
-  if (!token || !parts.e2b.accepts(sandbox, token)) {
+  if (!token || !await parts.e2b.accepts(sandbox, token)) {
     throw new HttpError(401, `X-Access-Token: missing or not the access token of sandbox '${sandbox}'`, TOKEN_HEADER);
   }
   const portNumber = Number(port);
@@ -161,7 +161,7 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
     throw new HttpError(400, `E2b-Sandbox-Port: '${port}' is not a port (1-65535)`, PORT_HEADER);
   }
   const envd = portNumber === ENVD_PORT;
-  if (parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+  if (await parts.records.isPaused(sandbox)) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
   let target: RockletTarget;
   try {
     target = await parts.dataPlane.target(sandbox);

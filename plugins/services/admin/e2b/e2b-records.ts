@@ -28,7 +28,7 @@ export class E2bRecords {
   }
 
   /** Writes the row of a sandbox, with a new access token (replacing the row of an earlier sandbox of that id). */
-  put(record: { sandbox_id: string; create_time: string }, template_id: string, metadata: Record<string, string>, env_vars: Record<string, string>): E2bRecord {
+  async put(record: { sandbox_id: string; create_time: string }, template_id: string, metadata: Record<string, string>, env_vars: Record<string, string>): Promise<E2bRecord> {
     const row = {
       sandbox_id: record.sandbox_id,
       record_created: record.create_time,
@@ -47,13 +47,13 @@ export class E2bRecords {
   }
 
   /** The row of the sandbox now holding `sandbox_id`, if an E2B client created or connected to it. */
-  get(sandbox_id: string): E2bRecord | null {
+  async get(sandbox_id: string): Promise<E2bRecord | null> {
     const row = this.db.query(`SELECT e.* FROM e2b_sandboxes e ${CURRENT} WHERE e.sandbox_id = ?`).get(sandbox_id) as Record<string, string> | null;
     return row ? ({ ...row, metadata: JSON.parse(row.metadata), env_vars: JSON.parse(row.env_vars) } as E2bRecord) : null;
   }
 
   /** Whether `token` is the access token of the sandbox now holding `sandbox_id` (constant time). */
-  accepts(sandbox_id: string, token: string): boolean {
+  async accepts(sandbox_id: string, token: string): Promise<boolean> {
     const row = this.db.query(`SELECT e.access_token FROM e2b_sandboxes e ${CURRENT} WHERE e.sandbox_id = ?`).get(sandbox_id) as { access_token: string } | null;
     return row !== null && sameSecret(token, row.access_token);
   }
