@@ -43,6 +43,7 @@ export class Maintenance {
   async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[]; adopted: string[] }> {
     const instances = new Map((await this.operator.list()).map((i) => [i.sandbox_id, i.state]));
     const hot = new Set((await this.live.all()).map((s) => s.sandbox_id));
+    // The store holds every admin's records: starts run by other admins are among them (the step leaves them alone).
     const active = new Map((await this.records.active()).map((r) => [r.sandbox_id, r.state]));
     const suspects = [...new Set([...instances.keys(), ...hot, ...active.keys()])].filter((id) => {
       if (this.lifecycle.starting.has(id)) return false;

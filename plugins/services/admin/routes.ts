@@ -63,9 +63,10 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
     // A sandbox that failed stays visible, so that whoever polls it learns why it stopped.
     if (!record || (!includeAll && !isActive(record.state) && !record.failure_reason)) throw badRequest(`Sandbox ${sandbox_id} not found`);
     let alive = false;
-    const info = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id) : null;
+    const located = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id, record) : null;
+    const info = located?.info ?? null;
     // Not live: the record may just have been marked failed, with why.
-    if (!info) record = await records.get(sandbox_id) ?? record;
+    if (!info) record = located?.record ?? record;
     if (info?.rockletUrl) {
       alive = await rocklet.isAlive(info);
       if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);
@@ -140,11 +141,7 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
           for (const key of Object.keys(filters)) if (!filterable.has(key)) throw badRequest(`cannot filter on '${key}' (filters: ${[...filterable].join(", ")})`);
           const matching = (await records.listed()).filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
           const slice = matching.slice((page - 1) * pageSize, page * pageSize);
-          const items = [];
-          for (const s of slice) {
-            const record = await records.get(s.sandbox_id);
-            if (record) items.push(statusResponse(record, record.state === "running", await live.expiresAt(s.sandbox_id)));
-          }
+          const items = await Promise.all(slice.map(async ({ record }) => statusResponse(record, record.state === "running", await live.expiresAt(record.sandbox_id))));
           return { items, total: matching.length, has_more: page * pageSize < matching.length };
         }), { query: S.ListQuery, response: R.answers(R.SandboxList) }),
   );
