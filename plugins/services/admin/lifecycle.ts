@@ -432,13 +432,15 @@ export class SandboxLifecycle {
    * owns (the admin was restarted during its start) is adopted when its rocklet answers by `adoptBy`, else undone
    * with why. Returns what was done, or null.
    */
-  reconcile(sandbox_id: string, adoptBy: number): Promise<Reconciled | null> {
+  reconcile(sandbox_id: string, adoptBy: number, keepUnrecorded = false): Promise<Reconciled | null> {
     return this.exclusive(sandbox_id, async () => {
       if (this.launches.has(sandbox_id)) return null;
       const record = await this.records.get(sandbox_id);
       const status = await this.operator.get_status(sandbox_id);
       const state = stateOf(status);
       if (!record || !isActive(record.state)) {
+        // Its record may be one another admin has yet to put back into a store that lost its data.
+        if (!record && keepUnrecorded) return null;
         if (state !== "missing") await this.operator.stop(sandbox_id);
         await this.live.forget(sandbox_id);
         return state === "missing" ? null : "removed";

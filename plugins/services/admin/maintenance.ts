@@ -17,6 +17,8 @@ export class Maintenance {
     private readonly live: LiveSandboxes,
     private readonly records: SandboxRecords,
     private readonly log: Logger,
+    /** After the store lost its data, how long an instance without any record is kept (the other admins put theirs back meanwhile). */
+    private readonly orphanGraceMs: number,
   ) {}
 
   async stopExpired(): Promise<string[]> {
@@ -52,8 +54,9 @@ export class Maintenance {
     });
     const outcome = { stoppedInstances: [] as string[], stoppedRecords: [] as string[], rebuilt: [] as string[], adopted: [] as string[] };
     const adoptBy = Date.now() + ADOPT_GRACE_MS;
+    const keepUnrecorded = this.records.lostWithin(this.orphanGraceMs);
     await eachAtMost(RECONCILE_CONCURRENCY, suspects, async (id) => {
-      const done = await this.lifecycle.reconcile(id, adoptBy);
+      const done = await this.lifecycle.reconcile(id, adoptBy, keepUnrecorded);
       if (done === "removed") outcome.stoppedInstances.push(id);
       else if (done === "failed" || done === "stopped") outcome.stoppedRecords.push(id);
       else if (done === "rebuilt") outcome.rebuilt.push(id);

@@ -98,7 +98,7 @@ export default definePlugin({
     }, ctx.log, admins);
     const dataPlane = new DataPlane((id, known) => lifecycle.liveOrRebuilt(id, known), live, rocklet);
     const e2b = new E2bRecords(records);
-    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log);
+    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log, ctx.config.maintenance_lease_ms);
     const warmups = new Warmups(operator, ctx.log);
     const lease = new Lease(adminId, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
     /** This admin alive for the others, its records in the store (again, when the store lost them), its late writes. */

@@ -77,6 +77,9 @@ export function newer(a: SandboxRecord, b: SandboxRecord): boolean {
 export class SandboxRecords {
   /** Ids whose last change is only in the local copy (the store was unavailable): pushed by `sync`. */
   private readonly unsynced = new Set<string>();
+  private seeded = false;
+  /** When this admin found that the store lost its data while it ran. */
+  private lostAt = -Infinity;
 
   constructor(
     private readonly db: Database,
@@ -308,10 +311,17 @@ export class SandboxRecords {
   async seedIfLost(): Promise<boolean> {
     const marker = `seeded:${this.options.adminId}`;
     if (await this.store.get(marker)) return false;
+    if (this.seeded) this.lostAt = Date.now();
+    this.seeded = true;
     this.prune();
     for (const row of this.db.query(`SELECT * FROM sandboxes`).all() as Record<string, any>[]) await this.push(decode(row));
     await this.store.set(marker, true);
     return true;
+  }
+
+  /** Whether the store lost its data less than `ms` ago (the other admins may not have put their records back yet). */
+  lostWithin(ms: number): boolean {
+    return Date.now() - this.lostAt < ms;
   }
 
   /** Writes a copy to the store unless the store holds it or a newer one; with its idempotency key while that lasts. */
