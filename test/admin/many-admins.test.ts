@@ -254,10 +254,10 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     await kernels.pop()!.kernel.stop();
 
     admin = await boot(yaml, project);
+    expect((await admin.get("/sandboxes")).result.items.map((i: any) => i.sandbox_id)).toEqual([runs]);
     expect((await admin.get(`/get_status?sandbox_id=${runs}`)).result).toMatchObject({ state: "running", is_alive: true });
     expect((await admin.post("/execute", { sandbox_id: runs, command: "echo kept", shell: true })).result).toMatchObject({ stdout: "kept\n" });
     expect((await admin.get(`/get_status?sandbox_id=${ended}&include_all_states=true`)).result.state).toBe("stopped");
-    expect((await admin.get("/sandboxes")).result.items.map((i: any) => i.sandbox_id)).toEqual([runs]);
     expect((await admin.post("/stop", { sandbox_id: runs })).status).toBe("Success");
     await until("no container of runs", async () => (await containersOf(runs)).length === 0);
     await stopAll();
@@ -271,14 +271,27 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     // A's copy of onA says running; B stopped it, so B's copy is newer.
     expect((await b.post("/stop", { sandbox_id: onA })).status).toBe("Success");
 
+    const seeded = async () => (await redis.keys(`${prefix}sandbox:seeded:*`)).length;
     await redis.del(...(await redis.keys(`${prefix}*`)));
-    await until("both records back", async () => (await record(onA))?.state === "stopped" && (await record(onB))?.state === "running");
+    await until("both admins put their copies back", async () => (await seeded()) === 2);
+    expect((await record(onA)).state).toBe("stopped");
+    expect((await record(onB)).state).toBe("running");
     for (const admin of [a, b]) {
       expect((await admin.get("/sandboxes")).result.items.filter((i: any) => [onA, onB].includes(i.sandbox_id)).map((i: any) => i.sandbox_id)).toEqual([onB]);
       expect((await admin.get(`/get_status?sandbox_id=${onA}&include_all_states=true`)).result.state).toBe("stopped");
     }
     expect((await a.post("/execute", { sandbox_id: onB, command: "echo back", shell: true })).result).toMatchObject({ stdout: "back\n" });
-    expect((await a.post("/stop", { sandbox_id: onB })).status).toBe("Success");
+
+    // Whatever the order: A, down while Redis loses its data again, puts its older copy of onA back after B: B's stays.
+    kernels.splice(kernels.findIndex((k) => k.kernel === a.kernel), 1);
+    await a.kernel.stop();
+    await redis.del(...(await redis.keys(`${prefix}*`)));
+    await until("B put its copies back", async () => (await seeded()) === 1);
+    const again = await boot(adminYaml(storeSection(url!, prefix)), a.project);
+    expect(await seeded()).toBe(2);
+    expect((await record(onA)).state).toBe("stopped");
+    expect((await again.get(`/get_status?sandbox_id=${onA}&include_all_states=true`)).result.state).toBe("stopped");
+    expect((await again.post("/stop", { sandbox_id: onB })).status).toBe("Success");
     await until("no container of onA", async () => (await containersOf(onA)).length === 0);
     await until("no container of onB", async () => (await containersOf(onB)).length === 0);
     await stopAll();
