@@ -128,6 +128,35 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     await stopAll();
   }, 120_000);
 
+  test("E2B: a sandbox created on A is connected to, used through envd, and killed on B, with one access token", async () => {
+    const e2b = `    e2b_templates: { base: "${sandboxImage()}" }\n`;
+    const [a, b] = [await boot(adminYaml(storeSection(url!, prefix), e2b)), await boot(adminYaml(storeSection(url!, prefix), e2b))];
+    const call = (admin: Admin, method: string, path: string, body?: unknown) =>
+      fetch(admin.base + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    const created = await call(a, "POST", "/sandboxes", { templateID: "base", timeout: 300 });
+    expect(created.status).toBe(201);
+    const { sandboxID, envdAccessToken } = (await created.json()) as any;
+    const connected = (await (await call(b, "POST", `/sandboxes/${sandboxID}/connect`, { timeout: 300 })).json()) as any;
+    expect(connected.envdAccessToken).toBe(envdAccessToken);
+    // A sandbox started through ROCK's routes gets its token at the first connect: two at once, on A and B, get one.
+    const rockId = newSandboxId("e2b-rock");
+    expect((await a.post("/start", startBody(rockId))).status).toBe("Success");
+    const tokens = await Promise.all([a, b, a, b].map(async (admin) => ((await (await call(admin, "POST", `/sandboxes/${rockId}/connect`, { timeout: 300 })).json()) as any).envdAccessToken));
+    expect(new Set(tokens).size).toBe(1);
+    expect((await b.post("/stop", { sandbox_id: rockId })).status).toBe("Success");
+    const stat = (admin: Admin, token: string) =>
+      fetch(`${admin.base}/envd/filesystem.Filesystem/Stat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "e2b-sandbox-id": sandboxID, "x-access-token": token },
+        body: JSON.stringify({ path: "/" }),
+      });
+    expect((await stat(b, envdAccessToken)).status).toBe(200);
+    expect((await stat(b, "not-the-token")).status).toBe(401);
+    expect((await call(b, "DELETE", `/sandboxes/${sandboxID}`)).status).toBe(204);
+    expect((await stat(a, envdAccessToken)).status).toBe(404);
+    await until("no container left", async () => !(await managedIds()).includes(sandboxID));
+  }, 120_000);
+
   test("one sandbox id, and one Idempotency-Key, sent to A and B at once: one sandbox, one record, one container", async () => {
     const [a, b] = [await bootShared(), await bootShared()];
     const id = newSandboxId("same");
