@@ -116,7 +116,8 @@ export default definePlugin({
       lease,
       records,
       async start() {
-        await upkeep();
+        // A store that does not answer yet: the next renewal does it.
+        await upkeep().catch((error) => ctx.log.warn("the admin's records were not checked against the store; retried at the next lease renewal", { error: String(error) }));
         if (await lease.acquire()) await maintenance.reconcile();
         // Renewed three times per time to live: a holder that lives keeps it through a slow renewal or two.
         timers.push(maintenance.every(Math.max(1, Math.floor(ctx.config.maintenance_lease_ms / 3)), "maintenance lease", async () => {
