@@ -118,7 +118,10 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     expect(await hotKeys(id)).toEqual([]);
     expect((await a.get(`/get_status?sandbox_id=${id}&include_all_states=true`)).result.state).toBe("stopped");
 
-    expect((await b.post("/restart", { sandbox_id: id })).result).toMatchObject({ sandbox_id: id });
+    // Restarted on both at once: one restart runs, the other is refused; one container.
+    const restarts = await Promise.all([b.post("/restart", { sandbox_id: id }), a.post("/restart", { sandbox_id: id })]);
+    expect(restarts.map((r) => r.status).sort()).toEqual(["Failed", "Success"]);
+    expect(restarts.find((r) => r.status === "Failed").result.code).toBe(4000);
     expect((await a.post("/execute", { sandbox_id: id, command: "echo again", shell: true })).result).toMatchObject({ stdout: "again\n" });
     expect((await containersOf(id)).filter((c) => c.State === "running")).toHaveLength(1);
     expect((await a.post("/stop", { sandbox_id: id })).status).toBe("Success");

@@ -1,10 +1,11 @@
 /**
  * The control plane: start, stop, delete and restart sandboxes through the operator, keeping the record (in the store,
- * shared by every admin, see sandbox-records.ts), the instance and the hot state in step. Every step is written so that it can be interrupted (the
- * admin killed, the store or the engine away) and resumed: the record is written first, then the instance is made or
- * removed, then the hot state follows; each step may run again. Operations on one sandbox take turns, and the
- * reconciler takes the same turn, so that nothing acts on what another operation is changing. Across admins, each change
- * of a record is a compare-and-set on it, and a start is left to the admin that runs it while that admin is alive.
+ * shared by every admin, see sandbox-records.ts), the instance and the hot state in step. Every step is written so
+ * that it can be interrupted (the admin killed, the store or the engine away) and resumed: the record is written
+ * first, then the instance is made or removed, then the hot state follows; each step may run again. Operations on one
+ * sandbox take turns, and the reconciler takes the same turn, so that nothing acts on what another operation is
+ * changing. Across admins, each change of a record is a compare-and-set on it, and a start is left to the admin that
+ * runs it while that admin is alive.
  */
 import { HttpError, Unavailable, errorMessage } from "../../../core/errors.ts";
 import { stateOf, type InstanceState, type InstanceStatus, type SandboxHandle, type SandboxSpec } from "../../../core/kinds/deployment.ts";
@@ -539,7 +540,8 @@ export class SandboxLifecycle {
         throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; only a stopped sandbox can be restarted`);
       }
       const spec = { ...record.spec, rockletToken: newToken() };
-      await this.records.transition(sandbox_id, "restart");
+      // Another admin may restart it at the same moment: one of the two moves the record.
+      if (!(await this.records.transition(sandbox_id, "restart"))) throw badRequest(`Sandbox ${sandbox_id} is still starting; only a stopped sandbox can be restarted`);
       await this.records.respec(spec);
       const minutes = (record.meta as Record<string, unknown>).auto_clear_time;
       return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal, { host_ip: record.host_ip }));
