@@ -155,6 +155,12 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
       });
     expect((await stat(b, envdAccessToken)).status).toBe(200);
     expect((await stat(b, "not-the-token")).status).toBe(401);
+    // Paused on both at once: one pauses it, the other answers it is paused already; a connect on the other resumes it.
+    const pauses = await Promise.all([a, b].map(async (admin) => (await call(admin, "POST", `/sandboxes/${sandboxID}/pause`, {})).status));
+    expect(pauses.sort()).toEqual([204, 409]);
+    expect((await stat(a, envdAccessToken)).status).toBe(409);
+    expect((await call(b, "POST", `/sandboxes/${sandboxID}/connect`, { timeout: 300 })).status).toBe(200);
+    expect((await stat(a, envdAccessToken)).status).toBe(200);
     expect((await call(b, "DELETE", `/sandboxes/${sandboxID}`)).status).toBe(204);
     expect((await stat(a, envdAccessToken)).status).toBe(404);
     await until("no container left", async () => !(await managedIds()).includes(sandboxID));

@@ -258,8 +258,8 @@ export class SandboxLifecycle {
       await this.assertPausable(sandbox_id);
       if (await this.records.isPaused(sandbox_id)) return false;
       await this.operator.pause!(sandbox_id);
-      await this.records.setPaused(sandbox_id, true);
-      return true;
+      // Paused on two admins at once: one of them says so.
+      return this.records.setPaused(sandbox_id, true);
     });
   }
 
@@ -269,7 +269,7 @@ export class SandboxLifecycle {
       await this.assertPausable(sandbox_id);
       if (!await this.records.isPaused(sandbox_id)) return false;
       await this.operator.resume!(sandbox_id);
-      await this.records.setPaused(sandbox_id, false);
+      if (!(await this.records.setPaused(sandbox_id, false))) return false;
       await this.live.touch(sandbox_id);
       return true;
     });

@@ -80,6 +80,7 @@ export class SandboxRecords {
   private seeded = false;
   /** When this admin found that the store lost its data while it ran. */
   private lostAt = -Infinity;
+  private prunedAt = 0;
 
   constructor(
     private readonly db: Database,
@@ -238,9 +239,9 @@ export class SandboxRecords {
     });
   }
 
-  /** Whether the running sandbox's processes are frozen (E2B's pause), in meta. */
-  async setPaused(sandbox_id: string, paused: boolean): Promise<void> {
-    await this.update(sandbox_id, (record) => ({ ...record, meta: { ...record.meta, paused } }));
+  /** Whether the running sandbox's processes are frozen (E2B's pause), in meta; false when it was so already. */
+  async setPaused(sandbox_id: string, paused: boolean): Promise<boolean> {
+    return (await this.update(sandbox_id, (record) => (isPaused(record) === paused ? null : { ...record, meta: { ...record.meta, paused } }))) !== null;
   }
 
   async isPaused(sandbox_id: string): Promise<boolean> {
@@ -309,6 +310,7 @@ export class SandboxRecords {
    * admin tells whether this store has seen this admin's copies since it last lost its data.
    */
   async seedIfLost(): Promise<boolean> {
+    if (Date.now() - this.prunedAt > PRUNE_EVERY_MS) this.prune();
     const marker = `seeded:${this.options.adminId}`;
     if (await this.store.get(marker)) return false;
     if (this.seeded) this.lostAt = Date.now();
@@ -375,6 +377,7 @@ export class SandboxRecords {
 
   /** Drops local copies of sandboxes that ended longer ago than the retention. */
   private prune(): void {
+    this.prunedAt = Date.now();
     const ended = new Date(Date.now() - this.options.retentionMs).toISOString();
     this.db.run(`DELETE FROM sandboxes WHERE state NOT IN ('pending', 'running') AND COALESCE(json_extract(state_history, '$[#-1].timestamp'), create_time) < ?`, [ended]);
   }
@@ -395,6 +398,8 @@ export function isPaused(record: SandboxRecord): boolean {
   return record.meta.paused === true;
 }
 
+/** How often the local copies of long-ended sandboxes are dropped. */
+const PRUNE_EVERY_MS = 3600 * 1000;
 /** How long a claimed `Idempotency-Key` waits for the record of the start that claimed it, before taking it over. */
 const KEY_CLAIM_WAIT_MS = 2000;
 /** How long an Idempotency-Key names its sandbox (Stripe keeps keys 24 hours). */
