@@ -116,6 +116,9 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     expect((await b.post("/stop", { sandbox_id: id })).status).toBe("Success");
     await until("no container of id", async () => (await containersOf(id)).length === 0);
     expect(await hotKeys(id)).toEqual([]);
+    // The ended record stays (for record_retention_days), out of the list of active ones.
+    expect(await redis.ttl(`${prefix}sandbox:record:${id}`)).toBeGreaterThan(6 * 24 * 3600);
+    expect(await redis.exists(`${prefix}sandbox:active:${id}`)).toBe(0);
     expect((await a.get(`/get_status?sandbox_id=${id}&include_all_states=true`)).result.state).toBe("stopped");
 
     // Restarted on both at once: one restart runs, the other is refused; one container.
@@ -123,6 +126,8 @@ describe.skipIf(!available("redis", url) || !available("docker", socket) || !pro
     expect(restarts.map((r) => r.status).sort()).toEqual(["Failed", "Success"]);
     expect(restarts.find((r) => r.status === "Failed").result.code).toBe(4000);
     expect((await a.post("/execute", { sandbox_id: id, command: "echo again", shell: true })).result).toMatchObject({ stdout: "again\n" });
+    expect(await redis.ttl(`${prefix}sandbox:record:${id}`)).toBe(-1);
+    expect(await redis.exists(`${prefix}sandbox:active:${id}`)).toBe(1);
     expect((await containersOf(id)).filter((c) => c.State === "running")).toHaveLength(1);
     expect((await a.post("/stop", { sandbox_id: id })).status).toBe("Success");
     expect((await b.post("/delete", { sandbox_id: id })).status).toBe("Success");

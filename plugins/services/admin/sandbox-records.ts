@@ -3,7 +3,8 @@
  * admin running its start, and what the E2B API added to it. Admins that share a store share the records: the store
  * holds the truth (`record:{id}`, JSON with a `version` that every change bumps, written by compare-and-set, so that
  * no change is lost and no sandbox is created twice), and every admin writes each record it changes through to its
- * own SQLite (same table as before), from which it puts the records back when the store lost them. The hot copy of
+ * own SQLite (same table as before), from which it puts the records back when the store lost them. `active:{id}` lists
+ * the active ones (set before a record becomes active, removed after it ended), so that a pass reads only those. The hot copy of
  * an active sandbox lives in the store too (`live-sandboxes.ts`) and is rebuilt from the record.
  */
 import type { Database } from "bun:sqlite";
@@ -139,6 +140,7 @@ export class SandboxRecords {
       e2b: null,
     };
     const key = this.key(spec.sandbox_id);
+    await this.listActive(spec.sandbox_id, true);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.get(spec.sandbox_id);
       if (current && isActive(current.state)) return null;
@@ -201,7 +203,14 @@ export class SandboxRecords {
   /** Records still pending or running, oldest first. */
   async active(): Promise<SandboxRecord[]> {
     await this.seedIfLost();
-    const records = (await this.store.scan<SandboxRecord>("record:")).map((e) => e.value).filter((r) => isActive(r.state));
+    const listed = await this.store.scan<number>("active:");
+    const found = await Promise.all(listed.map(({ key }) => this.store.get<SandboxRecord>(this.key(key.slice("active:".length)))));
+    const records: SandboxRecord[] = [];
+    for (const [i, record] of found.entries()) {
+      if (record && isActive(record.state)) records.push(record);
+      // An entry left by a change the store did not see the end of; a young one may be a start writing its record now.
+      else if (Date.now() - listed[i].value > STALE_ENTRY_MS) await this.store.compareAndSet(listed[i].key, listed[i].value, null);
+    }
     return records.sort((a, b) => (a.create_time < b.create_time ? -1 : a.create_time > b.create_time ? 1 : 0));
   }
 
@@ -335,8 +344,10 @@ export class SandboxRecords {
       const current = await this.store.get<SandboxRecord>(key);
       if (current && !newer(copy, current)) break;
       const options = ttlMs === undefined ? undefined : { ttlMs };
+      if (isActive(copy.state)) await this.listActive(copy.sandbox_id, true);
       if (current ? await this.store.compareAndSet(key, current, copy, options) : await this.store.set(key, copy, { ...options, ifAbsent: true })) {
         if (current && ttlMs === undefined) await this.store.expire(key, null);
+        if (!isActive(copy.state)) await this.listActive(copy.sandbox_id, false);
         break;
       }
     }
@@ -357,13 +368,21 @@ export class SandboxRecords {
       if (!next) return null;
       next.version = current.version + 1;
       const ttlMs = this.ttlOf(next, true);
+      if (isActive(next.state) && !isActive(current.state)) await this.listActive(sandbox_id, true);
       if (!(await this.store.compareAndSet(key, current, next, ttlMs === undefined ? undefined : { ttlMs }))) continue;
       // A restarted sandbox's record was an ended one, with a time to live.
       if (ttlMs === undefined && !isActive(current.state)) await this.store.expire(key, null);
+      if (!isActive(next.state) && isActive(current.state)) await this.listActive(sandbox_id, false);
       this.copy(next);
       return next;
     }
     throw contended(sandbox_id);
+  }
+
+  /** Adds the sandbox to the list of active ones (valued with the time, see `active`), or removes it. */
+  private async listActive(sandbox_id: string, active: boolean): Promise<void> {
+    if (active) await this.store.set(`active:${sandbox_id}`, Date.now());
+    else await this.store.delete(`active:${sandbox_id}`);
   }
 
   /** How long the store keeps the record: undefined (for ever) while active, else what is left of the retention. */
@@ -398,6 +417,8 @@ export function isPaused(record: SandboxRecord): boolean {
   return record.meta.paused === true;
 }
 
+/** How old an `active:{id}` entry without an active record must be before `active` removes it. */
+const STALE_ENTRY_MS = 60_000;
 /** How often the local copies of long-ended sandboxes are dropped. */
 const PRUNE_EVERY_MS = 3600 * 1000;
 /** How long a claimed `Idempotency-Key` waits for the record of the start that claimed it, before taking it over. */
