@@ -8,7 +8,7 @@ import type { Operator } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
 import { ADOPT_GRACE_MS, type SandboxLifecycle } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
-import type { SandboxRecords } from "./sandbox-records.ts";
+import { isPaused, type SandboxRecords } from "./sandbox-records.ts";
 
 export class Maintenance {
   constructor(
@@ -26,8 +26,10 @@ export class Maintenance {
     const expired: string[] = [];
     for (const info of await this.live.all()) {
       if (this.lifecycle.starting.has(info.sandbox_id)) continue;
-      // A paused sandbox waits for its resume, as E2B keeps one (resuming restarts its timeout).
-      if (await this.records.isPaused(info.sandbox_id)) continue;
+      const record = await this.records.get(info.sandbox_id);
+      // A start another admin runs is its own; a paused sandbox waits for its resume, as E2B keeps one (resuming
+      // restarts its timeout).
+      if (record?.state === "pending" || (record && isPaused(record))) continue;
       const expiresAt = await this.live.expiresAt(info.sandbox_id);
       if (expiresAt === null || now <= expiresAt) continue;
       expired.push(info.sandbox_id);
