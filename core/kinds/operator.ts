@@ -12,6 +12,11 @@ export interface OperatorHandle extends SandboxHandle {
 
 export interface Operator {
   readonly name: string;
+  /**
+   * The node labels a start may pin a sandbox to (its `placement`, recorded in the spec's labels); absent or empty: the
+   * operator runs every sandbox on one host and a start that asks for a placement is refused.
+   */
+  readonly placementLabels?: readonly string[];
   /** Places and starts the sandbox; resolves once its rocklet is started (not necessarily answering). */
   submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle>;
   /** What the runtime says about the sandbox's instance, with why it stopped when the runtime knows. */

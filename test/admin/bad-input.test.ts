@@ -45,6 +45,39 @@ describe("admin: bad input is Failed with code 4000 and names the problem (HTTP 
     expect((await admin.get("/sandboxes")).result.total).toBe(0);
   });
 
+  test("a bad placement is Failed 4000 naming the field; a placement on an operator that runs on one host is refused; nothing is started", async () => {
+    const nine = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"]));
+    for (const placement of [{ zone: 3 }, nine, ["zone"], "zone=b"]) {
+      const res = await admin.post("/start", { image: "x", memory: "1g", placement });
+      expect(res).toMatchObject({ status: "Failed", message: "invalid parameter", result: { code: 4000 } });
+      expect(res.error).toStartWith("placement");
+    }
+    const invalid = "is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit";
+    for (const [placement, error] of [
+      [{ "zone b": "x" }, `placement: label name "zone b" ${invalid}`],
+      [{ "": "x" }, `placement: label name "" ${invalid}`],
+      [{ zone: "a b" }, `placement.zone: "a b" ${invalid}`],
+      [{ zone: "" }, `placement.zone: "" ${invalid}`],
+      [{ zone: "-a" }, `placement.zone: "-a" ${invalid}`],
+      [{ zone: "x".repeat(64) }, `placement.zone: "${"x".repeat(64)}" ${invalid}`],
+      [{ zone: "a==b" }, `placement.zone: "a==b" ${invalid}`],
+    ] as const) {
+      expect(await admin.post("/start", { image: "x", memory: "1g", placement })).toMatchObject({ status: "Failed", error, result: { code: 4000 } });
+    }
+    const oneHost = await admin.post("/start", { image: "x", memory: "1g", placement: { zone: "b" } });
+    expect(oneHost).toMatchObject({ status: "Failed", result: { code: 4000 } });
+    expect(oneHost.error).toMatch(/^placement: operator '.+' runs every sandbox on one host and takes no placement$/);
+    // null is absent, as pydantic's Optional, and so is a placement that names no label.
+    for (const [i, placement] of [null, {}].entries()) {
+      const id = `noplace-${process.pid}-${i}`;
+      expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id, placement })).status).toBe("Success");
+      expect((await admin.get(`/get_status?sandbox_id=${id}`)).result).not.toHaveProperty("placement");
+      expect((await admin.post("/start", { image: "x", memory: "1g", sandbox_id: id })).status).toBe("Success");
+      await admin.post("/stop", { sandbox_id: id });
+    }
+    expect((await admin.deployment.list()).filter((s) => s.state === "running")).toEqual([]);
+  }, 30_000);
+
   test("mutated bodies the fuzzer sent (an object with its own toString, nesting 5,000 deep) are Failed 4000, not HTTP 500", async () => {
     const deep = "[".repeat(5000) + "]".repeat(5000);
     for (const [path, body] of [

@@ -10,7 +10,7 @@
 import { Database } from "bun:sqlite";
 import Docker from "dockerode";
 import { join } from "node:path";
-import { nodeContainer } from "../../plugins/services/tool-manager/node-container.ts";
+import { nodeContainer, nodeSecrets, type NodeSpec } from "../../plugins/services/tool-manager/node-container.ts";
 import { createOptions } from "../../plugins/shared/containers/hardened.ts";
 import { dockerSocket, sandboxImage } from "../support/env.ts";
 import { freePort, tempProject } from "../support/project.ts";
@@ -51,19 +51,26 @@ async function createToRunning(tool: string): Promise<number> {
 
 async function rawStart(i: number): Promise<number> {
   const hostPort = ports.port_end - i;
-  const options = createOptions(nodeContainer(
-    { name: `bench-raw-${process.pid}-${i}`, tool_name: "calculator", tenant_id: "alpha", image: sandboxImage(), port: hostPort, node_token: "bench-token-123", config: {} },
-    { nodeBinary, networkMode: "bridge", cpus: 0.5, memoryBytes: 256 * 1024 ** 2, pidsLimit: 128, user: "65534:65534" },
-  ));
+  const spec: NodeSpec = { name: `bench-raw-${process.pid}-${i}`, tool_name: "calculator", tenant_id: "alpha", image: sandboxImage(), port: hostPort, node_token: "bench-token-123", config: {} };
+  const options = createOptions(nodeContainer(spec, { nodeBinary, networkMode: "bridge", cpus: 0.5, memoryBytes: 256 * 1024 ** 2, pidsLimit: 128, user: "65534:65534" }));
   const began = performance.now();
   const container = await engine.createContainer(options);
   try {
     await container.start();
-    for (;;) {
+    // The node waits for its token on stdin, as the manager hands it over.
+    const stdin = (await container.attach({ stream: true, stdin: true, hijack: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+    await new Promise<void>((resolve, reject) => {
+      stdin.once("error", reject);
+      stdin.end(nodeSecrets(spec), () => resolve());
+    });
+    stdin.destroy();
+    const deadline = performance.now() + 20_000;
+    while (performance.now() < deadline) {
       const ok = await fetch(`http://127.0.0.1:${hostPort}/health`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
       if (ok) return performance.now() - began;
       await Bun.sleep(5);
     }
+    throw new Error(`the raw node on port ${hostPort} did not answer /health within 20 s`);
   } finally {
     await container.remove({ force: true });
   }

@@ -71,7 +71,12 @@ describe("rock sandbox (CLI) against a running admin", () => {
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toContain("the admin at http://127.0.0.1:1 is not reachable");
 
-    for (const args of [[], ["frobnicate"], ["start"], ["status"], ["exec", "only-an-id"], ["list", "--bogus"], ["start", "--image", "x", "--cpus", "many"]]) {
+    // The placement reaches the admin, which runs every sandbox on one host here.
+    const placed = await rock(["start", "--image", "x", "--placement", "zone=b"]);
+    expect(placed.code).toBe(1);
+    expect(placed.stderr).toContain("runs every sandbox on one host and takes no placement (BadRequestRockError, code 4000)");
+
+    for (const args of [[], ["frobnicate"], ["start"], ["status"], ["exec", "only-an-id"], ["list", "--bogus"], ["start", "--image", "x", "--cpus", "many"], ["start", "--image", "x", "--placement", "zone"]]) {
       const bad = await rock(args);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain("rock sandbox <subcommand>");

@@ -11,6 +11,7 @@ import { api } from "../admin/support.ts";
 import { bootAdminKernel, newSandboxId, sandboxIdPrefix, type RunningAdmin } from "../sdk/support.ts";
 import { sandboxImage } from "../support/env.ts";
 import { testSwarm } from "../support/swarm.ts";
+import { Sandbox } from "../../plugins/clients/sdk/index.ts";
 
 const swarm = await testSwarm();
 
@@ -91,6 +92,66 @@ describe.skipIf(!swarm)("admin on the swarm operator (real two-node swarm)", () 
     await nothingLeft(id);
     await nothingLeft(filler.sandbox_id);
   }, 180_000);
+
+  test("a start's placement pins it: zone a on the manager, zone b on the worker, each reached at its node's address; status and a restart keep it", async () => {
+    const ids = { a: newSandboxId("zonea"), b: newSandboxId("zoneb") };
+    const nodes = { a: { addr: swarm!.managerAddr, engine: manager }, b: { addr: swarm!.workerAddr, engine: worker } };
+    const starts = await Promise.all((["a", "b"] as const).map((zone) => post("/start", { image: sandboxImage(), sandbox_id: ids[zone], cpus: 0.1, memory: "64m", placement: { zone } })));
+    try {
+      for (const [i, zone] of (["a", "b"] as const).entries()) {
+        expect(starts[i]).toMatchObject({ status: "Success", result: { host_ip: nodes[zone].addr } });
+        expect((await containersOf(nodes[zone].engine, ids[zone])).length).toBe(1);
+        const status = (await get(`/get_status?sandbox_id=${ids[zone]}`)).result;
+        expect(status).toMatchObject({ host_ip: nodes[zone].addr, is_alive: true, placement: { zone } });
+        expect((await post("/execute", { sandbox_id: ids[zone], command: "echo placed", timeout: 30 })).result).toMatchObject({ stdout: "placed\n", exit_code: 0 });
+      }
+      // The same start again is the same sandbox; another zone under the same id is refused naming the difference.
+      expect((await post("/start", { image: sandboxImage(), sandbox_id: ids.b, cpus: 0.1, memory: "64m", placement: { zone: "b" } })).result.host_ip).toBe(swarm!.workerAddr);
+      expect((await post("/start", { image: sandboxImage(), sandbox_id: ids.b, cpus: 0.1, memory: "64m", placement: { zone: "a" } })).error).toBe(
+        `Sandbox ${ids.b} already exists (started with placement {"zone":"b"}, this request has {"zone":"a"})`,
+      );
+      expect((await post("/stop", { sandbox_id: ids.b })).status).toBe("Success");
+      expect((await post("/restart", { sandbox_id: ids.b })).result).toMatchObject({ host_ip: swarm!.workerAddr });
+      const service = (await manager.listServices({ filters: { label: [`rock.sandbox_id=${ids.b}`] } }))[0];
+      expect(service.Spec?.TaskTemplate?.Placement?.Constraints).toContain("node.labels.zone==b");
+      expect((await get(`/get_status?sandbox_id=${ids.b}`)).result).toMatchObject({ host_ip: swarm!.workerAddr, placement: { zone: "b" } });
+    } finally {
+      for (const id of Object.values(ids)) expect((await post("/stop", { sandbox_id: id })).status).toBe("Success");
+    }
+    for (const id of Object.values(ids)) await nothingLeft(id);
+
+    // The SDK sends it as the start's placement.
+    const sdk = new Sandbox({ baseUrl: admin.baseUrl, image: sandboxImage(), sandboxId: newSandboxId("sdkzone"), cpus: 0.1, memory: "64m", placement: { zone: "b" } });
+    try {
+      expect((await sdk.start()).host_ip).toBe(swarm!.workerAddr);
+    } finally {
+      await sdk.stop();
+    }
+    await nothingLeft(sdk.sandboxId);
+  }, 180_000);
+
+  test("a placement no node satisfies is Failed with Swarm's reason within the placement wait, and nothing is left; a label the operator does not place by is refused", async () => {
+    const id = newSandboxId("zonez");
+    const began = performance.now();
+    const started = await post("/start", { image: sandboxImage(), sandbox_id: id, cpus: 0.1, memory: "64m", placement: { zone: "z" } });
+    expect(started).toMatchObject({ status: "Failed", result: { code: 5000 } });
+    expect(started.error).toContain(`starting sandbox '${id}' on the swarm failed: no node could take it within 5s (`);
+    expect(started.error).toContain("constraint");
+    expect(performance.now() - began).toBeLessThan(30_000);
+    const status = (await get(`/get_status?sandbox_id=${id}`)).result;
+    expect(status).toMatchObject({ state: "stopped", is_alive: false, placement: { zone: "z" }, status: { docker_run: { status: "failed" } } });
+    expect(status.status.docker_run.message).toContain("no node could take it");
+    await nothingLeft(id);
+
+    const rack = await post("/start", { image: sandboxImage(), sandbox_id: newSandboxId("rack"), placement: { rack: "r1" } });
+    expect(rack).toMatchObject({ status: "Failed", error: "placement.rack: operator 'swarm' places by zone, pool only (plugins.swarm.placement_labels)", result: { code: 4000 } });
+    const header = await fetch(base + "/start", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-namespace": "team" },
+      body: JSON.stringify({ image: sandboxImage(), placement: { namespace: "other" } }),
+    });
+    expect(await header.json()).toMatchObject({ status: "Failed", error: "placement.namespace: namespace is set by the start's headers, not by placement", result: { code: 4000 } });
+  }, 60_000);
 
   test("an admin whose rocklet_hosts leaves out the node: the start fails at once naming the setting, and nothing is left", async () => {
     const { ensureRockletBinary } = await import("../deployments/support.ts");

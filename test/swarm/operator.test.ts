@@ -13,6 +13,9 @@ import { ensureRockletBinary, execute, sandboxSpec, waitAlive } from "../deploym
 import { sandboxImage } from "../support/env.ts";
 import { repoRoot, tempProject, type TempProject } from "../support/project.ts";
 import { testSwarm } from "../support/swarm.ts";
+import { ScopedDocker } from "../../core/permissions/docker.ts";
+import { createLogger } from "../../core/log.ts";
+import { SwarmOperator } from "../../plugins/operators/swarm/swarm-operator.ts";
 
 const swarm = await testSwarm();
 const ID_PREFIX = "swop";
@@ -201,6 +204,62 @@ describe.skipIf(!swarm)("swarm operator (real two-node swarm)", () => {
       await manager.getImage(image).remove();
     }
   }, 120_000);
+
+  test("while a start waits for its task it reads the task every 50 ms at most and its node once a second: it returns soon after the task runs", async () => {
+    // The real engine behind a wrapper that notes when each read began and ended (nothing is faked).
+    const docker = new ScopedDocker("swarm", { socket: swarm!.managerSocket });
+    const reads: { what: string; began: number; ended: number }[] = [];
+    const noted = new Proxy(docker, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        if (key !== "tasks" && key !== "listNodes") return value.bind(target);
+        return async (...args: unknown[]) => {
+          const began = performance.now();
+          try {
+            return await value.apply(target, args);
+          } finally {
+            reads.push({ what: key, began, ended: performance.now() });
+          }
+        };
+      },
+    });
+    const counting = new SwarmOperator(
+      noted,
+      {
+        name: "swarm",
+        rockletBinary: await ensureRockletBinary(),
+        rockletPort: 22555,
+        capAdd: [],
+        init: true,
+        user: "",
+        maxSessions: 64,
+        stopTimeoutSeconds: 1,
+        constraints: [],
+        placementLabels: ["zone"],
+        placementTimeoutMs: 3000,
+        startTimeoutMs: 60_000,
+        assertRockletBinary: async () => undefined,
+      },
+      createLogger({ test: "swarm-poll" }),
+    );
+    for (const zone of ["a", "b"]) {
+      const s = spec({ labels: { zone } });
+      reads.length = 0;
+      const began = performance.now();
+      await counting.submit(s);
+      const took = performance.now() - began;
+      const during = [...reads];
+      await counting.stop(s.sandbox_id);
+      // The pause before each read of the task: from the end of the read before it.
+      const pauses = during.slice(1).flatMap((read, i) => (read.what === "tasks" ? [read.began - during[i].ended] : []));
+      expect(took).toBeGreaterThan(200); // long enough that a 200 ms cap would have shown
+      expect(Math.max(...pauses)).toBeLessThan(130);
+      // Once a second while it waits, and once for the address of the node that runs it.
+      expect(during.filter((r) => r.what === "listNodes").length).toBeLessThanOrEqual(2 + Math.floor(took / 1000));
+      await nothingLeft(s.sandbox_id);
+    }
+  }, 60_000);
 
   test("a placement label that is not a plain value: a 400 naming the label, nothing created", async () => {
     const s = spec({ labels: { zone: "b,node.role==manager" } });

@@ -10,7 +10,9 @@ import { listText, progressPrinter, statusText } from "./render.ts";
 const usage = `rock sandbox <subcommand> [options]
 
   start  --image IMAGE [--cpus N] [--memory SIZE] [--sandbox-id ID] [--auto-clear-minutes N] [--timeout SECS]
-         starts a sandbox and waits until it answers (progress on stderr); prints its id
+         [--placement LABEL=VALUE]...
+         starts a sandbox (on nodes with those labels, e.g. zone=b) and waits until it answers (progress on stderr);
+         prints its id
   list   [--filter KEY=VALUE]...   active sandboxes (filters: user_id, experiment_id, namespace, image, state)
   status SANDBOX_ID                one sandbox (--all-states to include stopped ones)
   exec   SANDBOX_ID [--cwd DIR] [--env K=V]... [--timeout SECS] -- COMMAND [ARGS...]
@@ -35,6 +37,7 @@ async function start(args: string[]): Promise<number> {
     "sandbox-id": { type: "string" },
     "auto-clear-minutes": { type: "string" },
     timeout: { type: "string" },
+    placement: { type: "string", multiple: true },
   });
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (!values.image) throw new UsageError("--image is required");
@@ -46,6 +49,7 @@ async function start(args: string[]): Promise<number> {
     memory: values.memory,
     sandboxId: values["sandbox-id"],
     autoClearTimeMinutes: numberOption("auto-clear-minutes", values["auto-clear-minutes"]),
+    placement: pairs("placement", values.placement),
     startupTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
   });
   err(`starting a sandbox from ${values.image} at ${sandbox.client.baseUrl}\n`);

@@ -34,6 +34,8 @@ export interface SandboxOptions extends TransportOptions, StartIdentity {
   pull?: "never" | "missing" | "always";
   /** Idle minutes after which the admin stops the sandbox; every call slides it. */
   autoClearTimeMinutes?: number;
+  /** Node labels the sandbox must run on, e.g. `{ zone: "b" }` (an admin on the swarm operator; not in ROCK). */
+  placement?: Record<string, string>;
   /** Bound of `start()`'s wait (default 180 s). */
   startupTimeoutMs?: number;
   /** Share one client (and its connections) between sandboxes. */
@@ -75,7 +77,7 @@ export class Sandbox {
 
   private startRequest(): StartRequest {
     const o = this.options;
-    return { image: o.image, sandbox_id: o.sandboxId, cpus: o.cpus, memory: o.memory, disk: o.disk, pull: o.pull, auto_clear_time_minutes: o.autoClearTimeMinutes };
+    return { image: o.image, sandbox_id: o.sandboxId, cpus: o.cpus, memory: o.memory, disk: o.disk, pull: o.pull, auto_clear_time_minutes: o.autoClearTimeMinutes, placement: o.placement };
   }
 
   async start(options: StartOptions = {}): Promise<SandboxStatus> {

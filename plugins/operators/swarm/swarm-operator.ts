@@ -20,6 +20,9 @@ export interface SwarmOperatorOptions extends ServiceSettings {
 
 /** Task states after which the task never runs again (Swarm does not restart ours). */
 const ENDED = new Set(["complete", "shutdown", "failed", "rejected", "orphaned", "remove"]);
+/** While a start waits for its task: how often the task is read, at most, and how often its node. */
+const TASK_POLL_MS = 50;
+const NODE_CHECK_MS = 1000;
 /** Task states in which no node holds it yet. */
 const UNPLACED = new Set(["new", "pending"]);
 
@@ -73,6 +76,7 @@ function taskFailure(task: SwarmTask): string {
  */
 export class SwarmOperator implements Operator {
   readonly name: string;
+  readonly placementLabels: readonly string[];
 
   constructor(
     private readonly docker: ScopedDocker,
@@ -80,6 +84,7 @@ export class SwarmOperator implements Operator {
     private readonly log: Logger,
   ) {
     this.name = options.name;
+    this.placementLabels = options.placementLabels;
   }
 
   submit(spec: SandboxSpec, signal?: AbortSignal): Promise<OperatorHandle> {
@@ -126,18 +131,26 @@ export class SwarmOperator implements Operator {
     }
   }
 
-  /** Waits until the service's task runs; fails with why when it ended, found no node in time, or took too long. */
+  /**
+   * Waits until the service's task runs; fails with why when it ended, found no node in time, or took too long. The
+   * task is read every 50 ms at most (a task runs ~0.5 s after its service is created, and a slower poll adds its
+   * interval to every start); its node only once a second (Swarm needs ~10 s to call a node down).
+   */
   private async untilRunning(serviceId: string, signal?: AbortSignal): Promise<SwarmTask> {
     const started = performance.now();
-    for (let pause = 20; ; pause = Math.min(200, pause * 1.5)) {
+    let nodeCheck = 0;
+    for (let pause = 20; ; pause = Math.min(TASK_POLL_MS, pause * 1.5)) {
       signal?.throwIfAborted();
       const task = latest(await engine(() => this.docker.tasks(serviceId)));
       const elapsed = performance.now() - started;
       if (task?.Status.State === "running") return task;
       if (task && ENDED.has(task.Status.State)) throw new Error(taskFailure(task));
       // Assigned to a node that stopped answering: Swarm would wait for it indefinitely.
-      const node = task?.NodeID ? (await this.nodes()).get(task.NodeID) : undefined;
-      if (node && node.Status.State !== "ready") throw new Error(nodeLoss(node));
+      if (task?.NodeID && elapsed >= nodeCheck) {
+        nodeCheck = elapsed + NODE_CHECK_MS;
+        const node = (await this.nodes()).get(task.NodeID);
+        if (node && node.Status.State !== "ready") throw new Error(nodeLoss(node));
+      }
       if ((!task || UNPLACED.has(task.Status.State)) && elapsed > this.options.placementTimeoutMs) {
         const why = task?.Status.Err ?? task?.Status.Message ?? "the task was not created";
         throw new Error(`no node could take it within ${this.options.placementTimeoutMs / 1000}s (${why})`);

@@ -78,6 +78,7 @@ export const SandboxStatus = Reply({
   state_history: t.Array(StateTransition),
   // Not in ROCK (pydantic clients ignore extra keys).
   isolation: t.Optional(t.String({ description: 'How the deployment confines the sandbox: "bubblewrap", or "none" for a bare local process' })),
+  placement: t.Optional(t.Record(t.String(), t.String(), { description: "The node labels the start asked for (its `placement`)" })),
 });
 export type SandboxStatus = Static<typeof SandboxStatus>;
 

@@ -9,6 +9,11 @@ import { lenient, lenientQuery } from "../../../core/http/lenient.ts";
 export const NonBlank = t.String({ minLength: 1, pattern: "\\S" });
 const SandboxId = { sandbox_id: NonBlank };
 
+/** A start's `placement`: at most this many node labels. */
+export const MAX_PLACEMENT_LABELS = 8;
+/** A placement label's name and value: text a Swarm constraint carries as it is. */
+export const PLACEMENT_TEXT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
 export const StartRequest = lenient(t.Object({
   image: NonBlank,
   sandbox_id: t.Optional(t.Nullable(NonBlank)),
@@ -20,6 +25,13 @@ export const StartRequest = lenient(t.Object({
   cpus: t.Optional(t.Number({ exclusiveMinimum: 0 })),
   disk: t.Optional(t.String()),
   startup_timeout: t.Optional(t.Nullable(t.Number())),
+  // Not in ROCK (its pydantic model ignores unknown fields, so its SDK may send it): node labels the sandbox must run
+  // on, e.g. {"zone": "b"}; only an operator that places on several nodes takes it. The names and values are checked
+  // at start (a key pattern here would have the body's unknown keys dropped instead of refused).
+  placement: t.Optional(t.Record(t.String(), t.String(), {
+    maxProperties: MAX_PLACEMENT_LABELS,
+    description: `Node labels the sandbox must run on, e.g. {"zone": "b"}: names and values of 1-63 letters, digits, '.', '_' or '-'`,
+  })),
 }));
 export type StartRequest = Static<typeof StartRequest>;
 

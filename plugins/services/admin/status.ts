@@ -36,6 +36,8 @@ export function statusResponse(record: SandboxRecord, is_alive: boolean, expireT
     state_history: record.state_history,
     // Not in ROCK (pydantic clients ignore extra keys): "none" tells the admin a local sandbox is not confined.
     ...(typeof meta.isolation === "string" ? { isolation: meta.isolation } : {}),
+    // Not in ROCK either: the node labels the start asked for.
+    ...(meta.placement && typeof meta.placement === "object" ? { placement: meta.placement } : {}),
   };
 }
 
