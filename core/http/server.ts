@@ -194,7 +194,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     set.headers["www-authenticate"] = "Bearer";
     return errorBody({ status: 401, message: `missing or invalid bearer token (${tokenHint})`, requestId: requestIdOf(request), path: pathOf(request) });
   };
-  const presentsToken = (request: Request, path: string) =>
+  const presentsToken = (request: Request, path: string): boolean | Promise<boolean> =>
     bearerMatches(request.headers.get("authorization"), token!) ||
     tokenHeaders.some((name) => sameSecretHeader(request.headers.get(name), token!)) ||
     (service.authenticate?.(request, path) ?? false);
@@ -231,11 +231,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Exactly the path Elysia's router matches (standardHostname: false), so that the decision is about the route.
       const query = url.indexOf("?", start + 1);
       const path = query === -1 ? url.slice(start) : url.slice(start, query);
-      if (presentsToken(request, path)) authorized.add(request);
-      else if (!publicPaths.has(path)) {
-        refused(request.method, 401);
-        return unauthorized(set, request);
-      }
+      const decide = (presented: boolean) => {
+        if (presented) authorized.add(request);
+        else if (!publicPaths.has(path)) {
+          refused(request.method, 401);
+          return unauthorized(set, request);
+        }
+      };
+      // A service's own credentials may be looked up in the store (E2B's access tokens): only those wait.
+      const presented = presentsToken(request, path);
+      return presented instanceof Promise ? presented.then(decide) : decide(presented);
     })
     .onRequest((context) => {
       const { request, set } = context;

@@ -33,7 +33,7 @@ export interface HttpService {
    * its route (E2B's per-sandbox access token on the data plane). The route must still check what it relies on:
    * without a server token configured, the kernel asks nothing.
    */
-  authenticate?(request: Request, path: string): boolean;
+  authenticate?(request: Request, path: string): boolean | Promise<boolean>;
   /**
    * Serves a request by its Host before any route is matched (E2B's `{port}-{sandboxId}.{domain}` sandbox hosts);
    * undefined leaves it to the routes. Runs after the token check (see `authenticate`) and the size limits.

@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { openDatabase } from "../../core/db.ts";
 import { Kernel } from "../../core/kernel.ts";
+import { MemoryStore } from "../../core/store/memory.ts";
 import type { SandboxSpec } from "../../core/kinds/deployment.ts";
 import type { Maintenance } from "../../plugins/services/admin/maintenance.ts";
 import { SandboxRecords } from "../../plugins/services/admin/sandbox-records.ts";
@@ -88,12 +89,13 @@ try {
     await container.start();
   });
   console.log(`${count} containers started in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-  const records = new SandboxRecords(openDatabase(join(project.root, "data", "admin.sqlite")));
+  // Written to the admin's copy (through a store of their own): the admin puts them into Redis when it starts.
+  const records = new SandboxRecords(openDatabase(join(project.root, "data", "admin.sqlite")), new MemoryStore(), { adminId: "bench", retentionMs: 7 * 24 * 3600 * 1000 });
   for (const id of ids) {
     const spec: SandboxSpec = { sandbox_id: id, image: sandboxImage(), cpus: 0.05, memoryBytes: 16 * 1024 ** 2, pidsLimit: 64, env: {}, rockletToken: `token-${id}`, labels: {} };
-    records.create(spec, { user_id: "default", experiment_id: "default", namespace: "default", memory: "16m", auto_clear_time: 30 });
-    records.placed(id, { host_ip: "127.0.0.1", host_name: "bench", port_mapping: {}, rocklet_url: "http://127.0.0.1:9", rocklet_token: `token-${id}` });
-    records.transition(id, "alive");
+    await records.create(spec, { user_id: "default", experiment_id: "default", namespace: "default", memory: "16m", auto_clear_time: 30 });
+    await records.placed(id, { host_ip: "127.0.0.1", host_name: "bench", port_mapping: {}, rocklet_url: "http://127.0.0.1:9", rocklet_token: `token-${id}` });
+    await records.transition(id, "alive");
   }
 
   // (a), (b): the hot state is empty at first, so the pass at start-up rebuilds it; then steady passes.

@@ -40,7 +40,7 @@ describe.skipIf(!available("docker", socket) || !program)("admin server on docke
   const startBody = (sandbox_id: string) => ({ image: sandboxImage(), sandbox_id, memory: "64m", cpus: 0.1, pull: "never" });
   const containersOf = async (ids: string[]) => (await ourContainers(engine)).filter((c) => ids.includes(c.Labels["rock.sandbox_id"]));
   // Sandbox state only: the admin's maintenance lease stays while the admin runs.
-  const storeKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => key !== "rock:sandbox:maintenance-lease").sort();
+  const storeKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => /^rock:sandbox:(alive|timeout):/.test(key)).sort();
   const keysOf = (ids: string[]) => ids.flatMap((id) => [`rock:sandbox:alive:${id}`, `rock:sandbox:timeout:${id}`]).sort();
   /** The admin's records, read from its SQLite file as a crash leaves it. */
   const records = (ids: string[]) => {

@@ -58,7 +58,7 @@ describe.skipIf(!program)("admin server while its Redis fails", () => {
   const health = () => request(`${admin}/health`);
   const status = async (id: string) => (await call(`/get_status?sandbox_id=${id}`)).body.result;
   // The admin's maintenance lease is not sandbox state (and goes when the admin stops).
-  const sandboxKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => key !== "rock:sandbox:maintenance-lease").sort();
+  const sandboxKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => /^rock:sandbox:(alive|timeout):/.test(key)).sort();
   const localInstances = () => readdirSync(join(dir.path, "data", "plugins", "local", ".sandboxes")).filter((name) => name.endsWith(".json"));
 
   /** Runs `loops` execute loops on `sandbox_id` and a /health poller until `stop` resolves. */

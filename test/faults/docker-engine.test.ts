@@ -123,7 +123,7 @@ describe.skipIf(!available("docker", socket) || !program)("the Docker engine res
     expect((await ourContainers(docker)).filter((c) => [kept, stoppedDuring].includes(c.Labels["rock.sandbox_id"])).length).toBe(2);
     expect((await toolContainers()).length).toBe(1);
     // Besides the admin's maintenance lease, which is not sandbox state.
-    const sandboxKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => key !== "rock:sandbox:maintenance-lease");
+    const sandboxKeys = async () => (await redis.client().keys("rock:sandbox:*")).filter((key) => /^rock:sandbox:(alive|timeout):/.test(key));
     expect((await sandboxKeys()).length).toBe(4);
 
     let during: Answer[] = [];

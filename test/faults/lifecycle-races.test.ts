@@ -52,7 +52,7 @@ for (const kind of ["docker", "local"] as const) {
     /** Running instances of these sandboxes, as the runtime lists them. */
     const instancesOf = async (ids: string[]) => (await deployment.list()).filter((i) => ids.includes(i.sandbox_id));
     // Sandbox state only: the admin's maintenance lease stays while the admin runs.
-    const storeKeys = async () => (await client.keys(`${prefix}*`)).filter((key) => !key.endsWith(":maintenance-lease")).sort();
+    const storeKeys = async () => (await client.keys(`${prefix}*`)).filter((key) => /:sandbox:(alive|timeout):/.test(key)).sort();
     /** Neither HTTP 5xx nor ROCK's internal failure (code 5000): only Success, or Failed naming the client's mistake. */
     const clean = (answer: Answer) => answer.status === 200 && (answer.body.status === "Success" || answer.body.result?.code === 4000);
     async function untilAlive(id: string, ms = 30_000) {

@@ -117,13 +117,14 @@ export class DockerDeployment implements Deployment {
   async pause(sandboxId: string): Promise<void> {
     const found = await this.containers.find(containerName(sandboxId));
     if (!found?.info.State.Running) throw new Error(`sandbox '${sandboxId}' has no running container to pause`);
-    if (!found.info.State.Paused) await found.container.pause();
+    // Docker answers 409 when another caller (another admin) paused it meanwhile: paused is what was asked.
+    if (!found.info.State.Paused) await found.container.pause().catch(unlessConflict);
   }
 
   async resume(sandboxId: string): Promise<void> {
     const found = await this.containers.find(containerName(sandboxId));
     if (!found?.info.State.Running) throw new Error(`sandbox '${sandboxId}' has no running container to resume`);
-    if (found.info.State.Paused) await found.container.unpause();
+    if (found.info.State.Paused) await found.container.unpause().catch(unlessConflict);
   }
 
   async list(): Promise<{ sandbox_id: string; state: InstanceState }[]> {
@@ -136,4 +137,9 @@ export class DockerDeployment implements Deployment {
 function killedJustNow(info: Docker.ContainerInspectInfo): boolean {
   const { ExitCode, OOMKilled, FinishedAt } = info.State;
   return ExitCode === 137 && !OOMKilled && Date.now() - Date.parse(FinishedAt) < 2000;
+}
+
+/** Rethrows an engine error unless it is a 409 (the container is already in the state asked for). */
+function unlessConflict(error: unknown): void {
+  if ((error as { statusCode?: number }).statusCode !== 409) throw error;
 }

@@ -3,31 +3,36 @@
  * first slides the idle timeout; a sandbox that is not live is refused with code 4000.
  */
 import { badRequest, codes, RockFailure } from "./envelope.ts";
+import type { Located } from "./lifecycle.ts";
 import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import type { RockletClient } from "./rocklet-client.ts";
-import type { SandboxRecords } from "./sandbox-records.ts";
+import { isPaused, type SandboxRecord } from "./sandbox-records.ts";
 
 export class DataPlane {
   constructor(
-    /** The live entry of a sandbox, rebuilt from its record when the store lost it (`SandboxLifecycle.liveOrRebuilt`). */
-    private readonly locate: (sandbox_id: string) => Promise<LiveSandbox | null>,
+    /**
+     * The record and live entry of a sandbox, the entry rebuilt from the record when the store lost it
+     * (`SandboxLifecycle.liveOrRebuilt`); `known` is the record when the caller read it already.
+     */
+    private readonly locate: (sandbox_id: string, known?: SandboxRecord | null) => Promise<Located>,
     private readonly live: LiveSandboxes,
-    private readonly records: SandboxRecords,
     private readonly rocklet: RockletClient,
   ) {}
 
-  /** The live sandbox, its idle timeout refreshed; refuses unknown, stopped and not yet placed sandboxes. */
-  async target(sandbox_id: string): Promise<LiveSandbox> {
-    const info = await this.locate(sandbox_id);
-    if (!info) {
-      const record = this.records.get(sandbox_id);
+  /**
+   * The live sandbox, its idle timeout refreshed; refuses unknown, stopped and not yet placed sandboxes. `known`: its
+   * record, when the caller read it already.
+   */
+  async target(sandbox_id: string, known?: SandboxRecord | null): Promise<LiveSandbox> {
+    const { record, info } = await this.locate(sandbox_id, known);
+    if (!info || !record) {
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
       if (record.state === "pending") throw badRequest(`Sandbox ${sandbox_id} is still starting`);
       throw badRequest(`Sandbox ${sandbox_id} is ${record.state}${record.failure_reason ? ` (it failed: ${record.failure_reason})` : ""}`);
     }
     if (!info.rockletUrl) throw badRequest(`Sandbox ${sandbox_id} is still starting`);
     // Its rocklet is frozen too: a call would hang until its timeout.
-    if (this.records.isPaused(sandbox_id)) throw badRequest(`Sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)`);
+    if (isPaused(record)) throw badRequest(`Sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)`);
     await this.live.touch(sandbox_id);
     return info;
   }
@@ -85,10 +90,10 @@ export class DataPlane {
   }
 
   async isAlive(sandbox_id: string): Promise<{ is_alive: boolean; message: string }> {
-    const info = await this.locate(sandbox_id);
+    const { info, record } = await this.locate(sandbox_id);
     if (!info?.rockletUrl) return { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
     // Its rocklet is frozen: asking it would only wait out the probe's timeout.
-    if (this.records.isPaused(sandbox_id)) return { is_alive: false, message: `sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)` };
+    if (record && isPaused(record)) return { is_alive: false, message: `sandbox ${sandbox_id} is paused; resume it first (E2B: Sandbox.connect)` };
     const alive = await this.rocklet.isAlive(info);
     return alive ? { is_alive: true, message: info.host_name } : { is_alive: false, message: `sandbox ${sandbox_id} is alive failed` };
   }

@@ -1,9 +1,11 @@
 /**
- * The control plane: start, stop, delete and restart sandboxes through the operator, keeping the durable record
- * (SQLite), the instance and the hot state (store) in step. Every step is written so that it can be interrupted (the
- * admin killed, the store or the engine away) and resumed: the record is written first, then the instance is made or
- * removed, then the hot state follows; each step may run again. Operations on one sandbox take turns, and the
- * reconciler takes the same turn, so that nothing acts on what another operation is changing.
+ * The control plane: start, stop, delete and restart sandboxes through the operator, keeping the record (in the store,
+ * shared by every admin, see sandbox-records.ts), the instance and the hot state in step. Every step is written so
+ * that it can be interrupted (the admin killed, the store or the engine away) and resumed: the record is written
+ * first, then the instance is made or removed, then the hot state follows; each step may run again. Operations on one
+ * sandbox take turns, and the reconciler takes the same turn, so that nothing acts on what another operation is
+ * changing. Across admins, each change of a record is a compare-and-set on it, and a start is left to the admin that
+ * runs it while that admin is alive.
  */
 import { HttpError, Unavailable, errorMessage } from "../../../core/errors.ts";
 import { stateOf, type InstanceState, type InstanceStatus, type SandboxHandle, type SandboxSpec } from "../../../core/kinds/deployment.ts";
@@ -13,7 +15,8 @@ import { badRequest, internalFailure, RockFailure } from "./envelope.ts";
 import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient, RockletTarget } from "./rocklet-client.ts";
-import type { SandboxRecord, SandboxRecords } from "./sandbox-records.ts";
+import type { AdminPresence } from "./admins.ts";
+import { IDEMPOTENCY_KEY_MS, type SandboxRecord, type SandboxRecords } from "./sandbox-records.ts";
 import { PLACEMENT_TEXT, type StartRequest } from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "../../protocol/rock-admin/states.ts";
 
@@ -51,7 +54,7 @@ const sandboxIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Printable ASCII without spaces at the ends, as Stripe and E2B accept. */
 const idempotencyKeyPattern = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
 /** How long an Idempotency-Key names its sandbox (Stripe keeps keys 24 hours). */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+export const IDEMPOTENCY_WINDOW_MS = IDEMPOTENCY_KEY_MS;
 
 /** A promise whose rejection is handled even when nobody awaits it. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
@@ -70,6 +73,7 @@ export class SandboxLifecycle {
     private readonly rocklet: RockletClient,
     private readonly limits: LifecycleLimits,
     private readonly log: Logger,
+    private readonly admins: AdminPresence,
   ) {}
 
   /** Sandboxes this process is starting (between their record and their first answer or failure). */
@@ -116,14 +120,16 @@ export class SandboxLifecycle {
       // Only E2B's creates set it; ROCK's starts compare as before.
       ...(Object.keys(env).length > 0 ? { env } : {}),
     };
-    return this.exclusive(spec.sandbox_id, () => {
-      // No await from the key's lookup to the record's creation: two requests with one key cannot both create.
-      const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
-      const earlier = idempotencyKey === undefined ? null : this.records.byIdempotencyKey(idempotencyKey, since);
+    return this.exclusive(spec.sandbox_id, async () => {
+      // The key is claimed before the record is written: of two starts with one key (on any admins), one creates.
+      const earlier = idempotencyKey === undefined ? null : await this.records.claimKey(idempotencyKey, spec.sandbox_id, IDEMPOTENCY_WINDOW_MS);
       if (earlier) return this.repeated(earlier, wanted, `Idempotency-Key '${idempotencyKey}'`);
       const meta = { ...headers, image: spec.image, cpus: spec.cpus, memory: formatMemory(spec.memoryBytes), disk: request.disk ?? "50G", auto_clear_time: autoClearMinutes, ...placement };
-      const record = this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
-      if (!record) return this.repeated(this.records.get(spec.sandbox_id)!, wanted, `Sandbox ${spec.sandbox_id}`);
+      const record = await this.records.create(spec, meta, { idempotencyKey, request: JSON.stringify(wanted) });
+      if (!record) {
+        if (idempotencyKey !== undefined) await this.records.releaseKey(idempotencyKey, spec.sandbox_id);
+        return this.repeated((await this.records.get(spec.sandbox_id))!, wanted, `Sandbox ${spec.sandbox_id}`);
+      }
       return this.launch(spec, autoClearMinutes, (signal) => this.operator.submit(spec, signal));
     });
   }
@@ -140,17 +146,32 @@ export class SandboxLifecycle {
     if (launch) return launch;
     const placed = Promise.resolve(record);
     if (record.state === "running" || record.start_time) return { placed, running: placed };
-    if (record.state === "pending") {
-      // Started before this process was, and not resolved yet: resolve it now (as the reconciler would).
-      const resolved = this.reconcile(record.sandbox_id, Date.now() + ADOPT_GRACE_MS).then(() => this.ran(record.sandbox_id));
-      return { placed, running: quiet(resolved) };
-    }
+    if (record.state === "pending") return { placed, running: quiet(this.startEnded(record.sandbox_id).then(() => this.ran(record.sandbox_id))) };
     return { placed, running: quiet(this.ran(record.sandbox_id)) };
+  }
+
+  /**
+   * Waits while another live admin runs the sandbox's start; a start that no live admin runs (this admin was restarted
+   * during it, or the admin running it is gone) is resolved now, as the reconciler would.
+   */
+  private async startEnded(sandbox_id: string): Promise<void> {
+    for (const deadline = Date.now() + this.limits.startTimeoutMs + ADOPT_GRACE_MS; Date.now() < deadline; await Bun.sleep(100)) {
+      const record = await this.records.get(sandbox_id);
+      if (record?.state !== "pending") return;
+      const launch = this.launches.get(sandbox_id);
+      if (launch) return void (await launch.running.catch(() => undefined));
+      if (!(await this.startRunsElsewhere(record))) return void (await this.reconcile(sandbox_id, Date.now() + ADOPT_GRACE_MS));
+    }
+  }
+
+  /** Whether another admin runs the start of this pending record and is alive. */
+  private async startRunsElsewhere(record: SandboxRecord): Promise<boolean> {
+    return record.admin_id !== null && record.admin_id !== this.admins.adminId && (await this.admins.isAlive(record.admin_id));
   }
 
   /** The record of a sandbox whose start ended: running (or it ran), or the start's failure. */
   private async ran(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.get(sandbox_id)!;
+    const record = (await this.records.get(sandbox_id))!;
     if (record.state === "running" || record.start_time) return record;
     throw internalFailure(`failed to start sandbox ${sandbox_id}: ${record.failure_reason ?? `it is ${record.state}`}`);
   }
@@ -171,8 +192,8 @@ export class SandboxLifecycle {
         const record = await this.exclusive(id, async () => {
           abort.signal.throwIfAborted();
           const { host_ip, host_name, port_mapping, isolation } = handle;
-          this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
-          const record = this.records.get(id)!;
+          const record = await this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: handle.rockletUrl, rocklet_token: handle.rockletToken, spec, isolation });
+          if (!record) throw stoppedWhileStarting(id);
           await this.writeHot(record, autoClearMinutes);
           return record;
         });
@@ -212,6 +233,9 @@ export class SandboxLifecycle {
         // is "stopped" as well.
         const status = await this.operator.get_status(record.sandbox_id);
         if (stateOf(status) !== "running" && (typeof status !== "string" || status === "missing")) throw new Error(instanceFailure(status));
+        // Another admin may have stopped it.
+        const state = (await this.records.get(record.sandbox_id))?.state;
+        if (state !== "pending" && state !== "running") throw stoppedWhileStarting(record.sandbox_id);
       }
       await Bun.sleep(pause);
     }
@@ -223,7 +247,8 @@ export class SandboxLifecycle {
   private async startFailed(sandbox_id: string, error: unknown): Promise<unknown> {
     const reason = errorMessage(error);
     this.log.warn("sandbox start failed", { sandbox_id, error: reason });
-    await this.exclusive(sandbox_id, () => this.failLocked(sandbox_id, reason)).catch((e) => this.log.error("recording a failed start failed", { sandbox_id, error: errorMessage(e) }));
+    // Also when the store is away: the failure is recorded in this admin's copy and written to the store once it answers.
+    await this.exclusive(sandbox_id, () => this.failLocked(sandbox_id, reason, true)).catch((e) => this.log.error("recording a failed start failed", { sandbox_id, error: errorMessage(e) }));
     if (error instanceof Unavailable || error instanceof RockFailure) return error;
     return internalFailure(`failed to start sandbox ${sandbox_id}: ${reason}`);
   }
@@ -235,21 +260,21 @@ export class SandboxLifecycle {
    */
   pause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      this.assertPausable(sandbox_id);
-      if (this.records.isPaused(sandbox_id)) return false;
+      await this.assertPausable(sandbox_id);
+      if (await this.records.isPaused(sandbox_id)) return false;
       await this.operator.pause!(sandbox_id);
-      this.records.setPaused(sandbox_id, true);
-      return true;
+      // Paused on two admins at once: one of them says so.
+      return this.records.setPaused(sandbox_id, true);
     });
   }
 
   /** Thaws a paused sandbox and restarts its idle timeout (E2B's resume). False when it was not paused. */
   unpause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      this.assertPausable(sandbox_id);
-      if (!this.records.isPaused(sandbox_id)) return false;
+      await this.assertPausable(sandbox_id);
+      if (!await this.records.isPaused(sandbox_id)) return false;
       await this.operator.resume!(sandbox_id);
-      this.records.setPaused(sandbox_id, false);
+      if (!(await this.records.setPaused(sandbox_id, false))) return false;
       await this.live.touch(sandbox_id);
       return true;
     });
@@ -260,8 +285,8 @@ export class SandboxLifecycle {
     return Boolean(this.operator.pause && this.operator.resume);
   }
 
-  private assertPausable(sandbox_id: string): void {
-    const record = this.records.get(sandbox_id);
+  private async assertPausable(sandbox_id: string): Promise<void> {
+    const record = await this.records.get(sandbox_id);
     if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);
     if (!this.operator.pause || !this.operator.resume) {
       throw badRequest(`Sandbox ${sandbox_id} cannot be paused: the deployment of operator '${this.operator.name}' has no pause (the docker deployment has)`);
@@ -269,15 +294,15 @@ export class SandboxLifecycle {
   }
 
   markRunning(sandbox_id: string): Promise<SandboxRecord> {
-    return this.exclusive(sandbox_id, () => (this.launches.has(sandbox_id) ? this.records.get(sandbox_id)! : this.markRunningLocked(sandbox_id)));
+    return this.exclusive(sandbox_id, async () => (this.launches.has(sandbox_id) ? (await this.records.get(sandbox_id))! : this.markRunningLocked(sandbox_id)));
   }
 
   private async markRunningLocked(sandbox_id: string): Promise<SandboxRecord> {
-    const record = this.records.transition(sandbox_id, "alive");
+    const record = await this.records.transition(sandbox_id, "alive");
     if (!record) {
-      const current = this.records.get(sandbox_id);
+      const current = await this.records.get(sandbox_id);
       if (current?.state === "running") return current;
-      throw badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
+      throw stoppedWhileStarting(sandbox_id);
     }
     await this.writeHot(record);
     return record;
@@ -292,18 +317,18 @@ export class SandboxLifecycle {
     for (;;) {
       const launch = this.launches.get(sandbox_id);
       if (launch) {
-        launch.abort.abort(badRequest(`Sandbox ${sandbox_id} was stopped while starting`));
+        launch.abort.abort(stoppedWhileStarting(sandbox_id));
         await launch.running.catch(() => undefined);
       }
       const done = await this.exclusive(sandbox_id, async () => {
         // A start (a restart) began meanwhile: end it first.
         if (this.launches.has(sandbox_id)) return false;
-        if (!this.records.get(sandbox_id)) {
+        if (!await this.records.get(sandbox_id)) {
           // ROCK stops a dangling instance all the same.
           await this.operator.stop(sandbox_id).catch(() => undefined);
           throw badRequest(`Sandbox ${sandbox_id} not found`);
         }
-        const stopped = this.records.transition(sandbox_id, "stop");
+        const stopped = await this.records.transition(sandbox_id, "stop");
         if (stopped) this.log.info("sandbox stopped", { sandbox_id, reason });
         try {
           await this.operator.stop(sandbox_id);
@@ -320,8 +345,8 @@ export class SandboxLifecycle {
   }
 
   /** Records that the sandbox failed (state `stopped`, event `fail`, with why), then removes its instance and hot state. */
-  private async failLocked(sandbox_id: string, reason: string): Promise<SandboxRecord | null> {
-    const record = this.records.transition(sandbox_id, "fail", reason);
+  private async failLocked(sandbox_id: string, reason: string, offline = false): Promise<SandboxRecord | null> {
+    const record = await this.records.transition(sandbox_id, "fail", reason, offline);
     if (record) this.log.warn("sandbox failed", { sandbox_id, reason });
     await this.operator.stop(sandbox_id).catch((e) => this.log.error("removing a failed sandbox's instance failed", { sandbox_id, error: errorMessage(e) }));
     await this.forgetHot(sandbox_id);
@@ -334,7 +359,7 @@ export class SandboxLifecycle {
    */
   failIfDead(sandbox_id: string): Promise<SandboxRecord | null> {
     return this.exclusive(sandbox_id, async () => {
-      if (this.records.get(sandbox_id)?.state !== "running") return null;
+      if ((await this.records.get(sandbox_id))?.state !== "running") return null;
       const status = await this.operator.get_status(sandbox_id);
       if (stateOf(status) === "running") return null;
       return this.failLocked(sandbox_id, instanceFailure(status));
@@ -346,20 +371,19 @@ export class SandboxLifecycle {
    * data), rebuilt from its record, or, when its instance is gone too, the record failed with why. Null for a sandbox
    * that is not active (a hot entry a stop could not remove is ignored) or not placed yet.
    */
-  async liveOrRebuilt(sandbox_id: string): Promise<LiveSandbox | null> {
-    const state = this.records.stateOf(sandbox_id);
-    if (!state || !isActive(state)) return null;
-    const info = await this.live.get(sandbox_id);
-    if (info || state !== "running") return info;
+  async liveOrRebuilt(sandbox_id: string, known?: SandboxRecord | null): Promise<Located> {
+    // One round trip: the record (unless the caller read it) and the hot entry together.
+    const [record, info] = await Promise.all([known !== undefined ? known : this.records.get(sandbox_id), this.live.get(sandbox_id)]);
+    if (!record || !isActive(record.state)) return { record, info: null };
+    if (info || record.state !== "running") return { record, info };
     return this.exclusive(sandbox_id, async () => {
-      const current = this.records.get(sandbox_id);
-      if (current?.state !== "running") return null;
+      const current = await this.records.get(sandbox_id);
+      if (current?.state !== "running") return { record: current, info: null };
       const again = await this.live.get(sandbox_id);
-      if (again) return again;
+      if (again) return { record: current, info: again };
       const status = await this.operator.get_status(sandbox_id);
-      if (stateOf(status) === "running") return this.rebuild(current);
-      await this.failLocked(sandbox_id, instanceFailure(status));
-      return null;
+      if (stateOf(status) === "running") return { record: current, info: await this.rebuild(current) };
+      return { record: (await this.failLocked(sandbox_id, instanceFailure(status))) ?? current, info: null };
     });
   }
 
@@ -419,18 +443,24 @@ export class SandboxLifecycle {
    * owns (the admin was restarted during its start) is adopted when its rocklet answers by `adoptBy`, else undone
    * with why. Returns what was done, or null.
    */
-  reconcile(sandbox_id: string, adoptBy: number): Promise<Reconciled | null> {
+  reconcile(sandbox_id: string, adoptBy: number, keepUnrecorded = false): Promise<Reconciled | null> {
     return this.exclusive(sandbox_id, async () => {
       if (this.launches.has(sandbox_id)) return null;
-      const record = this.records.get(sandbox_id);
+      const record = await this.records.get(sandbox_id);
       const status = await this.operator.get_status(sandbox_id);
       const state = stateOf(status);
       if (!record || !isActive(record.state)) {
+        // Its record may be one another admin has yet to put back into a store that lost its data.
+        if (!record && keepUnrecorded) return null;
         if (state !== "missing") await this.operator.stop(sandbox_id);
         await this.live.forget(sandbox_id);
         return state === "missing" ? null : "removed";
       }
-      if (record.state === "pending") return this.resume(record, status, adoptBy);
+      if (record.state === "pending") {
+        // Another admin runs this start: it is left to that admin while it lives.
+        if (await this.startRunsElsewhere(record)) return null;
+        return this.resume(record, status, adoptBy);
+      }
       if (state !== "running") {
         await this.failLocked(sandbox_id, instanceFailure(status));
         return "failed";
@@ -438,7 +468,7 @@ export class SandboxLifecycle {
       if (await this.live.get(sandbox_id)) return null;
       if (await this.rebuild(record)) return "rebuilt";
       // A record from before records kept the rocklet's address cannot be rebuilt: its sandbox is stopped.
-      this.records.transition(sandbox_id, "stop");
+      await this.records.transition(sandbox_id, "stop");
       this.log.info("sandbox stopped", { sandbox_id, reason: "reconciled" });
       await this.operator.stop(sandbox_id);
       await this.live.forget(sandbox_id);
@@ -449,7 +479,10 @@ export class SandboxLifecycle {
   /** A start that no process finishes (the admin was restarted meanwhile): adopted when its rocklet answers, else undone. */
   private async resume(record: SandboxRecord, status: InstanceState | InstanceStatus, adoptBy: number): Promise<Reconciled> {
     const id = record.sandbox_id;
-    const interrupted = "the admin was restarted while the sandbox was starting";
+    const interrupted =
+      record.admin_id && record.admin_id !== this.admins.adminId
+        ? `the admin starting it (${record.admin_id}) is gone`
+        : "the admin was restarted while the sandbox was starting";
     if (stateOf(status) !== "running") {
       const instance = stateOf(status) === "missing" ? "no instance of it exists" : `its instance is not running (${instanceFailure(status)})`;
       await this.failLocked(id, `${interrupted}, and ${instance}`);
@@ -465,7 +498,7 @@ export class SandboxLifecycle {
     if (target.rockletUrl && (await this.answersBy(target, deadline))) {
       if (handle) {
         const { host_ip, host_name, port_mapping, isolation } = handle;
-        this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: target.rockletUrl, rocklet_token: target.rockletToken, isolation });
+        await this.records.placed(id, { host_ip, host_name, port_mapping, rocklet_url: target.rockletUrl, rocklet_token: target.rockletToken, isolation });
       }
       await this.markRunningLocked(id);
       this.log.info("sandbox adopted: its start was interrupted, its rocklet answers", { sandbox_id: id });
@@ -491,12 +524,12 @@ export class SandboxLifecycle {
    */
   delete(sandbox_id: string): Promise<void> {
     return this.exclusive(sandbox_id, async () => {
-      const record = this.records.get(sandbox_id);
+      const record = await this.records.get(sandbox_id);
       if (!record || record.state === "deleted") return;
       if (record.state !== "stopped") {
         throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; stop it before deleting it`);
       }
-      this.records.transition(sandbox_id, "delete");
+      await this.records.transition(sandbox_id, "delete");
       await this.operator.delete(sandbox_id);
     });
   }
@@ -507,7 +540,7 @@ export class SandboxLifecycle {
    */
   async restart(sandbox_id: string): Promise<SandboxRecord> {
     const launch = await this.exclusive(sandbox_id, async () => {
-      let record = this.records.get(sandbox_id);
+      let record = await this.records.get(sandbox_id);
       if (!record) throw badRequest(`Sandbox ${sandbox_id} not found`);
       if (record.state === "running") {
         const status = await this.operator.get_status(sandbox_id);
@@ -517,15 +550,32 @@ export class SandboxLifecycle {
         throw badRequest(`Sandbox ${sandbox_id} is ${this.launches.has(sandbox_id) ? "still starting" : record.state}; only a stopped sandbox can be restarted`);
       }
       const spec = { ...record.spec, rockletToken: newToken() };
-      this.records.transition(sandbox_id, "restart");
-      this.records.respec(spec);
+      // Another admin may restart it at the same moment: one of the two moves the record.
+      if (!(await this.records.transition(sandbox_id, "restart"))) throw badRequest(`Sandbox ${sandbox_id} is still starting; only a stopped sandbox can be restarted`);
+      await this.records.respec(spec);
       const minutes = (record.meta as Record<string, unknown>).auto_clear_time;
       return this.launch(spec, typeof minutes === "number" ? minutes : this.limits.defaultAutoClearMinutes, (signal) => this.operator.restart(spec, signal, { host_ip: record.host_ip }));
     });
     return launch.running;
   }
 
-  /** At shutdown: starts in flight are left for the next start of the admin to resume (adopt or undo). */
+  /**
+   * Writes the records the store could not take when their starts failed (see `startFailed`), and removes what hot state
+   * of those sandboxes the store kept; the ids written.
+   */
+  async resync(): Promise<string[]> {
+    const written = await this.records.sync();
+    for (const id of written) {
+      const record = await this.records.get(id);
+      if (!record || !isActive(record.state)) await this.live.forget(id);
+    }
+    return written;
+  }
+
+  /**
+   * At shutdown: starts in flight are left for the next start of the admin, or (when it stopped for good) for the lease
+   * holder among the others, to resolve (adopt or undo).
+   */
   async shutdown(): Promise<void> {
     const launches = [...this.launches.values()];
     for (const launch of launches) launch.abort.abort(new Error("the admin stopped while the sandbox was starting"));
@@ -574,6 +624,16 @@ export class SandboxLifecycle {
       if (!offered.includes(key)) throw badRequest(`placement.${key}: operator '${name}' places by ${offered.join(", ")} only (plugins.${name}.placement_labels)`);
     }
   }
+}
+
+/** What `liveOrRebuilt` found: the sandbox's record, and its live entry when it is active and placed. */
+export interface Located {
+  record: SandboxRecord | null;
+  info: LiveSandbox | null;
+}
+
+function stoppedWhileStarting(sandbox_id: string): RockFailure {
+  return badRequest(`Sandbox ${sandbox_id} was stopped while starting`);
 }
 
 /** An Idempotency-Key sent again with a different request: HTTP 422 (as Stripe answers), in ROCK's Failed envelope. */

@@ -8,7 +8,7 @@ import type { Operator } from "../../../core/kinds/operator.ts";
 import type { Logger } from "../../../core/log.ts";
 import { ADOPT_GRACE_MS, type SandboxLifecycle } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
-import type { SandboxRecords } from "./sandbox-records.ts";
+import { isPaused, type SandboxRecords } from "./sandbox-records.ts";
 
 export class Maintenance {
   constructor(
@@ -17,8 +17,8 @@ export class Maintenance {
     private readonly live: LiveSandboxes,
     private readonly records: SandboxRecords,
     private readonly log: Logger,
-    /** Whether a sandbox is paused, not stopped, when its timeout passes (E2B's `lifecycle.onTimeout: 'pause'`). */
-    private readonly pausesAtTimeout: (sandbox_id: string) => boolean = () => false,
+    /** After the store lost its data, how long an instance without any record is kept (the other admins put theirs back meanwhile). */
+    private readonly orphanGraceMs: number,
   ) {}
 
   async stopExpired(): Promise<string[]> {
@@ -26,11 +26,14 @@ export class Maintenance {
     const expired: string[] = [];
     for (const info of await this.live.all()) {
       if (this.lifecycle.starting.has(info.sandbox_id)) continue;
-      // A paused sandbox waits for its resume, as E2B keeps one (resuming restarts its timeout).
-      if (this.records.isPaused(info.sandbox_id)) continue;
+      const record = await this.records.get(info.sandbox_id);
+      // A start another admin runs is its own; a paused sandbox waits for its resume, as E2B keeps one (resuming
+      // restarts its timeout).
+      if (record?.state === "pending" || (record && isPaused(record))) continue;
       const expiresAt = await this.live.expiresAt(info.sandbox_id);
       if (expiresAt === null || now <= expiresAt) continue;
-      if (this.pausesAtTimeout(info.sandbox_id)) {
+      // E2B's `lifecycle.onTimeout: 'pause'`: paused, not stopped, when its timeout passes.
+      if (record?.e2b?.on_timeout === "pause") {
         await this.lifecycle.pause(info.sandbox_id).catch((e) => this.log.warn("pausing an expired sandbox failed", { sandbox_id: info.sandbox_id, error: String(e) }));
         continue;
       }
@@ -49,7 +52,8 @@ export class Maintenance {
   async reconcile(): Promise<{ stoppedInstances: string[]; stoppedRecords: string[]; rebuilt: string[]; adopted: string[] }> {
     const instances = new Map((await this.operator.list()).map((i) => [i.sandbox_id, i.state]));
     const hot = new Set((await this.live.all()).map((s) => s.sandbox_id));
-    const active = new Map(this.records.active().map((r) => [r.sandbox_id, r.state]));
+    // The store holds every admin's records: starts run by other admins are among them (the step leaves them alone).
+    const active = new Map((await this.records.active()).map((r) => [r.sandbox_id, r.state]));
     const suspects = [...new Set([...instances.keys(), ...hot, ...active.keys()])].filter((id) => {
       if (this.lifecycle.starting.has(id)) return false;
       const state = active.get(id);
@@ -57,8 +61,9 @@ export class Maintenance {
     });
     const outcome = { stoppedInstances: [] as string[], stoppedRecords: [] as string[], rebuilt: [] as string[], adopted: [] as string[] };
     const adoptBy = Date.now() + ADOPT_GRACE_MS;
+    const keepUnrecorded = this.records.lostWithin(this.orphanGraceMs);
     await eachAtMost(RECONCILE_CONCURRENCY, suspects, async (id) => {
-      const done = await this.lifecycle.reconcile(id, adoptBy);
+      const done = await this.lifecycle.reconcile(id, adoptBy, keepUnrecorded);
       if (done === "removed") outcome.stoppedInstances.push(id);
       else if (done === "failed" || done === "stopped") outcome.stoppedRecords.push(id);
       else if (done === "rebuilt") outcome.rebuilt.push(id);

@@ -20,6 +20,7 @@ import { mountAdminRoutes } from "./routes.ts";
 import { SandboxRecords } from "./sandbox-records.ts";
 import { Warmups } from "./warmups.ts";
 import { Lease } from "./lease.ts";
+import { AdminPresence } from "./admins.ts";
 
 const MEMORY_PATTERN = "^\\s*\\d+(\\.\\d+)?\\s*[bkmgtBKMGT]?i?[bB]?\\s*$";
 
@@ -35,6 +36,7 @@ const Config = Type.Object({
   idle_scan_interval_ms: Type.Integer({ default: 60_000, minimum: 10, description: "How often expired sandboxes are looked for" }),
   reconcile_interval_ms: Type.Integer({ default: 30_000, minimum: 10, description: "How often records and the runtime are reconciled" }),
   admin_id: Type.Optional(Type.String({ minLength: 1, description: "Names this admin among those sharing a store (default: host name and data dir); each needs its own" })),
+  record_retention_days: Type.Number({ default: 7, exclusiveMinimum: 0, description: "How long the record of a stopped or deleted sandbox is kept (in the store and in the admin's copy)" }),
   maintenance_lease_ms: Type.Integer({
     default: 15_000,
     minimum: 100,
@@ -80,7 +82,9 @@ export default definePlugin({
     if (defaultCpus > maxCpus) throw new Error(`default_cpus ${defaultCpus} exceeds max_cpus ${maxCpus}`);
     if (defaultMemoryBytes > maxMemoryBytes) throw new Error(`default_memory ${formatMemory(defaultMemoryBytes)} exceeds max_memory ${formatMemory(maxMemoryBytes)}`);
 
-    const records = new SandboxRecords(ctx.db());
+    const adminId = ctx.config.admin_id ?? `${hostname()}:${ctx.paths.data}`;
+    const records = new SandboxRecords(ctx.db(), ctx.store, { adminId, retentionMs: ctx.config.record_retention_days * 24 * 3600 * 1000 });
+    const admins = new AdminPresence(adminId, ctx.store, ctx.config.maintenance_lease_ms);
     const live = new LiveSandboxes(ctx.store);
     const rocklet = new RockletClient(ctx.fetch);
     const lifecycle = new SandboxLifecycle(operator, records, live, rocklet, {
@@ -91,12 +95,18 @@ export default definePlugin({
       pidsLimit: ctx.config.pids_limit,
       defaultAutoClearMinutes: ctx.config.auto_clear_time_minutes,
       startTimeoutMs: ctx.config.start_timeout_seconds * 1000,
-    }, ctx.log);
-    const dataPlane = new DataPlane((id) => lifecycle.liveOrRebuilt(id), live, records, rocklet);
-    const e2b = new E2bRecords(ctx.db());
-    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log, (id) => e2b.get(id)?.on_timeout === "pause");
+    }, ctx.log, admins);
+    const dataPlane = new DataPlane((id, known) => lifecycle.liveOrRebuilt(id, known), live, rocklet);
+    const e2b = new E2bRecords(records);
+    const maintenance = new Maintenance(operator, lifecycle, live, records, ctx.log, ctx.config.maintenance_lease_ms);
     const warmups = new Warmups(operator, ctx.log);
-    const lease = new Lease(ctx.config.admin_id ?? `${hostname()}:${ctx.paths.data}`, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
+    const lease = new Lease(adminId, ctx.store, "maintenance-lease", ctx.config.maintenance_lease_ms);
+    /** This admin alive for the others, its records in the store (again, when the store lost them), its late writes. */
+    const upkeep = async () => {
+      await admins.renew();
+      await records.seedIfLost();
+      await lifecycle.resync();
+    };
     const timers: (() => Promise<void>)[] = [];
 
     return {
@@ -104,10 +114,16 @@ export default definePlugin({
       maintenance,
       live,
       lease,
+      records,
       async start() {
+        // A store that does not answer yet: the next renewal does it.
+        await upkeep().catch((error) => ctx.log.warn("the admin's records were not checked against the store; retried at the next lease renewal", { error: String(error) }));
         if (await lease.acquire()) await maintenance.reconcile();
         // Renewed three times per time to live: a holder that lives keeps it through a slow renewal or two.
-        timers.push(maintenance.every(Math.max(1, Math.floor(ctx.config.maintenance_lease_ms / 3)), "maintenance lease", () => lease.acquire()));
+        timers.push(maintenance.every(Math.max(1, Math.floor(ctx.config.maintenance_lease_ms / 3)), "maintenance lease", async () => {
+          await lease.acquire();
+          await upkeep();
+        }));
         timers.push(maintenance.every(ctx.config.idle_scan_interval_ms, "idle scan", async () => lease.held && maintenance.stopExpired()));
         timers.push(maintenance.every(ctx.config.reconcile_interval_ms, "reconcile", async () => lease.held && maintenance.reconcile()));
       },
@@ -116,6 +132,8 @@ export default definePlugin({
         await lease.release();
         await warmups.shutdown();
         await lifecycle.shutdown();
+        // Its starts in flight are resolved by the lease holder at once, not when this key expires.
+        await admins.leave().catch(() => undefined);
       },
       http: {
         title: "ROCK admin",

@@ -8,7 +8,7 @@ import type { Envelope } from "../../protocol/rock-admin/results.ts";
 import type { SandboxLifecycle, StartHeaders } from "./lifecycle.ts";
 import type { LiveSandboxes } from "./live-sandboxes.ts";
 import type { RockletClient } from "./rocklet-client.ts";
-import type { SandboxRecords } from "./sandbox-records.ts";
+import { isPaused, type SandboxRecords } from "./sandbox-records.ts";
 import * as R from "../../protocol/rock-admin/results.ts";
 import * as S from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "../../protocol/rock-admin/states.ts";
@@ -59,15 +59,16 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
   const { lifecycle, dataPlane, records, live, rocklet, warmups } = parts;
 
   async function status(sandbox_id: string, includeAll: boolean) {
-    let record = records.get(sandbox_id);
+    let record = await records.get(sandbox_id);
     // A sandbox that failed stays visible, so that whoever polls it learns why it stopped.
     if (!record || (!includeAll && !isActive(record.state) && !record.failure_reason)) throw badRequest(`Sandbox ${sandbox_id} not found`);
     let alive = false;
-    const info = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id) : null;
+    const located = isActive(record.state) ? await lifecycle.liveOrRebuilt(sandbox_id, record) : null;
+    const info = located?.info ?? null;
     // Not live: the record may just have been marked failed, with why.
-    if (!info) record = records.get(sandbox_id) ?? record;
+    if (!info) record = located?.record ?? record;
     // A paused sandbox's rocklet is frozen: it is not alive now, and asking it would only wait out the probe's timeout.
-    if (info?.rockletUrl && !records.isPaused(sandbox_id)) {
+    if (info?.rockletUrl && !isPaused(record)) {
       alive = await rocklet.isAlive(info);
       if (alive && record.state === "pending" && !lifecycle.starting.has(sandbox_id)) record = await lifecycle.markRunning(sandbox_id);
       if (!alive && record.state === "running") {
@@ -125,7 +126,7 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
         enveloped("batch get sandbox status failed", async () => {
           const statuses = [];
           for (const id of new Set<string>(body.sandbox_ids)) {
-            const record = records.get(id);
+            const record = await records.get(id);
             if (!record || !isActive(record.state)) continue;
             statuses.push(statusResponse(record, record.state === "running", await live.expiresAt(id)));
           }
@@ -139,13 +140,9 @@ export function mountAdminRoutes(app: ServiceApp, parts: AdminParts) {
           if (!Number.isInteger(page) || page < 1) throw badRequest(`page must be a positive integer (got ${pageText})`);
           if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw badRequest(`page_size must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${sizeText})`);
           for (const key of Object.keys(filters)) if (!filterable.has(key)) throw badRequest(`cannot filter on '${key}' (filters: ${[...filterable].join(", ")})`);
-          const matching = records.listed().filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
+          const matching = (await records.listed()).filter((s) => Object.entries(filters).every(([k, v]) => String((s as unknown as Record<string, unknown>)[k]) === v));
           const slice = matching.slice((page - 1) * pageSize, page * pageSize);
-          const items = [];
-          for (const s of slice) {
-            const record = records.get(s.sandbox_id);
-            if (record) items.push(statusResponse(record, record.state === "running", await live.expiresAt(s.sandbox_id)));
-          }
+          const items = await Promise.all(slice.map(async ({ record }) => statusResponse(record, record.state === "running", await live.expiresAt(record.sandbox_id))));
           return { items, total: matching.length, has_more: page * pageSize < matching.length };
         }), { query: S.ListQuery, response: R.answers(R.SandboxList) }),
   );

@@ -14,7 +14,7 @@ import { ENVD_PORT } from "../../../protocol/envd/version.ts";
 import { EnvdAnswer } from "../../../protocol/e2b/schemas.ts";
 import type { DataPlane } from "../data-plane.ts";
 import type { RockletTarget } from "../rocklet-client.ts";
-import type { SandboxRecords } from "../sandbox-records.ts";
+import { isPaused, type SandboxRecord, type SandboxRecords } from "../sandbox-records.ts";
 import type { E2bRecords } from "./e2b-records.ts";
 import { e2bErrorBody } from "./routes.ts";
 
@@ -104,15 +104,15 @@ export function callFromHost(request: Request, domain: string | undefined): Envd
   return { sandbox: match[2], port: match[1], token: request.headers.get(TOKEN_HEADER), path: pathname, search };
 }
 
-/** Requests whose access token the kernel's `authenticate` already checked: `forward` need not look it up again. */
-const tokenChecked = new WeakSet<Request>();
+/** Records that `authenticate` read for a request, so that serving it reads the record once. */
+const acceptedRecords = new WeakMap<Request, SandboxRecord>();
 
 /** For the kernel's `authenticate`: a data-plane call with the named sandbox's access token needs no server token. */
-export function presentsAccessToken(e2b: E2bRecords, request: Request, path: string, domain: string | undefined): boolean {
+export async function presentsAccessToken(e2b: E2bRecords, request: Request, path: string, domain: string | undefined): Promise<boolean> {
   const call = callFromHost(request, domain) ?? (path.startsWith(`${ENVD_PREFIX}/`) ? callFromHeaders(request) : null);
-  const accepted = call !== null && call.sandbox !== null && call.token !== null && e2b.accepts(call.sandbox, call.token);
-  if (accepted) tokenChecked.add(request);
-  return accepted;
+  const record = call !== null && call.sandbox !== null && call.token !== null ? await e2b.accepted(call.sandbox, call.token) : null;
+  if (record) acceptedRecords.set(request, record);
+  return record !== null;
 }
 
 /** For the kernel's `serveByHost`: a call to a sandbox host, served before (and instead of) the admin's routes. */
@@ -160,7 +160,8 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
   const { sandbox, token, port, path } = call;
   if (!sandbox) throw new HttpError(400, "E2b-Sandbox-Id: required (the sandbox this envd call is for)", SANDBOX_HEADER);
   // Checked here too: without a server token the kernel asks for no credentials at all.
-  if (!token || !(tokenChecked.has(request) || parts.e2b.accepts(sandbox, token))) {
+  let record = token ? (acceptedRecords.get(request) ?? (await parts.e2b.accepted(sandbox, token))) : null;
+  if (!token || !record || record.sandbox_id !== sandbox) {
     throw new HttpError(401, `X-Access-Token: missing or not the access token of sandbox '${sandbox}'`, TOKEN_HEADER);
   }
   const portNumber = Number(port);
@@ -168,14 +169,15 @@ async function forward(call: EnvdCall, request: Request, server: Server<unknown>
     throw new HttpError(400, `E2b-Sandbox-Port: '${port}' is not a port (1-65535)`, PORT_HEADER);
   }
   const envd = portNumber === ENVD_PORT;
-  if (parts.records.isPaused(sandbox)) {
-    if (!parts.e2b.get(sandbox)?.auto_resume) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
+  if (isPaused(record)) {
+    if (!record.e2b?.auto_resume) throw new HttpError(409, `sandbox '${sandbox}' is paused; connect to it to resume it`);
     // Created with E2B's autoResume: the call resumes it, as E2B's proxy does.
     await parts.resume(sandbox).catch(() => undefined);
+    record = (await parts.records.get(sandbox)) ?? record;
   }
   let target: RockletTarget;
   try {
-    target = await parts.dataPlane.target(sandbox);
+    target = await parts.dataPlane.target(sandbox, record);
   } catch (error) {
     throw new HttpError(404, `sandbox '${sandbox}' is not running: ${(error as Error).message}`);
   }

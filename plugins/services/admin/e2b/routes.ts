@@ -82,14 +82,14 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
   const { lifecycle, dataPlane, rocklet, records, live, e2b, templates } = parts;
 
   /** The record of an active sandbox, or E2B's 404. */
-  const active = (sandboxID: string): SandboxRecord => {
-    const record = records.get(sandboxID);
+  const active = async (sandboxID: string): Promise<SandboxRecord> => {
+    const record = await records.get(sandboxID);
     if (!record || !isActive(record.state)) throw new HttpError(404, `sandbox '${sandboxID}' not found`);
     return record;
   };
 
   const listed = async (record: SandboxRecord): Promise<E.ListedSandbox> => {
-    const extra = e2b.get(record.sandbox_id);
+    const extra = await e2b.get(record.sandbox_id);
     const expires = await live.expiresAt(record.sandbox_id);
     return {
       templateID: extra?.template_id ?? record.spec.image,
@@ -101,14 +101,14 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       memoryMB: Math.round(record.spec.memoryBytes / MiB),
       diskSizeMB: 0,
       metadata: extra?.metadata ?? {},
-      state: records.isPaused(record.sandbox_id) ? "paused" : "running",
+      state: await records.isPaused(record.sandbox_id) ? "paused" : "running",
       envdVersion: ENVD_VERSION,
     };
   };
 
-  const connected = (record: SandboxRecord): E.Sandbox => {
+  const connected = async (record: SandboxRecord): Promise<E.Sandbox> => {
     // A sandbox started through ROCK's routes gets its access token when an E2B client first connects.
-    const extra = e2b.get(record.sandbox_id) ?? e2b.put(record, record.spec.image, {}, {});
+    const extra = (await e2b.get(record.sandbox_id)) ?? (await e2b.put(record, record.spec.image, {}, {}));
     return {
       templateID: extra.template_id,
       sandboxID: record.sandbox_id,
@@ -140,14 +140,14 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     );
     const record = await rockFailureAsHttp(() => started.running);
     // A create repeated with its Idempotency-Key gets the same sandbox and keeps its token.
-    if (!e2b.get(record.sandbox_id)) e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {}, lifecycleOptions);
+    if (!(await e2b.get(record.sandbox_id))) await e2b.put(record, body.templateID, body.metadata ?? {}, body.envVars ?? {}, lifecycleOptions);
     set.status = 201;
     return connected(record);
   };
   // Connecting resumes a paused sandbox, as E2B's does.
   const connectSandbox = async ({ params, body }: { params: { sandboxID: string }; body: { timeout?: number } }) => {
-    const record = active(params.sandboxID);
-    if (records.isPaused(record.sandbox_id)) await rockFailureAsHttp(() => lifecycle.unpause(record.sandbox_id));
+    const record = await active(params.sandboxID);
+    if (await records.isPaused(record.sandbox_id)) await rockFailureAsHttp(() => lifecycle.unpause(record.sandbox_id));
     if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
     return connected(record);
   };
@@ -163,7 +163,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .post(
       "/sandboxes/:sandboxID/pause",
       async ({ params }) => {
-        active(params.sandboxID);
+        await active(params.sandboxID);
         if (!(await rockFailureAsHttp(() => lifecycle.pause(params.sandboxID)))) throw new HttpError(409, `sandbox '${params.sandboxID}' is already paused`);
         return new Response(null, { status: 204 });
       },
@@ -172,7 +172,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .post(
       "/sandboxes/:sandboxID/resume",
       async ({ params, body, set }) => {
-        const record = active(params.sandboxID);
+        const record = await active(params.sandboxID);
         if (!(await rockFailureAsHttp(() => lifecycle.unpause(params.sandboxID)))) throw new HttpError(409, `sandbox '${params.sandboxID}' is not paused`);
         if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
         set.status = 201;
@@ -183,8 +183,8 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .get(
       "/sandboxes/:sandboxID",
       async ({ params }) => {
-        const record = active(params.sandboxID);
-        const extra = e2b.get(record.sandbox_id);
+        const record = await active(params.sandboxID);
+        const extra = record.e2b;
         return { ...(await listed(record)), domain: null, lifecycle: { onTimeout: extra?.on_timeout ?? "kill", autoResume: extra?.auto_resume ?? false } };
       },
       { params: E.SandboxParams, response: { 200: E.SandboxDetail } },
@@ -192,7 +192,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .delete(
       "/sandboxes/:sandboxID",
       async ({ params }) => {
-        active(params.sandboxID);
+        await active(params.sandboxID);
         await rockFailureAsHttp(() => lifecycle.stop(params.sandboxID));
         return new Response(null, { status: 204 });
       },
@@ -201,7 +201,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .post(
       "/sandboxes/:sandboxID/timeout",
       async ({ params, body }) => {
-        active(params.sandboxID);
+        await active(params.sandboxID);
         await live.touch(params.sandboxID, Math.max(body.timeout, 1) / 60);
         return new Response(null, { status: 204 });
       },
@@ -210,7 +210,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
     .get(
       "/sandboxes/:sandboxID/metrics",
       async ({ params }) => {
-        active(params.sandboxID);
+        await active(params.sandboxID);
         // One current sample from the sandbox's envd (E2B keeps a history; we keep none).
         const m = await rockFailureAsHttp(async () => rocklet.getJson(await dataPlane.target(params.sandboxID), "/metrics"));
         const at = new Date(m.ts * 1000);
@@ -242,7 +242,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
         if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, `nextToken: '${query.nextToken}' is not a token this server gave`, "nextToken");
         const limit = query.limit ?? 100;
         const matching: E.ListedSandbox[] = [];
-        for (const record of records.active()) {
+        for (const record of await records.active()) {
           const item = await listed(record);
           if (!states.includes(item.state)) continue;
           if (query.template !== undefined && item.templateID !== query.template) continue;
