@@ -104,7 +104,7 @@ describe.skipIf(!available("docker", socket))("docker deployment (real engine)",
       expect((await execute(handle.rockletUrl, s.rockletToken, "echo direct")).stdout).toBe("direct\n");
       const unauthorized = await fetch(`${handle.rockletUrl}/execute`, { method: "POST", body: JSON.stringify({ command: "true" }), headers: { "content-type": "application/json" } });
       expect(unauthorized.status).toBe(401);
-      expect((await direct.deployment.locate(s.sandbox_id))?.rockletUrl).toBe(handle.rockletUrl);
+      expect((await direct.deployment.locate!(s.sandbox_id))?.rockletUrl).toBe(handle.rockletUrl);
     } finally {
       await direct.deployment.stop(s.sandbox_id);
       await direct.close();
