@@ -7,6 +7,11 @@ export function hostAllowed(allowed: readonly string[], url: URL): boolean {
   for (const raw of allowed) {
     const entry = raw.toLowerCase();
     if (entry === "*") return true;
+    const block = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(entry);
+    if (block) {
+      if (inBlock(host, block[1], Number(block[2]))) return true;
+      continue;
+    }
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+|\*))?$/.exec(entry);
     if (!m) continue;
     const entryHost = m[1].replace(/^\[(.*)\]$/, "$1");
@@ -16,6 +21,22 @@ export function hostAllowed(allowed: readonly string[], url: URL): boolean {
     if (entryHost.startsWith("*.") && host.endsWith(entryHost.slice(1))) return true;
   }
   return false;
+}
+
+/** The 32 bits of a dotted IPv4 address, or null. */
+function ipv4(text: string): number | null {
+  const parts = text.split(".");
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return null;
+  return parts.reduce((bits, p) => bits * 256 + Number(p), 0);
+}
+
+/** An IPv4 host within a CIDR block ("172.17.0.0/16"): addresses a network hands out, such as containers'. */
+function inBlock(host: string, network: string, prefix: number): boolean {
+  const address = ipv4(host);
+  const base = ipv4(network);
+  if (address === null || base === null || prefix > 32) return false;
+  const size = 2 ** (32 - prefix);
+  return Math.floor(address / size) === Math.floor(base / size);
 }
 
 /** Redirect statuses that `fetch` follows when it has a Location. */

@@ -2,7 +2,7 @@ import { Type, type Static } from "@sinclair/typebox";
 
 /**
  * What a plugin may touch. Nothing is allowed unless listed (Deno's deny-by-default).
- * - net: hosts for `ctx.fetch`: "host" (any port), "host:port", "*.domain" (subdomains), or "*" (anything)
+ * - net: hosts for `ctx.fetch`: "host" (any port), "host:port", "*.domain" (subdomains), an IPv4 block "10.0.0.0/8", or "*" (anything)
  * - env: environment variables `ctx.env` may read
  * - read / write: directories (or files) `ctx.fs` may read / read and write; relative to the project root
  * - run: programs `ctx.run` may start (a name looked up in PATH, or an absolute path)

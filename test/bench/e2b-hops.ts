@@ -11,7 +11,8 @@
  * served it; the command's own processes not counted): on a shared machine the latency is noisy, the CPU time is not.
  *
  * With `ROCK_BENCH_BASELINE=<another checkout>`, a second admin (and rocklet) built from that checkout runs beside,
- * with its own sandbox, so that a change is measured before/after in the same run.
+ * with its own sandbox, so that a change is measured before/after in the same run (with
+ * `ROCK_BENCH_BASELINE_PUBLISHED=1`, it reaches its rocklet through the published port, as before `rocklet_address`).
  *
  *   bun test/bench/e2b-hops.ts [calls-per-probe=300]   (needs `bash test/env/up`)
  */
@@ -35,9 +36,13 @@ const token = `bench-${crypto.randomUUID()}`;
 
 const project = tempProject("rock-bench-e2b-hops-");
 const port = freePort();
+// The admin runs on the engine's host: it reaches the rocklets at their containers' addresses (no docker-proxy).
+const bridge = (await (await fetch("http://docker/networks/bridge", { unix: socket })).json()) as { IPAM: { Config: { Subnet: string }[] } };
+const DIRECT = `    rocklet_address: container\n`;
+const DIRECT_HOSTS = `    rocklet_hosts: ["${bridge.IPAM.Config[0].Subnet}"]\n`;
 const config = project.config(
-  `log:\n  level: warn\nserver:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
-    `  local-operator:\n    deployment: docker\n  admin:\n    port: ${port}\n    reconcile_interval_ms: 600000\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
+  `log:\n  level: warn\nserver:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n${DIRECT}` +
+    `  local-operator:\n    deployment: docker\n  admin:\n    port: ${port}\n    reconcile_interval_ms: 600000\n${DIRECT_HOSTS}    e2b_templates: { base: "${sandboxImage()}" }\n`,
 );
 const adminUrl = `http://127.0.0.1:${port}`;
 const admin = await startRockProcess(config, `${adminUrl}/health`, join(project.root, "data"));
@@ -192,7 +197,9 @@ async function startBaseline(tree: string) {
   if ((await build.exited) !== 0) throw new Error(`building the rocklet of ${tree} failed`);
   const otherPort = freePort();
   const otherConfig = join(project.root, "baseline.yml");
-  await Bun.write(otherConfig, readFileSync(config, "utf8").replace(binary, rockletPath).replace(`port: ${port}`, `port: ${otherPort}`));
+  // A checkout from before `rocklet_address` reaches its rocklet through the published port (docker-proxy).
+  const published = process.env.ROCK_BENCH_BASELINE_PUBLISHED === "1" ? (text: string) => text.replace(DIRECT, "").replace(DIRECT_HOSTS, "") : (text: string) => text;
+  await Bun.write(otherConfig, published(readFileSync(config, "utf8")).replace(binary, rockletPath).replace(`port: ${port}`, `port: ${otherPort}`));
   const url = `http://127.0.0.1:${otherPort}`;
   const env = { ...process.env, ROCK_CONFIG: otherConfig, ROCK_DATA_DIR: join(project.root, "baseline-data") };
   const other = Bun.spawn([process.execPath, join(tree, "core/cli.ts")], { env, cwd: tree, stdout: "ignore", stderr: "inherit" });

@@ -26,9 +26,12 @@ const token = `bench-${crypto.randomUUID()}`;
 
 const project = tempProject("rock-bench-e2b-");
 const port = freePort();
+// The admin runs on the engine's host: it reaches the rocklets at their containers' addresses (no docker-proxy).
+const bridge = (await (await fetch("http://docker/networks/bridge", { unix: socket })).json()) as { IPAM: { Config: { Subnet: string }[] } };
 const config = project.config(
-  `log:\n  level: warn\nserver:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n` +
-    `  local-operator:\n    deployment: docker\n  admin:\n    port: ${port}\n    reconcile_interval_ms: 600000\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
+  `log:\n  level: warn\nserver:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n    rocklet_address: container\n` +
+    `  local-operator:\n    deployment: docker\n  admin:\n    port: ${port}\n    reconcile_interval_ms: 600000\n    rocklet_hosts: ["${bridge.IPAM.Config[0].Subnet}"]\n` +
+    `    e2b_templates: { base: "${sandboxImage()}" }\n`,
 );
 const baseUrl = `http://127.0.0.1:${port}`;
 const admin = await startRockProcess(config, `${baseUrl}/health`, join(project.root, "data"));

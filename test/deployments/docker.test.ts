@@ -89,6 +89,29 @@ describe.skipIf(!available("docker", socket))("docker deployment (real engine)",
     await deployment.stop(s.sandbox_id); // idempotent
   });
 
+  test("rocklet_address 'container': the rocklet is reached at the container's address, not through the published port", async () => {
+    const direct = await bootDeployment("docker", configYaml(`    rocklet_binary: ${binary}\n    rocklet_address: container\n`));
+    const s = spec();
+    try {
+      const handle = await direct.deployment.start(s);
+      const info = await engine.getContainer(handle.instance_id).inspect();
+      const address = info.NetworkSettings.Networks.bridge.IPAddress;
+      expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(handle).toMatchObject({ host_ip: "127.0.0.1", rockletUrl: `http://${address}:22555` });
+      // The loopback port is still published (ROCK's port_mapping), only the server's way in changes.
+      expect(handle.port_mapping["22555"]).toBe(Number(info.NetworkSettings.Ports["22555/tcp"]![0].HostPort));
+      await waitAlive(handle.rockletUrl, s.rockletToken);
+      expect((await execute(handle.rockletUrl, s.rockletToken, "echo direct")).stdout).toBe("direct\n");
+      const unauthorized = await fetch(`${handle.rockletUrl}/execute`, { method: "POST", body: JSON.stringify({ command: "true" }), headers: { "content-type": "application/json" } });
+      expect(unauthorized.status).toBe(401);
+      expect((await direct.deployment.locate!(s.sandbox_id))?.rockletUrl).toBe(handle.rockletUrl);
+    } finally {
+      await direct.deployment.stop(s.sandbox_id);
+      await direct.close();
+    }
+    expect(await containersOf(s.sandbox_id)).toEqual([]);
+  });
+
   test("state is 'stopped', with why, when the container exists but does not run", async () => {
     const s = spec();
     const handle = await booted.deployment.start(s);

@@ -4,7 +4,9 @@
  * sandbox through ROCK's routes → kill, and no container left.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import Docker from "dockerode";
+import { join } from "node:path";
 import { CommandExitError, Sandbox } from "e2b";
 import { expectTerminalAnswers } from "./harness.ts";
 import { ensureRockletBinary } from "../deployments/support.ts";
@@ -175,5 +177,51 @@ describe.skipIf(!available("docker", socket))("the E2B SDK on the docker deploym
       expect(await resuming.kill()).toBe(true);
       expect(await kept.kill()).toBe(true);
     }
+  });
+});
+
+describe.skipIf(!available("docker", socket))("the E2B SDK with the docker deployment's rocklet_address 'container'", () => {
+  let engine: Docker;
+  let admin: RunningAdmin;
+
+  beforeAll(async () => {
+    engine = new Docker({ socketPath: socket });
+    const binary = await ensureRockletBinary();
+    // The admin calls rocklets only on the hosts it is given: the containers' addresses are in the bridge's subnet.
+    const subnet = (await engine.getNetwork("bridge").inspect()).IPAM!.Config![0].Subnet;
+    admin = await bootAdminKernel(
+      `server:\n  token: ${token}\ndocker:\n  socket: ${socket}\nplugins:\n  docker:\n    rocklet_binary: ${binary}\n    pull: never\n    rocklet_address: container\n` +
+        `  local-operator:\n    deployment: docker\n  admin:\n    port: 0\n    reconcile_interval_ms: 600000\n    rocklet_hosts: ["${subnet}"]\n    e2b_templates: { base: "${sandboxImage()}" }\n`,
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await admin?.close();
+  });
+
+  test("the admin records the container's address and serves the SDK and ROCK's routes through it", async () => {
+    const sandbox = await Sandbox.create("base", { apiUrl: admin.baseUrl, sandboxUrl: `${admin.baseUrl}/envd`, apiKey: token, timeoutMs: 300_000 });
+    const id = sandbox.sandboxId;
+    try {
+      const [container] = await engine.listContainers({ filters: { label: ["rock.managed=true", `rock.sandbox_id=${id}`] } });
+      const address = (await engine.getContainer(container.Id).inspect()).NetworkSettings.Networks.bridge.IPAddress;
+      const db = new Database(join(admin.project.root, "data", "admin.sqlite"), { readonly: true });
+      try {
+        expect(db.query(`SELECT rocklet_url, host_ip FROM sandboxes WHERE sandbox_id = ?`).get(id)).toEqual({ rocklet_url: `http://${address}:22555`, host_ip: "127.0.0.1" });
+      } finally {
+        db.close();
+      }
+      const chunks: string[] = [];
+      expect((await sandbox.commands.run("echo one; sleep 0.3; echo two", { onStdout: (text) => void chunks.push(text) })).stdout).toBe("one\ntwo\n");
+      expect(chunks).toEqual(["one\n", "two\n"]);
+      const rock = await fetch(`${admin.baseUrl}${api}/execute`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ sandbox_id: id, command: "echo rock" }),
+      });
+      expect(((await rock.json()) as any).result.stdout).toBe("rock\n");
+    } finally {
+      await sandbox.kill();
+    }
+    expect(await engine.listContainers({ all: true, filters: { label: [`rock.sandbox_id=${id}`] } })).toEqual([]);
   });
 });

@@ -37,6 +37,12 @@ describe("capability handles", () => {
     expect(hostAllowed(["[::1]"], u("http://[::1]:9/"))).toBe(true);
     expect(hostAllowed(["*"], u("http://anything:1/"))).toBe(true);
     expect(hostAllowed([], u("http://127.0.0.1/"))).toBe(false);
+    expect(hostAllowed(["172.17.0.0/16"], u("http://172.17.3.9:22555/"))).toBe(true);
+    expect(hostAllowed(["172.17.0.0/16"], u("http://172.18.0.2:22555/"))).toBe(false);
+    expect(hostAllowed(["10.1.2.3/32"], u("http://10.1.2.3/"))).toBe(true);
+    expect(hostAllowed(["10.1.2.3/32"], u("http://10.1.2.4/"))).toBe(false);
+    expect(hostAllowed(["0.0.0.0/0"], u("http://[::1]/"))).toBe(false);
+    expect(hostAllowed(["10.0.0.0/8"], u("http://10.evil.com/"))).toBe(false);
   });
 
   test("fetch refuses an undeclared host and reaches a declared one", async () => {

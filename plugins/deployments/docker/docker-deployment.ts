@@ -16,6 +16,11 @@ export interface DockerDeploymentOptions extends ContainerSettings {
   defaultPull: SandboxSpec["pull"];
   /** Seconds between SIGTERM and SIGKILL when a sandbox is stopped. */
   stopTimeoutSeconds: number;
+  /**
+   * How the server reaches the rocklet: at the loopback port published on the engine's host, or at the container's
+   * own address (no docker-proxy between, which copies every request and answer; the server must be on that host).
+   */
+  rockletAddress: "published" | "container";
   /** Checks that the rocklet binary exists before anything is created. */
   assertRockletBinary(): Promise<void>;
 }
@@ -101,12 +106,19 @@ export class DockerDeployment implements Deployment {
     const hostPort = publishedPort(info, this.options.rockletPort);
     return {
       sandbox_id: sandboxId,
-      rockletUrl: `http://127.0.0.1:${hostPort}`,
+      rockletUrl: this.options.rockletAddress === "container" ? `http://${this.containerAddress(info)}:${this.options.rockletPort}` : `http://127.0.0.1:${hostPort}`,
       host_ip: "127.0.0.1",
       host_name: hostname(),
       port_mapping: { [String(this.options.rockletPort)]: hostPort },
       instance_id: info.Id,
     };
+  }
+
+  private containerAddress(info: Docker.ContainerInspectInfo): string {
+    const networks = info.NetworkSettings.Networks ?? {};
+    const address = networks[this.options.networkMode]?.IPAddress || Object.values(networks).find((n) => n.IPAddress)?.IPAddress;
+    if (!address) throw new Error(`container ${info.Name} has no address on network '${this.options.networkMode}' (rocklet_address: container)`);
+    return address.includes(":") ? `[${address}]` : address;
   }
 
   stop(sandboxId: string): Promise<void> {

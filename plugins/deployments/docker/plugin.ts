@@ -24,6 +24,13 @@ export default definePlugin({
     user: Type.String({ default: "", description: "User the rocklet runs as (default: the image's user)" }),
     stop_timeout_seconds: Type.Integer({ default: 2, minimum: 0, description: "Grace between SIGTERM and SIGKILL at stop" }),
     max_sessions: Type.Integer({ default: 64, minimum: 1, description: "Bash sessions a sandbox may have open at once; more are refused naming the limit" }),
+    rocklet_address: Type.Union([Type.Literal("published"), Type.Literal("container")], {
+      default: "published",
+      description:
+        "How the server reaches a sandbox's rocklet: 'published', its loopback-published port (works wherever the engine is); " +
+        "'container', the container's address on its network, skipping Docker's userland proxy (faster; only where the server " +
+        "runs on the engine's host, not with a remote engine or Docker Desktop)",
+    }),
   }),
   permissions: (config, paths) => ({ docker: true, read: [fromRoot(paths.root, config.rocklet_binary)] }),
   setup(ctx) {
@@ -43,6 +50,7 @@ export default definePlugin({
         init: config.init,
         user: config.user,
         maxSessions: config.max_sessions,
+        rockletAddress: config.rocklet_address,
         defaultPull: config.pull,
         stopTimeoutSeconds: config.stop_timeout_seconds,
         assertRockletBinary: async () => {

@@ -42,7 +42,7 @@ const Config = Type.Object({
     minimum: 100,
     description: "Admins sharing a store run the idle scan and the reconciler only while they hold this lease; a dead holder's lapses after it",
   }),
-  rocklet_hosts: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Hosts of remote rocklets, besides loopback" }),
+  rocklet_hosts: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "Hosts of remote rocklets, besides loopback (an IPv4 block such as Docker's bridge subnet allowed)" }),
   e2b_templates: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
     default: { base: "python:3.11" },
     description: "E2B API: the image each templateID starts",
