@@ -26,7 +26,7 @@ test("an old e2b_sandboxes row without on_timeout and auto_resume reads as kill 
   await records.seedIfLost();
   const e2b = new E2bRecords(records);
   expect(await e2b.get("old")).toMatchObject({ access_token: "token-old", on_timeout: "kill", auto_resume: false });
-  expect(await e2b.accepts("old", "token-old")).toBe(true);
+  expect((await e2b.accepted("old", "token-old"))?.sandbox_id).toBe("old");
   await e2b.put({ sandbox_id: "new", create_time: "2026-01-02T00:00:00.000Z" }, "base", {}, {}, { on_timeout: "pause", auto_resume: true });
   expect(await e2b.get("new")).toMatchObject({ on_timeout: "pause", auto_resume: true });
   // The lifecycle is in the record itself, so another admin reading the store sees it.

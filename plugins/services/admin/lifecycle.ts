@@ -16,7 +16,7 @@ import type { LiveSandbox, LiveSandboxes } from "./live-sandboxes.ts";
 import { formatMemory, parseMemory } from "./resources.ts";
 import type { RockletClient, RockletTarget } from "./rocklet-client.ts";
 import type { AdminPresence } from "./admins.ts";
-import { IDEMPOTENCY_KEY_MS, type SandboxRecord, type SandboxRecords } from "./sandbox-records.ts";
+import { IDEMPOTENCY_KEY_MS, isPaused, type SandboxRecord, type SandboxRecords } from "./sandbox-records.ts";
 import { PLACEMENT_TEXT, type StartRequest } from "../../protocol/rock-admin/schemas.ts";
 import { isActive } from "../../protocol/rock-admin/states.ts";
 
@@ -260,8 +260,7 @@ export class SandboxLifecycle {
    */
   pause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      await this.assertPausable(sandbox_id);
-      if (await this.records.isPaused(sandbox_id)) return false;
+      if (isPaused(await this.pausable(sandbox_id))) return false;
       await this.operator.pause!(sandbox_id);
       // Paused on two admins at once: one of them says so.
       return this.records.setPaused(sandbox_id, true);
@@ -271,8 +270,7 @@ export class SandboxLifecycle {
   /** Thaws a paused sandbox and restarts its idle timeout (E2B's resume). False when it was not paused. */
   unpause(sandbox_id: string): Promise<boolean> {
     return this.exclusive(sandbox_id, async () => {
-      await this.assertPausable(sandbox_id);
-      if (!await this.records.isPaused(sandbox_id)) return false;
+      if (!isPaused(await this.pausable(sandbox_id))) return false;
       await this.operator.resume!(sandbox_id);
       if (!(await this.records.setPaused(sandbox_id, false))) return false;
       await this.live.touch(sandbox_id);
@@ -285,12 +283,14 @@ export class SandboxLifecycle {
     return Boolean(this.operator.pause && this.operator.resume);
   }
 
-  private async assertPausable(sandbox_id: string): Promise<void> {
+  /** The record of a running sandbox whose deployment can pause it; a 400 saying why not otherwise. */
+  private async pausable(sandbox_id: string): Promise<SandboxRecord> {
     const record = await this.records.get(sandbox_id);
     if (!record || record.state !== "running") throw badRequest(`Sandbox ${sandbox_id} is not running${record ? ` (it is ${record.state})` : ""}`);
     if (!this.operator.pause || !this.operator.resume) {
       throw badRequest(`Sandbox ${sandbox_id} cannot be paused: the deployment of operator '${this.operator.name}' has no pause (the docker deployment has)`);
     }
+    return record;
   }
 
   markRunning(sandbox_id: string): Promise<SandboxRecord> {

@@ -198,9 +198,9 @@ export class SandboxRecords {
   }
 
   private async restore(sandbox_id: string): Promise<SandboxRecord | null> {
-    const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
-    if (!row) return null;
-    await this.push(decode(row));
+    const copy = this.local(sandbox_id);
+    if (!copy) return null;
+    await this.push(copy);
     return this.store.get<SandboxRecord>(this.key(sandbox_id));
   }
 
@@ -257,11 +257,6 @@ export class SandboxRecords {
     return (await this.update(sandbox_id, (record) => (isPaused(record) === paused ? null : { ...record, meta: { ...record.meta, paused } }))) !== null;
   }
 
-  async isPaused(sandbox_id: string): Promise<boolean> {
-    const record = await this.get(sandbox_id);
-    return record !== null && isPaused(record);
-  }
-
   /** Sets the E2B part of the sandbox `create_time` names, unless it has one; the part it has then (null: another sandbox holds the id now). */
   async withE2b(sandbox_id: string, create_time: string, part: E2bPart): Promise<E2bPart | null> {
     const record = await this.update(sandbox_id, (r) => (r.create_time === create_time && !r.e2b ? { ...r, e2b: part } : null));
@@ -292,8 +287,8 @@ export class SandboxRecords {
       return await this.update(sandbox_id, change);
     } catch (error) {
       if (!offline || !(error instanceof StoreUnavailable)) throw error;
-      const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
-      const next = row && change(decode(row));
+      const copy = this.local(sandbox_id);
+      const next = copy && change(copy);
       if (!next) return null;
       next.version++;
       this.copy(next);
@@ -309,8 +304,8 @@ export class SandboxRecords {
   async sync(): Promise<string[]> {
     const done: string[] = [];
     for (const sandbox_id of [...this.unsynced]) {
-      const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
-      if (row) await this.push(decode(row));
+      const copy = this.local(sandbox_id);
+      if (copy) await this.push(copy);
       this.unsynced.delete(sandbox_id);
       done.push(sandbox_id);
     }
@@ -403,6 +398,12 @@ export class SandboxRecords {
     this.prunedAt = Date.now();
     const ended = new Date(Date.now() - this.options.retentionMs).toISOString();
     this.db.run(`DELETE FROM sandboxes WHERE state NOT IN ('pending', 'running') AND COALESCE(json_extract(state_history, '$[#-1].timestamp'), create_time) < ?`, [ended]);
+  }
+
+  /** This admin's copy of the record. */
+  private local(sandbox_id: string): SandboxRecord | null {
+    const row = this.db.query(`SELECT * FROM sandboxes WHERE sandbox_id = ?`).get(sandbox_id) as Record<string, any> | null;
+    return row ? decode(row) : null;
   }
 
   /** The write-through to this admin's SQLite. */

@@ -59,11 +59,6 @@ export class E2bRecords {
     const record = await this.records.get(sandbox_id);
     return record?.e2b && sameSecret(token, record.e2b.access_token) ? record : null;
   }
-
-  /** Whether `token` is the access token of the sandbox now holding `sandbox_id`. */
-  async accepts(sandbox_id: string, token: string): Promise<boolean> {
-    return (await this.accepted(sandbox_id, token)) !== null;
-  }
 }
 
 /** The lifecycle of a part written before E2B's lifecycle was kept: killed at its timeout, never resumed by a call. */

@@ -26,7 +26,7 @@ import type { DataPlane } from "../data-plane.ts";
 import type { SandboxLifecycle } from "../lifecycle.ts";
 import type { RockletClient } from "../rocklet-client.ts";
 import type { LiveSandboxes } from "../live-sandboxes.ts";
-import type { SandboxRecord, SandboxRecords } from "../sandbox-records.ts";
+import { isPaused, type SandboxRecord, type SandboxRecords } from "../sandbox-records.ts";
 import type { E2bRecords } from "./e2b-records.ts";
 
 export interface E2bParts {
@@ -89,7 +89,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
   };
 
   const listed = async (record: SandboxRecord): Promise<E.ListedSandbox> => {
-    const extra = await e2b.get(record.sandbox_id);
+    const extra = record.e2b;
     const expires = await live.expiresAt(record.sandbox_id);
     return {
       templateID: extra?.template_id ?? record.spec.image,
@@ -101,7 +101,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
       memoryMB: Math.round(record.spec.memoryBytes / MiB),
       diskSizeMB: 0,
       metadata: extra?.metadata ?? {},
-      state: await records.isPaused(record.sandbox_id) ? "paused" : "running",
+      state: isPaused(record) ? "paused" : "running",
       envdVersion: ENVD_VERSION,
     };
   };
@@ -147,7 +147,7 @@ export function mountE2bRoutes(app: ServiceApp, parts: E2bParts) {
   // Connecting resumes a paused sandbox, as E2B's does.
   const connectSandbox = async ({ params, body }: { params: { sandboxID: string }; body: { timeout?: number } }) => {
     const record = await active(params.sandboxID);
-    if (await records.isPaused(record.sandbox_id)) await rockFailureAsHttp(() => lifecycle.unpause(record.sandbox_id));
+    if (isPaused(record)) await rockFailureAsHttp(() => lifecycle.unpause(record.sandbox_id));
     if (body.timeout !== undefined) await live.touch(record.sandbox_id, Math.max(body.timeout, 1) / 60);
     return connected(record);
   };
